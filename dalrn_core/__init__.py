@@ -1,0 +1,1 @@
+"""DALRN's domain: pure Python, no Prefect import, testable alone."""

@@ -1,0 +1,1 @@
+"""Chains: the AnchorReceipts contract on an embedded EVM or a JSON-RPC node."""

@@ -1,0 +1,1 @@
+"""Disputes: the validated model of what parties submit."""

@@ -1,0 +1,1 @@
+"""Evidence: content ids (CIDv1) and content-addressed stores."""

@@ -1,0 +1,1 @@
+"""Explanation: memos a person can follow and causal influence diagrams."""

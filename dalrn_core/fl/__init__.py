@@ -1,0 +1,1 @@
+"""Federated learning: robust aggregation, differential privacy, privacy budget ledger."""

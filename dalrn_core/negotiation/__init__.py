@@ -1,0 +1,1 @@
+"""Negotiation: Nash equilibria, selection rules over gains above BATNA, bargaining."""

@@ -1,0 +1,1 @@
+"""Proof of due process: canonical receipts, hash chains, signatures, Merkle batches."""

@@ -1,0 +1,1 @@
+"""Precedent search: corpus, sentence embeddings, FAISS index, CKKS-encrypted scoring."""
