@@ -1,11 +1,11 @@
-// Compiles contracts/src with the pinned solcjs and writes build/<Name>.json (abi, bytecode).
+// Compiles contracts/src with the pinned solcjs and writes dalrn_core/chain/artifacts/<Name>.json (abi, bytecode).
 // Usage: node compile.js [outDir]   (outDir defaults to build/)
 const fs = require("fs");
 const path = require("path");
 const solc = require("solc");
 
 const srcDir = path.join(__dirname, "src");
-const outDir = process.argv[2] || path.join(__dirname, "build");
+const outDir = process.argv[2] || path.join(__dirname, "..", "dalrn_core", "chain", "artifacts");
 const sources = {};
 for (const file of fs.readdirSync(srcDir).filter((f) => f.endsWith(".sol")).sort()) {
   sources[file] = { content: fs.readFileSync(path.join(srcDir, file), "utf8") };

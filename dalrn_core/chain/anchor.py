@@ -1,0 +1,148 @@
+"""Anchoring Merkle roots with the AnchorReceipts contract, on any chain web3.py reaches.
+
+`AnchorClient` signs transactions locally with the anchorer's key and hands the raw bytes to
+a `submit` function: the embedded chain's journaled apply, or (production) a JSON-RPC
+node's `eth_sendRawTransaction` followed by waiting for the receipt.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import Callable
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
+from web3 import Web3
+from eth_tester.exceptions import TransactionFailed
+from eth_utils import function_signature_to_4byte_selector
+from web3.exceptions import ContractCustomError, ContractLogicError
+
+from dalrn_core.chain.contract import artifact
+from dalrn_core.errors import IntegrityError
+
+ZERO32 = b"\x00" * 32
+Submit = Callable[[bytes], dict]
+
+
+@dataclass(frozen=True)
+class AnchorResult:
+    """Where and how a root was anchored."""
+
+    root: str
+    tx_hash: str
+    block_number: int
+    gas_used: int
+    batch_id: int
+    chain_id: int
+    contract: str
+
+
+def _transact(w3: Web3, account: LocalAccount, submit: Submit, tx: dict) -> dict:
+    """Fill nonce, gas and EIP-1559 fees, sign locally, submit, require success."""
+    tx = {
+        **tx,
+        "from": account.address,
+        "nonce": w3.eth.get_transaction_count(account.address, "pending"),
+        "chainId": w3.eth.chain_id,
+    }
+    try:
+        tx["gas"] = int(w3.eth.estimate_gas(tx) * 1.2)
+    except (ContractCustomError, ContractLogicError, TransactionFailed) as exc:
+        raise IntegrityError(f"the contract refused the transaction: {revert_reason(exc)}") from None
+    tip = w3.to_wei(1, "gwei")
+    tx["maxPriorityFeePerGas"] = tip
+    tx["maxFeePerGas"] = 2 * w3.eth.get_block("latest")["baseFeePerGas"] + tip
+    receipt = submit(account.sign_transaction(tx).raw_transaction)
+    if receipt["status"] != 1:
+        raise IntegrityError(f"transaction {receipt['transactionHash'].hex()} reverted")
+    return receipt
+
+
+def _revert_bytes(arg: object) -> bytes | None:
+    # eth-tester reports the revert data as the repr of a bytes object inside its message.
+    if isinstance(arg, bytes):
+        return arg
+    if isinstance(arg, str) and "b'" in arg or isinstance(arg, str) and 'b"' in arg:
+        start = min(i for i in (arg.find("b'"), arg.find('b"')) if i >= 0)
+        try:
+            value = ast.literal_eval(arg[start:])
+        except (ValueError, SyntaxError):
+            return None
+        return value if isinstance(value, bytes) else None
+    return None
+
+
+def revert_reason(exc: Exception) -> str:
+    """The custom error's name (from the ABI) behind a revert, or the node's message."""
+    text = str(getattr(exc, "data", None) or (exc.args[0] if exc.args else exc))
+    raw = _revert_bytes(exc.args[0] if exc.args else None)
+    selectors = {
+        function_signature_to_4byte_selector(
+            f"{item['name']}({','.join(i['type'] for i in item['inputs'])})"
+        ): item["name"]
+        for item in artifact()["abi"]
+        if item["type"] == "error"
+    }
+    for selector, name in selectors.items():
+        if (raw is not None and raw.startswith(selector)) or selector.hex() in text:
+            return name
+    return text
+
+
+def deploy_anchor_contract(w3: Web3, account: LocalAccount, submit: Submit) -> str:
+    """Deploy AnchorReceipts with `account` as admin and anchorer; returns its address."""
+    build = artifact()
+    factory = w3.eth.contract(abi=build["abi"], bytecode=build["bytecode"])
+    data = factory.constructor(account.address).data_in_transaction
+    return _transact(w3, account, submit, {"data": data, "value": 0})["contractAddress"]
+
+
+class AnchorClient:
+    """Anchors roots and checks inclusion proofs against one deployed AnchorReceipts."""
+
+    def __init__(self, w3: Web3, account: LocalAccount, submit: Submit, address: str) -> None:
+        self.w3 = w3
+        self.account = account
+        self.submit = submit
+        self.address = to_checksum_address(address)
+        self.contract = w3.eth.contract(address=self.address, abi=artifact()["abi"])
+
+    def anchor_root(
+        self,
+        root: bytes,
+        leaf_count: int,
+        manifest_uri: str,
+        model_hash: bytes = ZERO32,
+        fl_round: int = 0,
+    ) -> AnchorResult:
+        """Anchor `root` of a batch of `leaf_count` receipts; raises if it was anchored."""
+        data = self.contract.encode_abi(
+            "anchorRoot", args=[root, leaf_count, manifest_uri, model_hash, fl_round]
+        )
+        receipt = _transact(self.w3, self.account, self.submit, {"to": self.address, "data": data, "value": 0})
+        event = self.contract.events.RootAnchored().process_receipt(receipt)[0]
+        return AnchorResult(
+            root="0x" + root.hex(),
+            tx_hash="0x" + receipt["transactionHash"].hex().removeprefix("0x"),
+            block_number=receipt["blockNumber"],
+            gas_used=receipt["gasUsed"],
+            batch_id=event["args"]["batchId"],
+            chain_id=self.w3.eth.chain_id,
+            contract=self.address,
+        )
+
+    def is_anchored(self, root: bytes) -> bool:
+        return self.contract.functions.isAnchored(root).call({"from": self.account.address})
+
+    def verify_receipt(self, leaf: bytes, proof: list[bytes], root: bytes) -> bool:
+        """The contract's own check of an inclusion proof against an anchored root."""
+        try:
+            return self.contract.functions.verifyReceipt(leaf, proof, root).call({"from": self.account.address})
+        except (ContractCustomError, ContractLogicError):
+            return False
+
+
+def anchorer_account(private_key: bytes) -> LocalAccount:
+    return Account.from_key(private_key)

@@ -1,0 +1,29 @@
+"""The embedded default: AnchorReceipts on a journaled in-process EVM in the data folder."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from dalrn_core.chain.anchor import AnchorClient, anchorer_account, deploy_anchor_contract
+from dalrn_core.chain.embedded import EmbeddedChain
+from dalrn_core.config import sub_dir
+from dalrn_core.keys import load_or_create
+
+ANCHORER_KEY_FILE = "chain-anchorer.key"
+
+
+def open_embedded_anchor() -> AnchorClient:
+    """The anchor client of the embedded chain, deploying the contract on first use."""
+    account = anchorer_account(load_or_create(ANCHORER_KEY_FILE, lambda: os.urandom(32)))
+    folder = sub_dir("chain")
+    chain = EmbeddedChain(folder / "embedded-journal.jsonl", funded_addresses=[account.address])
+    deployment = folder / "embedded-deployment.json"
+    if deployment.exists():
+        address = json.loads(deployment.read_text())["address"]
+    else:
+        address = deploy_anchor_contract(chain.w3, account, chain.send_raw_transaction)
+        deployment.write_text(json.dumps({"address": address, "chain_id": chain.chain_id}) + "\n")
+    client = AnchorClient(chain.w3, account, chain.send_raw_transaction, address)
+    client.chain = chain
+    return client

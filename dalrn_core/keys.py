@@ -1,0 +1,35 @@
+"""Key files that live outside the repository, readable by their owner only.
+
+`DALRN_KEYS_DIR` chooses the folder; by default `~/.config/dalrn/keys`. Production keeps
+the same secrets in Prefect Secret blocks (see `blocks/`), which hand the bytes to the
+functions here instead of a file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+
+def keys_dir() -> Path:
+    """The folder of key files (created with mode 0700)."""
+    default = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "dalrn" / "keys"
+    folder = Path(os.environ.get("DALRN_KEYS_DIR") or default)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return folder
+
+
+def load_or_create(name: str, generate: Callable[[], bytes]) -> bytes:
+    """Read the key file `name`, or write one from `generate()` with mode 0600."""
+    path = keys_dir() / name
+    if path.exists():
+        return path.read_bytes()
+    secret = generate()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it first: use theirs
+        return path.read_bytes()
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(secret)
+    return secret

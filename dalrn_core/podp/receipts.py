@@ -1,0 +1,115 @@
+"""Proof-of-due-process receipts: one signed, hash-chained receipt per step.
+
+A receipt's body holds the dispute, the step, its sequence number, the CID of the previous
+receipt, SHA-256 digests of the step's inputs, its parameters, the CIDs of its outputs, a
+UTC timestamp and the signer's Ed25519 public key. The signature covers the body's RFC 8785
+form; the receipt (body plus signature) is addressed by the CIDv1 of its RFC 8785 form.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+from dalrn_core.errors import IntegrityError
+from dalrn_core.evidence.cid import cid_of
+from dalrn_core.podp.canonical import canonical_bytes
+from dalrn_core.podp.signing import ReceiptSigner, signature_valid
+
+RECEIPT_VERSION = "dalrn.podp.receipt/1"
+
+
+def receipt_cid(receipt: dict) -> str:
+    return cid_of(canonical_bytes(receipt))
+
+
+def receipt_leaf(receipt: dict) -> bytes:
+    """The 32-byte Merkle leaf of a receipt: the SHA-256 digest inside its CID."""
+    return hashlib.sha256(canonical_bytes(receipt)).digest()
+
+
+def _body(receipt: dict) -> dict:
+    return {k: v for k, v in receipt.items() if k != "signature"}
+
+
+class ReceiptChain:
+    """Builds the receipt chain of one dispute (or one scheduled run)."""
+
+    def __init__(self, dispute_id: str, signer: ReceiptSigner, receipts: list[dict] | None = None):
+        self.dispute_id = dispute_id
+        self.signer = signer
+        self.receipts: list[dict] = list(receipts or [])
+
+    @property
+    def head_cid(self) -> str | None:
+        return receipt_cid(self.receipts[-1]) if self.receipts else None
+
+    def add(
+        self,
+        step: str,
+        *,
+        inputs: dict[str, str] | None = None,
+        params: dict[str, Any] | None = None,
+        outputs: dict[str, Any] | None = None,
+        timestamp: datetime | None = None,
+    ) -> dict:
+        """Append a signed receipt for `step`; inputs are digests, outputs CIDs or values."""
+        seq = len(self.receipts)
+        body = {
+            "version": RECEIPT_VERSION,
+            "receipt_id": f"{self.dispute_id}/{seq:03d}-{step}",
+            "dispute_id": self.dispute_id,
+            "step": step,
+            "seq": seq,
+            "prev": self.head_cid,
+            "inputs": dict(inputs or {}),
+            "params": dict(params or {}),
+            "outputs": dict(outputs or {}),
+            "timestamp": (timestamp or datetime.now(UTC)).isoformat(timespec="microseconds"),
+            "signer": self.signer.public_key,
+        }
+        receipt = {**body, "signature": self.signer.sign(canonical_bytes(body))}
+        self.receipts.append(receipt)
+        return receipt
+
+
+def verify_chain(
+    receipts: list[dict],
+    *,
+    dispute_id: str,
+    trusted_signers: set[str] | None = None,
+    expected_cids: list[str] | None = None,
+) -> None:
+    """Check a receipt chain; raise IntegrityError naming the first receipt and rule broken.
+
+    Catches an edited receipt (signature or CID), a reordering or insertion (sequence and
+    `prev` links), a deletion (a gap in `seq` or a broken link, or a shorter list than
+    `expected_cids`) and an untrusted signer.
+    """
+    if not receipts:
+        raise IntegrityError(f"dispute {dispute_id}: no receipts")
+    if expected_cids is not None and len(expected_cids) != len(receipts):
+        raise IntegrityError(
+            f"dispute {dispute_id}: {len(receipts)} receipts, the record lists {len(expected_cids)}"
+        )
+    previous_cid = None
+    for position, receipt in enumerate(receipts):
+        name = receipt.get("receipt_id", f"#{position}")
+        if receipt.get("version") != RECEIPT_VERSION:
+            raise IntegrityError(f"receipt {name}: unknown version {receipt.get('version')!r}")
+        if receipt.get("dispute_id") != dispute_id:
+            raise IntegrityError(f"receipt {name}: belongs to dispute {receipt.get('dispute_id')!r}")
+        if receipt.get("seq") != position:
+            raise IntegrityError(f"receipt {name}: sequence {receipt.get('seq')} at position {position}")
+        if receipt.get("prev") != previous_cid:
+            raise IntegrityError(f"receipt {name}: 'prev' does not link to the previous receipt")
+        signer = receipt.get("signer", "")
+        if trusted_signers is not None and signer not in trusted_signers:
+            raise IntegrityError(f"receipt {name}: signer {signer[:16]}... is not trusted")
+        if not signature_valid(signer, canonical_bytes(_body(receipt)), receipt.get("signature", "")):
+            raise IntegrityError(f"receipt {name}: signature does not match its content")
+        cid = receipt_cid(receipt)
+        if expected_cids is not None and expected_cids[position] != cid:
+            raise IntegrityError(f"receipt {name}: CID {cid} differs from the recorded {expected_cids[position]}")
+        previous_cid = cid
