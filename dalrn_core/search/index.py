@@ -1,0 +1,243 @@
+"""The precedent index: FAISS over unit-norm embeddings, saved under its content id.
+
+Kinds (inner product on L2-normalised vectors, so scores are cosine similarities):
+
+- ``hnsw``: hierarchical navigable small-world graph, Malkov & Yashunin, "Efficient and
+  robust approximate nearest neighbor search using HNSW graphs" (TPAMI 2018); defaults
+  M=32, efConstruction=200, efSearch=128. FAISS has no GPU HNSW, so it stays on CPU.
+- ``flat``: exact search (`IndexFlatIP`), the ground truth for recall.
+- ``ivf``: inverted file over k-means cells (Jégou et al., "Product quantization for
+  nearest neighbor search", TPAMI 2011, without the quantisation) for larger corpora.
+
+`flat` and `ivf` move to the GPU when FAISS sees one (`faiss-gpu` extra).
+
+Storage: ``data_dir()/index/<cid>/`` holds ``index.faiss``, ``vectors.f32``, ``ids.json``
+and ``manifest.json``; the manifest lists each file's CID and the build parameters, and
+the index CID is the CIDv1 of the manifest bytes, so a CID names exactly one index and a
+tampered file is caught on load. Builds run FAISS on one thread so the same vectors and
+parameters give the same bytes, hence the same CID.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from dalrn_core.config import sub_dir
+from dalrn_core.errors import InputError, IntegrityError
+from dalrn_core.evidence.cid import cid_of, parse_cid
+
+FORMAT = "dalrn-precedent-index/1"
+KINDS = ("hnsw", "flat", "ivf")
+_FILES = ("index.faiss", "vectors.f32", "ids.json")
+
+
+@dataclass(frozen=True)
+class IndexParams:
+    """Build and search parameters (tunable; the defaults meet recall@10 >= 0.97)."""
+
+    kind: str = "hnsw"
+    M: int = 32
+    ef_construction: int = 200
+    ef_search: int = 128
+    nlist: int | None = None  # ivf cells; default about sqrt(n), at least 39 points a cell
+    nprobe: int = 16
+
+    def check(self) -> "IndexParams":
+        if self.kind not in KINDS:
+            raise InputError.one("kind", f"must be one of {', '.join(KINDS)}")
+        for name in ("M", "ef_construction", "ef_search", "nprobe"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise InputError.one(name, "must be a positive integer")
+        if self.nlist is not None and (not isinstance(self.nlist, int) or self.nlist < 1):
+            raise InputError.one("nlist", "must be a positive integer")
+        return self
+
+
+def gpu_available() -> bool:
+    """True when this FAISS build has CUDA and sees at least one GPU."""
+    return hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0
+
+
+@contextmanager
+def one_thread():
+    """Run FAISS single-threaded (deterministic builds, one-core latency)."""
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
+
+
+def _check_vectors(vectors, field: str, dim: int | None = None) -> np.ndarray:
+    v = np.asarray(vectors, dtype=np.float32)
+    if v.ndim == 1:
+        v = v[None, :]
+    if v.ndim != 2 or v.shape[0] == 0 or v.shape[1] == 0:
+        raise InputError.one(field, "must be a non-empty 2-D array (one vector per row)")
+    if dim is not None and v.shape[1] != dim:
+        raise InputError.one(field, f"rows have {v.shape[1]} values; the index has {dim}")
+    if not np.all(np.isfinite(v)):
+        raise InputError.one(field, "must hold finite numbers only")
+    return np.ascontiguousarray(v)
+
+
+def _new_index(vectors: np.ndarray, params: IndexParams):
+    n, d = vectors.shape
+    if params.kind == "flat":
+        index = faiss.IndexFlatIP(d)
+    elif params.kind == "hnsw":
+        index = faiss.IndexHNSWFlat(d, params.M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = params.ef_construction
+    else:
+        nlist = params.nlist or max(1, min(round(math.sqrt(n)), n // 39))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.train(vectors)
+    index.add(vectors)
+    return index
+
+
+def _searchable(index, params: IndexParams):
+    """Set search-time knobs, and move GPU-capable kinds to the GPU when present."""
+    if params.kind == "hnsw":
+        index.hnsw.efSearch = params.ef_search
+        return index
+    if params.kind == "ivf":
+        index.nprobe = params.nprobe
+    if gpu_available():
+        return faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), 0, index)
+    return index
+
+
+class PrecedentIndex:
+    """Nearest precedents of query embeddings, by id, with exact search beside it."""
+
+    def __init__(self, index, ids: list[str], vectors: np.ndarray, params: IndexParams,
+                 meta: dict | None = None, cid: str | None = None) -> None:
+        self.cpu_index, self.ids, self.vectors = index, list(ids), vectors
+        self.params, self.meta, self.cid = params, dict(meta or {}), cid
+        self.index = _searchable(index, params)
+        self._exact = None
+        self._id_array = np.asarray(self.ids + [""], dtype=object)  # -1 maps to ""
+
+    @classmethod
+    def build(cls, vectors, ids, params: IndexParams | None = None, meta: dict | None = None,
+              **overrides) -> "PrecedentIndex":
+        """Index `vectors` (rows of unit norm), row i named `ids[i]`."""
+        params = replace(params or IndexParams(), **overrides).check()
+        v = _check_vectors(vectors, "vectors")
+        ids = [str(i) for i in ids]
+        if len(ids) != len(v):
+            raise InputError.one("ids", f"has {len(ids)} entries for {len(v)} vectors")
+        if len(set(ids)) != len(ids):
+            raise InputError.one("ids", "must be unique")
+        with one_thread():
+            index = _new_index(v, params)
+        return cls(index, ids, v, params, meta)
+
+    @property
+    def dim(self) -> int:
+        return self.vectors.shape[1]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def search_positions(self, query_vectors, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, row positions), both shape (queries, k), best first; -1 pads."""
+        q = _check_vectors(query_vectors, "query_vectors", self.dim)
+        return self.index.search(q, _check_k(k, len(self)))
+
+    def search(self, query_vectors, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, precedent ids), both shape (queries, k), best first."""
+        scores, rows = self.search_positions(query_vectors, k)
+        return scores, self._id_array[rows]
+
+    def exact_positions(self, query_vectors, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """Exact top-k by brute force (`IndexFlatIP`): the ground truth for recall."""
+        if self._exact is None:
+            flat = IndexParams(kind="flat")
+            self._exact = _searchable(_new_index(self.vectors, flat), flat)
+        q = _check_vectors(query_vectors, "query_vectors", self.dim)
+        return self._exact.search(q, _check_k(k, len(self)))
+
+    def save(self, root: str | Path | None = None, *, make_latest: bool = True) -> str:
+        """Write the index under its CID and return the CID (idempotent)."""
+        root = Path(root) if root is not None else sub_dir("index")
+        blobs = {"index.faiss": faiss.serialize_index(self.cpu_index).tobytes(),
+                 "vectors.f32": self.vectors.astype("<f4").tobytes(),
+                 "ids.json": json.dumps(self.ids).encode()}
+        manifest = {"format": FORMAT, "count": len(self), "dim": self.dim,
+                    "params": asdict(self.params), "meta": self.meta,
+                    "files": {name: cid_of(blob) for name, blob in blobs.items()}}
+        body = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
+        cid = cid_of(body)
+        target = root / cid
+        if not target.exists():
+            staging = Path(tempfile.mkdtemp(dir=root, prefix=".staging-"))
+            try:
+                for name, blob in {**blobs, "manifest.json": body}.items():
+                    (staging / name).write_bytes(blob)
+                os.replace(staging, target)
+            except OSError:
+                shutil.rmtree(staging, ignore_errors=True)
+                if not target.exists():
+                    raise
+        if make_latest:
+            _write_atomic(root / "LATEST", cid.encode())
+        self.cid = cid
+        return cid
+
+    @classmethod
+    def load(cls, cid: str, root: str | Path | None = None) -> "PrecedentIndex":
+        """Read an index by CID, checking every file against the manifest."""
+        parse_cid(cid)
+        root = Path(root) if root is not None else sub_dir("index")
+        folder = root / cid
+        if not (folder / "manifest.json").exists():
+            raise InputError.one("cid", f"no index {cid} under {root}")
+        body = (folder / "manifest.json").read_bytes()
+        if cid_of(body) != cid:
+            raise IntegrityError(f"index {cid}: manifest does not match its CID")
+        manifest = json.loads(body)
+        blobs = {}
+        for name in _FILES:
+            blobs[name] = (folder / name).read_bytes()
+            if cid_of(blobs[name]) != manifest["files"][name]:
+                raise IntegrityError(f"index {cid}: {name} does not match the manifest")
+        index = faiss.deserialize_index(np.frombuffer(blobs["index.faiss"], dtype=np.uint8))
+        vectors = np.frombuffer(blobs["vectors.f32"], dtype="<f4").reshape(
+            manifest["count"], manifest["dim"]).astype(np.float32)
+        return cls(index, json.loads(blobs["ids.json"]), vectors,
+                   IndexParams(**manifest["params"]), manifest["meta"], cid)
+
+    @classmethod
+    def latest(cls, root: str | Path | None = None) -> "PrecedentIndex | None":
+        """The most recently saved index, or None when none was built yet."""
+        root = Path(root) if root is not None else sub_dir("index")
+        pointer = root / "LATEST"
+        if not pointer.exists():
+            return None
+        return cls.load(pointer.read_text().strip(), root)
+
+
+def _check_k(k: int, n: int) -> int:
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        raise InputError.one("k", "must be a positive integer")
+    return min(k, n)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
