@@ -1,0 +1,139 @@
+"""In-process federated simulation with Flower's own server loop (the embedded default).
+
+Flower 1.32's `flwr.simulation.run_simulation` runs ClientApps only through its Ray
+backend, and Ray is not installed here (nor wanted: it starts a cluster of processes). So
+the embedded mode uses the parts of Flower that need no transport: the real
+`flwr.server.Server` round loop, `SimpleClientManager`, our strategies, and our
+`NumPyClient`s, connected by `InProcessClientProxy`, a `ClientProxy` that hands Flower's
+messages (FitIns, EvaluateIns, ...) straight to the client object in the same process, the
+way Flower's Ray proxy hands them to an actor. Clients train in Flower's thread pool.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from flwr.common import (Code, DisconnectRes, EvaluateIns, EvaluateRes, FitIns, FitRes,
+                         GetParametersIns, GetParametersRes, GetPropertiesIns,
+                         GetPropertiesRes, Status, ndarrays_to_parameters,
+                         parameters_to_ndarrays)
+from flwr.server import Server, SimpleClientManager
+from flwr.server.client_proxy import ClientProxy
+
+from dalrn_core.errors import InputError
+from dalrn_core.fl.attacks import Attack
+from dalrn_core.fl.client import SiloClient
+from dalrn_core.fl.data import make_silos, make_test_set, to_arrays
+from dalrn_core.fl.ledger import PrivacyLedger
+from dalrn_core.fl.model import build_model, evaluate, get_parameters, model_hash, set_parameters
+from dalrn_core.fl.strategies import make_strategy
+from dalrn_core.fl.training import TrainConfig
+
+
+class InProcessClientProxy(ClientProxy):
+    """A ClientProxy whose client lives in this process: each call is a method call."""
+
+    def __init__(self, cid: str, client: SiloClient) -> None:
+        super().__init__(cid)
+        self.client = client.to_client()
+
+    def get_properties(self, ins: GetPropertiesIns, timeout, group_id) -> GetPropertiesRes:
+        return GetPropertiesRes(Status(Code.OK, ""), {"cid": self.cid})
+
+    def get_parameters(self, ins: GetParametersIns, timeout, group_id) -> GetParametersRes:
+        return self.client.get_parameters(ins)
+
+    def fit(self, ins: FitIns, timeout, group_id) -> FitRes:
+        return self.client.fit(ins)
+
+    def evaluate(self, ins: EvaluateIns, timeout, group_id) -> EvaluateRes:
+        return self.client.evaluate(ins)
+
+    def reconnect(self, ins, timeout, group_id) -> DisconnectRes:
+        return DisconnectRes(reason="in-process client; nothing to disconnect")
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    """One federated run: silos, rounds, aggregation rule, local training, attacker."""
+
+    n_silos: int = 5
+    seed: int = 0
+    n_rows: int = 400
+    rounds: int = 10
+    method: str = "fedavg"
+    beta: float = 0.2
+    f: int = 1
+    m: int | None = None
+    hidden: int = 0
+    train: TrainConfig = field(default_factory=TrainConfig)
+    attack: Attack | None = None
+    byzantine: tuple[int, ...] = (0,)  # silo indices that run `attack`
+    max_workers: int = 1  # Flower's client thread pool; 1 keeps CPU use low and runs exact
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """Per-round central metrics and the final global model."""
+
+    history: list[dict]          # [{"round", "loss", "accuracy"}], round 0 = initial model
+    parameters: list[np.ndarray]
+    model_hash: str
+
+    def rounds_to(self, accuracy: float) -> int | None:
+        """First round whose global accuracy reaches `accuracy` (None if never)."""
+        for row in self.history:
+            if row["round"] > 0 and row["accuracy"] >= accuracy:
+                return row["round"]
+        return None
+
+
+def silo_ids(n_silos: int) -> list[str]:
+    """Tenant names of the silos, in order."""
+    return [f"firm-{i}" for i in range(n_silos)]
+
+
+def run_simulation(config: SimulationConfig, ledger: PrivacyLedger | None = None,
+                   run_id: str = "simulation") -> SimulationResult:
+    """Run `config.rounds` federated rounds in this process with Flower's Server.
+
+    With a `ledger` (and DP training), every round first charges every silo's privacy
+    budget atomically; a round that would exceed a budget raises `BudgetExceeded` before
+    any client trains, and the rounds already done are kept in the ledger.
+    """
+    if config.rounds < 1:
+        raise InputError.one("rounds", "must be >= 1")
+    frames = make_silos(config.n_silos, config.seed, config.n_rows)
+    x_test, y_test = to_arrays(make_test_set(config.n_silos, config.seed))
+    names = silo_ids(config.n_silos)
+    manager = SimpleClientManager()
+    for i, (name, frame) in enumerate(zip(names, frames)):
+        attack = config.attack if i in config.byzantine else None
+        client = SiloClient(name, frame, config.train, config.hidden, config.seed, attack)
+        manager.register(InProcessClientProxy(name, client))
+
+    history: list[dict] = []
+    eval_model = build_model(config.hidden, config.seed)
+
+    def evaluate_fn(server_round, arrays, _config):
+        set_parameters(eval_model, arrays)
+        loss, accuracy = evaluate(eval_model, x_test, y_test)
+        history.append({"round": server_round, "loss": loss, "accuracy": accuracy})
+        return loss, {"accuracy": accuracy}
+
+    initial = get_parameters(build_model(config.hidden, config.seed))
+    strategy = make_strategy(
+        config.method, beta=config.beta, f=config.f, m=config.m,
+        min_fit_clients=config.n_silos, min_available_clients=config.n_silos,
+        fraction_evaluate=0.0, evaluate_fn=evaluate_fn,
+        on_fit_config_fn=lambda r: {"server_round": r},
+        initial_parameters=ndarrays_to_parameters(initial))
+    if ledger is not None and config.train.dp:
+        cost = config.train.cost(config.n_rows)
+        strategy.before_round = lambda r: ledger.spend(names, cost, f"{run_id}/round-{r}")
+    server = Server(client_manager=manager, strategy=strategy)
+    server.set_max_workers(config.max_workers)
+    server.fit(num_rounds=config.rounds, timeout=None)
+    final = parameters_to_ndarrays(server.parameters)
+    return SimulationResult(history=history, parameters=final, model_hash=model_hash(final))

@@ -1,0 +1,145 @@
+"""Flower strategies, one class per aggregation rule; the math is in `aggregation`.
+
+Each class is a `flwr.server.strategy.FedAvg` (client sampling, configuration and
+evaluation unchanged) whose `aggregate_fit` hook flattens every client's parameters into
+one vector, applies its rule from `dalrn_core.fl.aggregation`, and reshapes the result.
+Results are ordered by client id first, so the outcome never depends on which client
+answered first. An update holding NaN or infinity is dropped before aggregating (counted
+in the metric `rejected`): a Byzantine client must not be able to crash the round.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from flwr.common import FitRes, Parameters, Scalar, ndarrays_to_parameters, parameters_to_ndarrays
+from flwr.server.client_proxy import ClientProxy
+from flwr.server.strategy import FedAvg
+
+from dalrn_core.errors import InputError
+from dalrn_core.fl import aggregation
+from dalrn_core.fl.model import flatten, unflatten
+
+
+class _VectorStrategy(FedAvg):
+    """Shared `aggregate_fit`: subclasses define `combine(vectors, num_examples)`."""
+
+    name = "abstract"
+    #: Called with the round number before any client is asked to train; it may raise to
+    #: refuse the round (the privacy budget check uses this hook).
+    before_round = None
+
+    def configure_fit(self, server_round, parameters, client_manager):
+        if self.before_round is not None:
+            self.before_round(server_round)
+        return super().configure_fit(server_round, parameters, client_manager)
+
+    def combine(self, vectors: list[np.ndarray], num_examples: list[int]) -> np.ndarray:
+        raise NotImplementedError
+
+    def aggregate_fit(
+        self,
+        server_round: int,
+        results: list[tuple[ClientProxy, FitRes]],
+        failures: list,
+    ) -> tuple[Parameters | None, dict[str, Scalar]]:
+        if not results or (not self.accept_failures and failures):
+            return None, {}
+        ordered = sorted(results, key=lambda item: str(item[0].cid))
+        arrays = [parameters_to_ndarrays(res.parameters) for _, res in ordered]
+        vectors, sizes, kept = [], [], []
+        for (proxy, res), params in zip(ordered, arrays):
+            vector = flatten(params)
+            if np.all(np.isfinite(vector)) and vector.size == flatten(arrays[0]).size:
+                vectors.append(vector)
+                sizes.append(res.num_examples)
+                kept.append(params)
+        if not vectors:
+            return None, {"rejected": len(arrays)}
+        combined = self.combine(vectors, sizes)
+        metrics: dict[str, Scalar] = {"rejected": len(arrays) - len(vectors),
+                                      "clients": len(vectors)}
+        losses = [(res.num_examples, res.metrics.get("loss")) for _, res in ordered]
+        losses = [(n, float(v)) for n, v in losses if isinstance(v, (int, float))]
+        if losses:
+            metrics["train_loss"] = sum(n * v for n, v in losses) / sum(n for n, _ in losses)
+        return ndarrays_to_parameters(unflatten(combined, kept[0])), metrics
+
+
+class FedAvgStrategy(_VectorStrategy):
+    """FedAvg weighted by each client's number of examples (not robust)."""
+
+    name = "fedavg"
+
+    def combine(self, vectors, num_examples):
+        return aggregation.fedavg(vectors, weights=num_examples)
+
+
+class MedianStrategy(_VectorStrategy):
+    """Coordinate-wise median."""
+
+    name = "median"
+
+    def combine(self, vectors, num_examples):
+        return aggregation.median(vectors)
+
+
+class TrimmedMeanStrategy(_VectorStrategy):
+    """Coordinate-wise trimmed mean, trimming `beta` of the clients on each side."""
+
+    name = "trimmed_mean"
+
+    def __init__(self, *, beta: float = 0.2, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if not (isinstance(beta, (int, float)) and 0 <= beta < 0.5):
+            raise InputError.one("beta", "must be a number with 0 <= beta < 0.5")
+        self.beta = float(beta)
+
+    def combine(self, vectors, num_examples):
+        return aggregation.trimmed_mean(vectors, self.beta)
+
+
+class KrumStrategy(_VectorStrategy):
+    """Krum with `f` tolerated Byzantine clients (needs more than 2f + 2 clients)."""
+
+    name = "krum"
+
+    def __init__(self, *, f: int = 1, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.f = f
+
+    def combine(self, vectors, num_examples):
+        return aggregation.krum(vectors, self.f)
+
+
+class MultiKrumStrategy(_VectorStrategy):
+    """Multi-Krum: the mean of the `m` updates with the best Krum scores."""
+
+    name = "multi_krum"
+
+    def __init__(self, *, f: int = 1, m: int | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.f = f
+        self.m = m
+
+    def combine(self, vectors, num_examples):
+        # Default m = n - f: drop as many updates as there may be attackers.
+        m = self.m if self.m is not None else len(vectors) - self.f
+        return aggregation.multi_krum(vectors, self.f, m)
+
+
+STRATEGIES: dict[str, type[_VectorStrategy]] = {
+    cls.name: cls for cls in (FedAvgStrategy, MedianStrategy, TrimmedMeanStrategy,
+                              KrumStrategy, MultiKrumStrategy)
+}
+
+
+def make_strategy(method: str, *, beta: float = 0.2, f: int = 1, m: int | None = None,
+                  **flower_kwargs) -> _VectorStrategy:
+    """The strategy registered under `method`, given the rule's own parameters (beta for
+    trimmed_mean, f for krum, f and m for multi_krum; ignored by the others) and Flower's
+    FedAvg keyword arguments."""
+    if method not in STRATEGIES:
+        raise InputError.one("method", f"must be one of {', '.join(STRATEGIES)}")
+    own = {"trimmed_mean": {"beta": beta}, "krum": {"f": f},
+           "multi_krum": {"f": f, "m": m}}.get(method, {})
+    return STRATEGIES[method](**own, **flower_kwargs)
