@@ -1,0 +1,1 @@
+"""Prefect Blocks: typed configuration and secrets, with local defaults for zero set-up."""

@@ -1,0 +1,1 @@
+"""The `dalrn` command: the tenant's side and the operator's entry points."""

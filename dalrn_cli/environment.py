@@ -1,0 +1,29 @@
+"""Process settings that must be in place before Prefect is imported.
+
+Prefect reads its settings from the environment at import, so the CLI, the tests and the
+served deployments call `configure()` first: Prefect's state (SQLite database, results)
+goes into the project data folder, never the user's home, and nothing calls home.
+"""
+
+from __future__ import annotations
+
+import os
+
+from dalrn_core.config import data_dir
+
+
+def configure(*, quiet: bool = False) -> None:
+    data = data_dir()
+    defaults = {
+        "PREFECT_HOME": str(data / "prefect"),
+        "PREFECT_LOCAL_STORAGE_PATH": str(data / "prefect" / "storage"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+    if quiet:
+        defaults["PREFECT_LOGGING_LEVEL"] = "WARNING"
+    for key, value in defaults.items():
+        os.environ.setdefault(key, value)

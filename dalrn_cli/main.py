@@ -1,0 +1,147 @@
+"""The `dalrn` command line.
+
+Bad input prints the rule it broke and exits 2; a failed integrity check exits 3; nothing
+prints a traceback unless DALRN_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from dalrn_cli.environment import configure
+from dalrn_core.errors import InputError, IntegrityError
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+SAMPLE_DISPUTE = EXAMPLES / "supply-contract.json"
+
+
+def _emit(result: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result, indent=2, default=str))
+
+
+def cmd_resolve(args: argparse.Namespace) -> int:
+    from dalrn_cli.index import ensure_index
+    from dalrn_cli.resolve import print_summary, resolve
+    from dalrn_core.dispute.parse import load_dispute_file
+
+    dispute = load_dispute_file(args.file)  # validated before anything is stored
+    say = (lambda message: print(message, file=sys.stderr)) if args.json else print
+    ensure_index(say)
+    result = resolve(dispute, rule=args.rule, search=not args.no_search, say=say)
+    if args.json:
+        _emit(result, True)
+    else:
+        print_summary(result)
+    return 0
+
+
+def cmd_negotiate(args: argparse.Namespace) -> int:
+    from dalrn_core.negotiation.solve import negotiate_payload
+
+    try:
+        payload = json.loads(Path(args.file).read_text())
+    except OSError as exc:
+        raise InputError.one("file", f"cannot read {args.file}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise InputError.one("file", f"not valid JSON ({exc})") from None
+    if not isinstance(payload, dict):
+        raise InputError.one("file", "must hold a JSON object")
+    result = negotiate_payload(payload).to_json()
+    if args.json:
+        _emit(result, True)
+    else:
+        print(f"outcome {result['outcome']} by rule {result['rule']}; {len(result['equilibria'])} equilibria")
+        print(f"selected: {result['selected']}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from dalrn_core.podp.verify import verify_dispute
+
+    report = verify_dispute(args.dispute_id)
+    for line in report:
+        print(f"ok  {line}")
+    return 0
+
+
+def cmd_index_build(args: argparse.Namespace) -> int:
+    from dalrn_cli.index import build_index_now
+
+    cid = build_index_now(limit=args.limit, say=print)
+    print(f"precedent index {cid}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from dalrn_cli.serve import serve
+
+    return serve(port=args.port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dalrn", description="DALRN dispute resolution network")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="resolve the sample dispute end to end")
+    demo.add_argument("--json", action="store_true", help="print one JSON object")
+    demo.add_argument("--rule", default="nsw", choices=["nsw", "egalitarian", "kalai_smorodinsky", "utilitarian"])
+    demo.add_argument("--no-search", action="store_true", help="skip the encrypted precedent search")
+    demo.set_defaults(func=cmd_resolve, file=str(SAMPLE_DISPUTE))
+
+    resolve = sub.add_parser("resolve", help="resolve a dispute from a JSON file")
+    resolve.add_argument("file")
+    resolve.add_argument("--json", action="store_true", help="print one JSON object")
+    resolve.add_argument("--rule", default="nsw", choices=["nsw", "egalitarian", "kalai_smorodinsky", "utilitarian"])
+    resolve.add_argument("--no-search", action="store_true", help="skip the encrypted precedent search")
+    resolve.set_defaults(func=cmd_resolve)
+
+    negotiate = sub.add_parser("negotiate", help="equilibria and settlement of a bimatrix game file")
+    negotiate.add_argument("file")
+    negotiate.add_argument("--json", action="store_true")
+    negotiate.set_defaults(func=cmd_negotiate)
+
+    receipts = sub.add_parser("receipts", help="proof-of-due-process receipts")
+    receipts_sub = receipts.add_subparsers(dest="receipts_command", required=True)
+    verify = receipts_sub.add_parser("verify", help="check a dispute's receipts, proof and anchor")
+    verify.add_argument("dispute_id")
+    verify.set_defaults(func=cmd_verify)
+
+    index = sub.add_parser("index", help="the precedent index")
+    index_sub = index.add_subparsers(dest="index_command", required=True)
+    build = index_sub.add_parser("build", help="embed the precedent corpus and build the FAISS index")
+    build.add_argument("--limit", type=int, default=None, help="index only the first N paragraphs")
+    build.set_defaults(func=cmd_index_build)
+
+    serve = sub.add_parser("serve", help="start a local Prefect server and serve the deployments")
+    serve.add_argument("--port", type=int, default=4200)
+    serve.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure(quiet=True)
+    try:
+        return args.func(args)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except IntegrityError as exc:
+        print(f"verification failed: {exc}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # the last line of defence: a message, not a traceback
+        if os.environ.get("DALRN_DEBUG"):
+            raise
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,101 @@
+"""`dalrn resolve` and `dalrn demo`: the tenant submits a dispute and answers the flow.
+
+The CLI plays the tenant: it encrypts the dispute's precedent query with the tenant's own
+key, starts the dispute-resolution flow, and when the flow pauses with encrypted scores it
+decrypts them locally and reveals only its chosen precedents. The secret key never leaves
+this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+
+from dalrn_core.dispute.model import Dispute
+from dalrn_core.evidence.store import LocalContentStore
+from dalrn_core.podp.ledger import load_receipts
+from dalrn_core.search.index import PrecedentIndex
+from dalrn_core.tenant import prepare_search, reveal_precedents
+
+
+def _scores_to_reveal(dispute_id: str, store: LocalContentStore) -> list[str]:
+    """Score CIDs of the dispute's latest encrypted search, read from its receipts."""
+    for receipt in reversed(load_receipts(dispute_id, store)):
+        if receipt["step"] == "encrypted_search":
+            return receipt["outputs"]["score_cids"]
+    raise RuntimeError(f"dispute {dispute_id}: the flow paused before any encrypted search")
+
+
+async def _answer_pause(tag: str, dispute: Dispute, request: dict, store, say) -> None:
+    """Wait for the tagged run to pause, then decrypt and reveal the tenant's choice."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+    from prefect.flow_runs import resume_flow_run
+
+    async with get_client() as client:
+        while True:
+            await asyncio.sleep(0.3)
+            runs = await client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[tag]))
+            )
+            run = runs[0] if runs else None
+            if run is None or run.state is None:
+                continue
+            if run.state.is_final():
+                return
+            if run.state.is_paused():
+                break
+        index = PrecedentIndex.latest()
+        chosen = reveal_precedents(dispute.tenant, _scores_to_reveal(dispute.id, store),
+                                   index.ids, store, request["k"])
+        say(f"tenant: decrypted {len(index)} scores locally, revealing top {len(chosen)}")
+        await resume_flow_run(run.id, run_input={"precedents": chosen})
+
+
+async def resolve_async(dispute: Dispute, *, rule: str = "nsw", search: bool = True, say=print) -> dict:
+    from prefect import tags
+
+    from flows.dispute_resolution import dispute_resolution
+
+    store = LocalContentStore()
+    request = None
+    if search:
+        say(f"tenant {dispute.tenant}: encrypting the precedent query with its own CKKS key")
+        request = prepare_search(dispute.tenant, [d.text for d in dispute.evidence], store)
+    tag = f"submission-{uuid.uuid4().hex[:12]}"
+    with tags(tag, f"tenant-{dispute.tenant}"):
+        flow_task = asyncio.create_task(
+            dispute_resolution(dispute.model_dump(mode="json"), precedent_search=request, rule=rule)
+        )
+        if request is not None:
+            tenant_task = asyncio.create_task(_answer_pause(tag, dispute, request, store, say))
+            done, _ = await asyncio.wait({flow_task, tenant_task}, return_when=asyncio.FIRST_EXCEPTION)
+            if tenant_task in done and tenant_task.exception() is not None:
+                flow_task.cancel()
+                raise tenant_task.exception()
+        return await flow_task
+
+
+def resolve(dispute: Dispute, **kwargs) -> dict:
+    return asyncio.run(resolve_async(dispute, **kwargs))
+
+
+def print_summary(result: dict, stream=sys.stdout) -> None:
+    settlement = result["settlement"]
+    lines = [
+        f"dispute        {result['dispute_id']}",
+        f"outcome        {settlement['outcome']}",
+    ]
+    for who, term in settlement["terms"].items():
+        payoff = settlement["payoffs"].get(who)
+        lines.append(f"  {who:<12} {term}" + (f"  (payoff {payoff:g})" if payoff is not None else ""))
+    lines += [
+        f"memo CID       {result['memo_cid']}",
+        f"Merkle root    {result['merkle_root']}",
+        f"transaction    {result['tx_hash']}",
+        f"receipts       {len(result['receipts'])} (last {result['receipts'][-1]})",
+        "stage times",
+    ]
+    lines += [f"  {stage:<16} {seconds:7.3f} s" for stage, seconds in result["stage_seconds"].items()]
+    stream.write("\n".join(lines) + "\n")

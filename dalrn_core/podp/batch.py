@@ -1,0 +1,83 @@
+"""Batch anchoring: many disputes' receipt chains under one Merkle root, one transaction.
+
+A resolved dispute queues its leaf (the digest of its receipt chain's head) as pending.
+`anchor_pending` takes every pending leaf, builds the OpenZeppelin-rule tree, stores the
+batch manifest by CID, anchors the root, then writes each dispute's inclusion proof. If
+anchoring fails the leaves stay pending for the next batch; if the root turns out to be
+anchored already (a crash after the transaction), the proofs are written without a second
+transaction. Nothing is lost and nothing is anchored twice.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+
+from dalrn_core.chain.anchor import AnchorClient
+from dalrn_core.config import sub_dir
+from dalrn_core.dispute.records import STATUS_ANCHORED, update_record, write_json_atomic
+from dalrn_core.evidence.store import ContentStore
+from dalrn_core.podp.canonical import canonical_bytes
+from dalrn_core.podp.merkle import merkle_proof, merkle_root
+
+MANIFEST_VERSION = "dalrn.podp.batch/1"
+
+
+def _pending_dir() -> Path:
+    return sub_dir("anchor", "pending")
+
+
+@contextmanager
+def _batch_lock():
+    with open(sub_dir("anchor") / "batch.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def queue_leaf(dispute_id: str, leaf: bytes, receipt_cid: str) -> None:
+    """Mark a dispute's receipt-chain head as waiting for the next batch."""
+    write_json_atomic(
+        _pending_dir() / f"{dispute_id}.json",
+        {"dispute_id": dispute_id, "leaf": leaf.hex(), "receipt_cid": receipt_cid},
+    )
+
+
+def pending() -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(_pending_dir().glob("*.json"))]
+
+
+def anchor_pending(client: AnchorClient, store: ContentStore) -> dict | None:
+    """Anchor every pending leaf in one transaction; returns the batch, or None if empty."""
+    with _batch_lock():
+        entries = pending()
+        if not entries:
+            return None
+        leaves = [bytes.fromhex(e["leaf"]) for e in entries]
+        root = merkle_root(leaves)
+        manifest = {
+            "version": MANIFEST_VERSION,
+            "root": "0x" + root.hex(),
+            "leaves": entries,
+            "tree": "openzeppelin-simple-merkle-tree (sorted leaves, sorted pairs, keccak256)",
+        }
+        manifest_cid = store.put(canonical_bytes(manifest))
+        if client.is_anchored(root):
+            anchor = {"root": "0x" + root.hex(), "tx_hash": None, "note": "root was already anchored"}
+        else:
+            anchor = asdict(client.anchor_root(root, len(leaves), f"ipfs://{manifest_cid}"))
+        for index, entry in enumerate(entries):
+            proof = ["0x" + p.hex() for p in merkle_proof(leaves, index)]
+            update_record(
+                entry["dispute_id"],
+                status=STATUS_ANCHORED,
+                anchor={**anchor, "manifest_cid": manifest_cid, "leaf": "0x" + entry["leaf"],
+                        "leaf_receipt_cid": entry["receipt_cid"], "proof": proof},
+            )
+            (_pending_dir() / f"{entry['dispute_id']}.json").unlink(missing_ok=True)
+        return {**anchor, "manifest_cid": manifest_cid, "disputes": [e["dispute_id"] for e in entries]}

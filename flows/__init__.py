@@ -1,0 +1,1 @@
+"""Prefect flows: orchestration only, each reads like the business process."""

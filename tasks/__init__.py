@@ -1,0 +1,1 @@
+"""Thin Prefect tasks: retries, timeouts, cache policy and artifacts around dalrn_core."""
