@@ -1,0 +1,45 @@
+"""Shared fixtures: a private data folder per test and one tiny trained predictor."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from dalrn_core.soan.dataset import build_dataset
+from dalrn_core.soan.gcn import TrainConfig, train_gcn
+
+TRAIN_SEEDS = range(0, 24)
+TEST_SEEDS = range(500, 506)
+N_RANGE = (20, 40)
+
+
+@pytest.fixture(autouse=True)
+def dalrn_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("DALRN_HOME", str(tmp_path / "dalrn"))
+    return tmp_path / "dalrn"
+
+
+@pytest.fixture(scope="session")
+def tiny_data():
+    """24 small simulated networks to train on, 6 held out by seed (simulated longer)."""
+    torch.set_num_threads(1)
+    train = build_dataset(TRAIN_SEEDS, n_range=N_RANGE, jobs_per_node=200)
+    test = build_dataset(TEST_SEEDS, n_range=N_RANGE, jobs_per_node=800)
+    return train, test
+
+
+@pytest.fixture(scope="session")
+def tiny_predictor(tiny_data):
+    torch.set_num_threads(1)
+    return train_gcn(tiny_data[0], TrainConfig(hidden=16, epochs=250))
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness():
+        yield
