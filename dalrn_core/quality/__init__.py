@@ -1,0 +1,1 @@
+"""Data quality: great-expectations suites, kept in the repo, over pandas tables."""

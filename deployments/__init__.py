@@ -1,0 +1,1 @@
+"""How runs are started: served deployments for the embedded default, work pools in prefect.yaml."""

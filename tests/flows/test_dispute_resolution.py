@@ -1,0 +1,107 @@
+"""The dispute flow end to end under a Prefect test harness, with the CLI as the tenant."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dalrn_cli.resolve import resolve_async
+from dalrn_core.chain.local import open_embedded_anchor
+from dalrn_core.dispute.parse import load_dispute_file
+from dalrn_core.dispute.records import load_record, record_path
+from dalrn_core.errors import IntegrityError
+from dalrn_core.evidence.store import LocalContentStore
+from dalrn_core.podp.verify import verify_dispute
+from dalrn_core.tenant import query_vector
+
+SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "supply-contract.json"
+
+
+@pytest.fixture(scope="module")
+def resolved(harness, small_index):
+    dispute = load_dispute_file(SAMPLE)
+    result = asyncio.run(resolve_async(dispute, say=lambda message: None))
+    return dispute, result, small_index
+
+
+def test_settlement_is_the_nsw_equilibrium(resolved):
+    # Pure equilibria of the sample game: (cure, relicense) paying (6, 5) and (litigate,
+    # contest) paying (2, 3); a mixed one pays (8/3, 13/5). Gains over BATNA (2, 1): the
+    # first has Nash welfare 4 * 4 = 16, far above the others.
+    _, result, _ = resolved
+    settlement = result["settlement"]
+    assert settlement["outcome"] == "equilibrium"
+    assert settlement["terms"] == {"acme": "accept credit and cure", "globex": "offer credit and relicense"}
+    assert settlement["payoffs"] == {"acme": 6.0, "globex": 5.0}
+    found = sorted(tuple(round(x, 6) for x in eq["payoffs"]) for eq in result["negotiation"]["equilibria"])
+    assert found == [(2.0, 3.0), (round(8 / 3, 6), 2.6), (6.0, 5.0)]
+
+
+def test_root_is_anchored_and_the_contract_confirms_it(resolved):
+    dispute, result, _ = resolved
+    record = load_record(dispute.id)
+    anchor = record["anchor"]
+    assert anchor["root"] == result["merkle_root"] and anchor["tx_hash"] == result["tx_hash"]
+    client = open_embedded_anchor()
+    root, leaf = bytes.fromhex(anchor["root"][2:]), bytes.fromhex(anchor["leaf"][2:])
+    assert client.is_anchored(root)
+    assert client.verify_receipt(leaf, [bytes.fromhex(p[2:]) for p in anchor["proof"]], root)
+    assert [r["step"] for r in map(lambda c: json.loads(LocalContentStore().get(c)), record["receipts"])][-7:] == [
+        "intake", "embed", "encrypted_search", "precedents", "negotiate", "explain", "anchor"]
+    assert verify_dispute(dispute.id)
+
+
+def test_revealed_precedents_equal_plaintext_ranking(resolved):
+    # The tenant decrypted the server's CKKS scores; its top 5 must be the plaintext top 5.
+    dispute, result, index = resolved
+    memo = json.loads(LocalContentStore().get(result["memo_cid"]))
+    revealed = [p["precedent_id"] for p in memo["precedents"]]
+    plain = index.vectors @ query_vector([d.text for d in dispute.evidence])
+    expected = [index.ids[i] for i in np.argsort(-plain, kind="stable")[:5]]
+    assert revealed == expected
+    scores = {p["precedent_id"]: p["score"] for p in memo["precedents"]}
+    for pid in expected:
+        assert abs(scores[pid] - plain[index.ids.index(pid)]) < 1e-3
+
+
+def test_tampering_with_a_stored_receipt_is_caught(resolved):
+    dispute, result, _ = resolved
+    store = LocalContentStore()
+    cid = result["receipts"][2]
+    path = next(store.root.rglob(cid))
+    original = path.read_bytes()
+    try:
+        path.write_bytes(original.replace(b'"step":"encrypted_search"', b'"step":"encrypted_searcH"'))
+        with pytest.raises(IntegrityError, match=cid):
+            verify_dispute(dispute.id)
+    finally:
+        path.write_bytes(original)
+    verify_dispute(dispute.id)
+
+
+def test_tampering_with_the_memo_or_proof_is_caught(resolved):
+    dispute, result, _ = resolved
+    store = LocalContentStore()
+    memo_path = next(store.root.rglob(result["memo_cid"]))
+    original = memo_path.read_bytes()
+    try:
+        memo_path.write_bytes(original.replace(b"equilibrium", b"bargaining", 1))
+        with pytest.raises(IntegrityError, match=result["memo_cid"]):
+            verify_dispute(dispute.id)
+    finally:
+        memo_path.write_bytes(original)
+    path = record_path(dispute.id)
+    record_text = path.read_text()
+    record = json.loads(record_text)
+    try:
+        record["anchor"]["proof"][0] = "0x" + "ab" * 32 if record["anchor"]["proof"] else None
+        record["anchor"]["leaf"] = "0x" + "cd" * 32
+        path.write_text(json.dumps(record))
+        with pytest.raises(IntegrityError, match="Merkle leaf does not match"):
+            verify_dispute(dispute.id)
+    finally:
+        path.write_text(record_text)

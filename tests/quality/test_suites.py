@@ -1,0 +1,32 @@
+"""The great-expectations suites accept the real corpus and catch broken tables."""
+
+import pytest
+
+from dalrn_core.quality.validate import DataQualityError, suite_names, validate_table
+from dalrn_core.search.corpus import load_precedents
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return load_precedents()
+
+
+def test_real_corpus_passes(corpus):
+    outcomes = validate_table(corpus, "precedent_corpus")
+    assert outcomes and all(o.success for o in outcomes)
+
+
+def test_broken_corpus_fails_with_a_report(corpus):
+    bad = corpus.head(200).copy()
+    bad.loc[bad.index[3], "text"] = "too short"
+    bad.loc[bad.index[5], "precedent_id"] = bad.loc[bad.index[4], "precedent_id"]
+    with pytest.raises(DataQualityError) as caught:
+        validate_table(bad, "precedent_corpus")
+    failed = {(o.expectation, o.column) for o in caught.value.outcomes if not o.success}
+    assert ("expect_column_value_lengths_to_be_between", "text") in failed
+    assert ("expect_column_values_to_be_unique", "precedent_id") in failed
+    assert "too short" in str(caught.value)
+
+
+def test_suites_are_listed():
+    assert "precedent_corpus" in suite_names()
