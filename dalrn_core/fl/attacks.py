@@ -36,7 +36,7 @@ class Attack:
 
     kind: str
     factor: float | None = None
-    sigma: float = 3.0
+    sigma: float = 30.0
 
     def __post_init__(self) -> None:
         if self.kind not in ATTACKS:

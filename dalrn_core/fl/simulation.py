@@ -25,7 +25,7 @@ from dalrn_core.errors import InputError
 from dalrn_core.fl.attacks import Attack
 from dalrn_core.fl.client import SiloClient
 from dalrn_core.fl.data import make_silos, make_test_set, to_arrays
-from dalrn_core.fl.ledger import PrivacyLedger
+from dalrn_core.fl.ledger import BudgetExceeded, PrivacyLedger
 from dalrn_core.fl.model import build_model, evaluate, get_parameters, model_hash, set_parameters
 from dalrn_core.fl.strategies import make_strategy
 from dalrn_core.fl.training import TrainConfig
@@ -80,6 +80,11 @@ class SimulationResult:
     history: list[dict]          # [{"round", "loss", "accuracy"}], round 0 = initial model
     parameters: list[np.ndarray]
     model_hash: str
+    refused: str | None = None   # why the run stopped early (privacy budget), else None
+
+    @property
+    def rounds_done(self) -> int:
+        return self.history[-1]["round"] if self.history else 0
 
     def rounds_to(self, accuracy: float) -> int | None:
         """First round whose global accuracy reaches `accuracy` (None if never)."""
@@ -99,8 +104,8 @@ def run_simulation(config: SimulationConfig, ledger: PrivacyLedger | None = None
     """Run `config.rounds` federated rounds in this process with Flower's Server.
 
     With a `ledger` (and DP training), every round first charges every silo's privacy
-    budget atomically; a round that would exceed a budget raises `BudgetExceeded` before
-    any client trains, and the rounds already done are kept in the ledger.
+    budget atomically; a round that would exceed a budget is refused before any client
+    trains, the run stops there, and the result holds the rounds done and `refused`.
     """
     if config.rounds < 1:
         raise InputError.one("rounds", "must be >= 1")
@@ -134,6 +139,11 @@ def run_simulation(config: SimulationConfig, ledger: PrivacyLedger | None = None
         strategy.before_round = lambda r: ledger.spend(names, cost, f"{run_id}/round-{r}")
     server = Server(client_manager=manager, strategy=strategy)
     server.set_max_workers(config.max_workers)
-    server.fit(num_rounds=config.rounds, timeout=None)
+    refused = None
+    try:
+        server.fit(num_rounds=config.rounds, timeout=None)
+    except BudgetExceeded as err:
+        refused = str(err)
     final = parameters_to_ndarrays(server.parameters)
-    return SimulationResult(history=history, parameters=final, model_hash=model_hash(final))
+    return SimulationResult(history=history, parameters=final, model_hash=model_hash(final),
+                            refused=refused)

@@ -101,6 +101,7 @@ def local_train(model: nn.Module, x: np.ndarray, y: np.ndarray, config: TrainCon
                             torch.tensor(y, dtype=torch.float32))
     loader = DataLoader(dataset, batch_size=config.batch_size, shuffle=True, generator=data_gen)
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr)
+    model.train()  # Opacus refuses a model left in eval mode (e.g. after `evaluate`)
     engine = None
     if config.dp:
         # Imported here: Opacus is only needed when training privately.

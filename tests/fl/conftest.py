@@ -1,6 +1,7 @@
 import logging
 import os
 
+import flwr.common.logger  # noqa: F401  (configures the "flwr" logger; we then quiet it)
 import pytest
 import torch
 
