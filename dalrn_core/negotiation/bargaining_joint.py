@@ -1,0 +1,183 @@
+"""Nash bargaining among any number of parties over lotteries of joint outcomes.
+
+Feasible set: the convex hull of the outcomes' utility vectors (a lottery ``p`` over the
+outcomes gives ``u = sum_k p_k v_k``). The Nash bargaining solution (Nash 1950; n-party
+form, e.g. Kaneko and Nakamura 1979) maximises ``prod_i (u_i - d_i)`` over ``u >= d``.
+
+1. Scale each party's gains ``v_ki - d_i`` by its largest gain (the solution is invariant
+   to positive scaling), so every number is of order one.
+2. Linear program (HiGHS): the largest ``s`` with every gain ``>= s``. If ``s <= 0`` no
+   lottery gives everyone more than BATNA: outcome ``no_agreement``.
+3. From that strictly feasible lottery, maximise ``sum_i log(gain_i)`` (concave in ``p``)
+   with SLSQP over the probability simplex.
+4. Certificate: for a concave objective over the simplex the Frank-Wolfe gap
+   ``max_k grad_k - p . grad`` bounds how far ``log NSW`` is below its optimum; it is
+   returned as ``optimality_gap`` (0 at the optimum).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from numbers import Real
+from typing import Any
+
+import numpy as np
+from scipy.optimize import linprog, minimize
+
+from dalrn_core.errors import InputError, Problem
+
+_SUBJECT = "bargaining input"
+MAX_OUTCOMES = 5000
+
+
+@dataclass(frozen=True)
+class JointBargaining:
+    """Result of `nash_bargaining_joint`."""
+
+    outcome: str  # "bargaining" or "no_agreement"
+    parties: tuple[str, ...]
+    batna: dict[str, float]
+    payoffs: dict[str, float] | None
+    gains: dict[str, float] | None
+    lottery: tuple[tuple[int, float], ...]  # (outcome index, probability), probability > 0
+    nsw: float  # product of gains in the parties' own units (0 without agreement)
+    optimality_gap: float
+    explanation: str
+    notes: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict:
+        return {
+            "outcome": self.outcome,
+            "parties": list(self.parties),
+            "batna": dict(self.batna),
+            "payoffs": self.payoffs,
+            "gains": self.gains,
+            "lottery": [{"outcome": k, "probability": p} for k, p in self.lottery],
+            "nsw": self.nsw,
+            "optimality_gap": self.optimality_gap,
+            "explanation": self.explanation,
+            "notes": list(self.notes),
+        }
+
+
+def _number(value: Any, where: str, problems: list[Problem]) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)):
+        problems.append(Problem(where, "must be a finite number"))
+        return 0.0
+    return float(value)
+
+
+def _validate(outcomes: Any, batna: Any) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    if not isinstance(batna, dict) or not batna:
+        raise InputError.one("batna", "must be a non-empty mapping party -> number", subject=_SUBJECT)
+    parties = tuple(batna)
+    problems: list[Problem] = []
+    if any(not isinstance(p, str) or not p for p in parties):
+        problems.append(Problem("batna", "party names must be non-empty strings"))
+    d = np.array([_number(batna[p], f"batna.{p}", problems) for p in parties])
+    if not isinstance(outcomes, (list, tuple)) or not outcomes:
+        problems.append(Problem("outcomes", "must be a non-empty list of {party: utility} mappings"))
+        raise InputError(problems, subject=_SUBJECT)
+    if len(outcomes) > MAX_OUTCOMES:
+        raise InputError.one("outcomes", f"at most {MAX_OUTCOMES} outcomes; got {len(outcomes)}", subject=_SUBJECT)
+    v = np.zeros((len(outcomes), len(parties)))
+    for k, out in enumerate(outcomes):
+        if not isinstance(out, dict):
+            problems.append(Problem(f"outcomes[{k}]", "must be a mapping party -> utility"))
+            continue
+        if set(out) != set(parties):
+            missing, extra = sorted(set(parties) - set(out)), sorted(set(out) - set(parties), key=str)
+            problems.append(Problem(f"outcomes[{k}]", f"parties must match batna (missing {missing}, unknown {extra})"))
+            continue
+        for i, p in enumerate(parties):
+            v[k, i] = _number(out[p], f"outcomes[{k}].{p}", problems)
+    if problems:
+        raise InputError(problems, subject=_SUBJECT)
+    return parties, v, d
+
+
+def _no_agreement(parties, d, explanation: str, notes=()) -> JointBargaining:
+    return JointBargaining("no_agreement", parties, dict(zip(parties, d.tolist())), None, None, (), 0.0, 0.0, explanation, tuple(notes))
+
+
+def nash_bargaining_joint(outcomes: list[dict[str, float]], batna: dict[str, float]) -> JointBargaining:
+    """Nash bargaining solution over lotteries of joint outcomes, for any number of parties.
+
+    Parameters
+    ----------
+    outcomes : list of dict
+        Each joint outcome as ``{party: utility}``; every outcome names the same parties.
+    batna : dict
+        ``{party: utility without agreement}``; its key order is the party order.
+
+    Returns
+    -------
+    JointBargaining
+        ``outcome="bargaining"`` with payoffs and the lottery, or ``"no_agreement"`` (not an
+        error) when no lottery gives every party strictly more than its BATNA.
+    """
+    parties, v, d = _validate(outcomes, batna)
+    k, n = v.shape
+    g = v - d
+    best_gain = g.max(axis=0)
+    if np.any(best_gain <= 0):
+        who = [p for p, bg in zip(parties, best_gain) if bg <= 0]
+        return _no_agreement(parties, d, f"no outcome gives {', '.join(who)} more than its BATNA")
+    gs = g / best_gain  # scaled gains, each party's best is 1
+    # Step 2: maximise s subject to gs^T p >= s, sum p = 1, p >= 0.
+    lp = linprog(
+        c=np.r_[np.zeros(k), -1.0],
+        A_ub=np.c_[-gs.T, np.ones(n)],
+        b_ub=np.zeros(n),
+        A_eq=np.r_[np.ones(k), 0.0][None, :],
+        b_eq=[1.0],
+        bounds=[(0, 1)] * k + [(None, 1)],
+        method="highs",
+    )
+    if lp.status != 0:
+        raise ArithmeticError(f"feasibility LP failed: {lp.message}")
+    s_star = -lp.fun
+    if s_star <= 1e-9:
+        return _no_agreement(
+            parties, d,
+            "no lottery over the outcomes gives every party more than its BATNA "
+            f"(best achievable worst-off scaled gain {s_star:.3g})",
+        )
+    p0 = np.clip(lp.x[:k], 0, None)
+    p0 /= p0.sum()
+
+    def objective(p):
+        u = gs.T @ p
+        return -np.sum(np.log(np.maximum(u, 1e-300)))
+
+    def gradient(p):
+        return -(gs @ (1.0 / np.maximum(gs.T @ p, 1e-300)))
+
+    res = minimize(
+        objective, p0, jac=gradient, method="SLSQP", bounds=[(0, 1)] * k,
+        constraints=[{"type": "eq", "fun": lambda p: p.sum() - 1, "jac": lambda p: np.ones(k)},
+                     {"type": "ineq", "fun": lambda p: gs.T @ p - 1e-12 * s_star, "jac": lambda p: gs.T}],
+        options={"maxiter": 500, "ftol": 1e-15},
+    )
+    p = res.x if res.success and objective(res.x) <= objective(p0) else p0
+    p = np.where(p < 1e-10, 0.0, np.clip(p, 0, None))
+    p /= p.sum()
+    u_scaled = gs.T @ p
+    grad = gs @ (1.0 / u_scaled)
+    gap = float(max(grad.max() - grad @ p, 0.0))
+    notes = [] if res.success else [f"SLSQP did not converge ({res.message}); gap reported"]
+    u = d + (g.T @ p)
+    gains = u - d
+    return JointBargaining(
+        outcome="bargaining",
+        parties=parties,
+        batna=dict(zip(parties, d.tolist())),
+        payoffs=dict(zip(parties, u.tolist())),
+        gains=dict(zip(parties, gains.tolist())),
+        lottery=tuple((int(i), float(p[i])) for i in np.flatnonzero(p)),
+        nsw=float(np.prod(gains)),
+        optimality_gap=gap,
+        explanation=f"Nash bargaining over lotteries of {k} outcomes; every party gains over its BATNA",
+        notes=tuple(notes),
+    )

@@ -1,0 +1,149 @@
+"""Exact rational view of a bimatrix game and exact linear algebra over `Fraction`.
+
+Each payoff is read as the decimal it was written as (its shortest float representation:
+``0.1`` is 1/10, not the binary float nearest to it), so integer and decimal payoffs have an
+exact game. Equilibria do not change under a positive affine map of one player's payoffs,
+so each player's matrix is mapped to positive integers (``(A - min A) * L + 1`` with ``L``
+the common denominator); the best-response polytopes of von Stengel (2007, "Equilibrium
+computation for two-player games in strategic and extensive form", Algorithmic Game Theory
+ch. 3) are then bounded and every vertex has rational coordinates.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Sequence
+
+import numpy as np
+
+# Beyond this many bits per integer payoff (for example 1e-300 beside 1 in a large game),
+# exact arithmetic gets slow; such games are solved and verified in floating point on the
+# normalised game. Small games (m + n <= 8) afford far longer integers.
+MAX_EXACT_BITS = 256
+MAX_EXACT_BITS_SMALL = 4096
+
+
+def to_fraction(value: float | int) -> Fraction:
+    """The decimal a number was written as: ``0.1`` -> 1/10, ``3`` -> 3, ``1e-300`` exact."""
+    if isinstance(value, (int, np.integer)):
+        return Fraction(int(value))
+    return Fraction(repr(float(value)))
+
+
+@dataclass(frozen=True)
+class ExactGame:
+    """Exact payoffs and their positive-integer normalisation.
+
+    Attributes
+    ----------
+    a, b : tuple of tuple of Fraction
+        The payoffs as given (decimal reading).
+    a_pos, b_pos : tuple of tuple of int
+        Positive integer payoffs with the same best responses (entries >= 1).
+    integer : bool
+        Whether every given payoff is an integer.
+    """
+
+    a: tuple[tuple[Fraction, ...], ...]
+    b: tuple[tuple[Fraction, ...], ...]
+    a_pos: tuple[tuple[int, ...], ...]
+    b_pos: tuple[tuple[int, ...], ...]
+    integer: bool
+
+
+def _positive_integers(m: list[list[Fraction]]) -> list[list[int]]:
+    low = min(min(row) for row in m)
+    shifted = [[v - low for v in row] for row in m]
+    scale = 1
+    for row in shifted:
+        for v in row:
+            scale = math.lcm(scale, v.denominator)
+    return [[int(v * scale) + 1 for v in row] for row in shifted]
+
+
+def exact_game(a: np.ndarray, b: np.ndarray, max_bits: int | None = None) -> ExactGame | None:
+    """The exact game, or ``None`` when its integer form needs more than ``max_bits`` bits.
+
+    ``max_bits`` defaults to `MAX_EXACT_BITS_SMALL` for ``m + n <= 8``, else `MAX_EXACT_BITS`.
+    """
+    if max_bits is None:
+        max_bits = MAX_EXACT_BITS_SMALL if sum(a.shape) <= 8 else MAX_EXACT_BITS
+    fa = [[to_fraction(v) for v in row] for row in a.tolist()]
+    fb = [[to_fraction(v) for v in row] for row in b.tolist()]
+    ia, ib = _positive_integers(fa), _positive_integers(fb)
+    if max(v.bit_length() for row in ia + ib for v in row) > max_bits:
+        return None
+    integer = all(v.denominator == 1 for row in fa + fb for v in row)
+    tup = lambda m: tuple(tuple(r) for r in m)  # noqa: E731 - local shorthand
+    return ExactGame(tup(fa), tup(fb), tup(ia), tup(ib), integer)
+
+
+def normalised_float(a: np.ndarray) -> np.ndarray:
+    """``(A - min) / range + 1``: entries in [1, 2], so tolerances are scale free."""
+    low, high = float(a.min()), float(a.max())
+    span = high - low
+    if span == 0 or not math.isfinite(span):
+        # A constant matrix, or a range beyond float (1e308 and -1e308): scale before shifting.
+        if span == 0:
+            return np.ones_like(a, dtype=float)
+        scaled = a / max(abs(low), abs(high))
+        return normalised_float(scaled)
+    return (a - low) / span + 1.0
+
+
+def solve_unique(rows: Sequence[Sequence[Fraction | int]], rhs: Sequence[Fraction | int], n: int) -> list[Fraction] | None:
+    """The unique exact solution of ``rows @ z = rhs`` in ``n`` unknowns, else ``None``.
+
+    Gauss-Jordan elimination over the rationals; ``None`` when the system is inconsistent or
+    has more than one solution (rank below ``n``). Overdetermined consistent systems are fine.
+    """
+    m = [[Fraction(v) for v in row] + [Fraction(r)] for row, r in zip(rows, rhs)]
+    pivot_row = 0
+    for col in range(n):
+        pick = next((r for r in range(pivot_row, len(m)) if m[r][col] != 0), None)
+        if pick is None:
+            return None  # a free variable: not a unique point
+        m[pivot_row], m[pick] = m[pick], m[pivot_row]
+        pivot = m[pivot_row]
+        inv = 1 / pivot[col]
+        pivot[:] = [v * inv for v in pivot]
+        for r in range(len(m)):
+            if r != pivot_row and m[r][col] != 0:
+                factor = m[r][col]
+                m[r] = [v - factor * p for v, p in zip(m[r], pivot)]
+        pivot_row += 1
+    if any(row[n] != 0 for row in m[pivot_row:]):
+        return None  # inconsistent
+    return [m[k][n] for k in range(n)]
+
+
+def mat_vec(m: Sequence[Sequence[Fraction | int]], v: Sequence[Fraction]) -> list[Fraction]:
+    """``M @ v`` exactly."""
+    return [sum((x * y for x, y in zip(row, v)), Fraction(0)) for row in m]
+
+
+def vec_mat(v: Sequence[Fraction], m: Sequence[Sequence[Fraction | int]]) -> list[Fraction]:
+    """``v @ M`` exactly."""
+    cols = len(m[0])
+    return [sum((v[i] * m[i][j] for i in range(len(m))), Fraction(0)) for j in range(cols)]
+
+
+def is_equilibrium_exact(a, b, x: Sequence[Fraction], y: Sequence[Fraction]) -> bool:
+    """Exact Nash test: probability vectors, and every played strategy is a best response."""
+    if any(p < 0 for p in x) or any(q < 0 for q in y) or sum(x) != 1 or sum(y) != 1:
+        return False
+    row_values = mat_vec(a, y)
+    col_values = vec_mat(x, b)
+    best_row, best_col = max(row_values), max(col_values)
+    return all(row_values[i] == best_row for i, p in enumerate(x) if p > 0) and all(
+        col_values[j] == best_col for j, q in enumerate(y) if q > 0
+    )
+
+
+def max_regret(a: np.ndarray, b: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:
+    """The larger gain either player gets by a pure deviation (0 at an exact equilibrium)."""
+    row_values = a @ y
+    col_values = x @ b
+    return float(max(row_values.max() - x @ row_values, col_values.max() - col_values @ y, 0.0))

@@ -1,0 +1,190 @@
+"""Negotiate a two-party settlement: equilibria, BATNA check, selection rule, fallback.
+
+1. Validate (`validation`); default BATNA is each party's minimum payoff.
+2. Enumerate the extreme Nash equilibria under a hard time limit (`runner`).
+3. Keep the equilibria that give both parties at least their BATNA and pick one by the
+   rule with its documented tie-break (`selection`): outcome ``equilibrium``.
+4. None admissible: the Nash bargaining solution over lotteries of cells above BATNA
+   (`bargaining`): outcome ``bargaining``; if no lottery gives both parties more than
+   BATNA: ``no_agreement``, explained in ``notes``, not an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from dalrn_core.errors import InputError, Problem
+from dalrn_core.negotiation.bargaining import BargainingPoint, nash_bargaining_2
+from dalrn_core.negotiation.equilibrium import Equilibrium
+from dalrn_core.negotiation.pipeline import Limits, PhaseEnd
+from dalrn_core.negotiation.rational import exact_game, to_fraction
+from dalrn_core.negotiation.runner import enumerate_equilibria
+from dalrn_core.negotiation.selection import Score, rank, score_equilibria
+from dalrn_core.negotiation.validation import (
+    DEFAULT_MAX_STRATEGIES,
+    validate_batna,
+    validate_bimatrix,
+    validate_rule,
+    validate_time_limit,
+)
+
+PAYLOAD_FIELDS = ("row_payoffs", "col_payoffs", "rule", "batna", "time_limit_s")
+
+
+@dataclass(frozen=True)
+class NegotiationResult:
+    """Everything the memo needs: the equilibria, the choice, why, and how it was computed.
+
+    ``selected`` is an `Equilibrium` (outcome ``equilibrium``), a `BargainingPoint`
+    (``bargaining``) or ``None`` (``no_agreement``); ``scores`` ranks the candidates with
+    their welfare numbers and why each alternative lost; ``method`` names the phases that
+    ran to completion; ``complete`` says a complete enumeration finished.
+    """
+
+    equilibria: list[Equilibrium]
+    selected: Equilibrium | BargainingPoint | None
+    rule: str
+    outcome: str
+    timed_out: bool
+    method: tuple[str, ...]
+    batna: tuple[float, float]
+    scores: list[Score]
+    notes: list[str]
+    complete: bool = False
+    exact: bool = False
+    selected_index: int | None = None
+    phases: tuple[PhaseEnd, ...] = field(default=())
+    seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        """The CLI contract of issue 6 (numbers as floats) plus explanatory keys."""
+        if isinstance(self.selected, Equilibrium):
+            selected = {"kind": "equilibrium", "index": self.selected_index, **self.selected.to_json()}
+        elif isinstance(self.selected, BargainingPoint):
+            selected = self.selected.to_json()
+        else:
+            selected = None
+        return {
+            "equilibria": [e.to_json() for e in self.equilibria],
+            "selected": selected,
+            "rule": self.rule,
+            "outcome": self.outcome,
+            "timed_out": self.timed_out,
+            "batna": [float(v) for v in self.batna],
+            "method": list(self.method),
+            "complete": self.complete,
+            "exact": self.exact,
+            "scores": [s.to_json() for s in self.scores],
+            "notes": list(self.notes),
+            "phases": [
+                {"name": p.name, "status": p.status, "detail": p.detail, "seconds": round(p.seconds, 6),
+                 "found": p.found, "rejected": p.rejected}
+                for p in self.phases
+            ],
+            "seconds": round(self.seconds, 6),
+        }
+
+
+def negotiate(
+    row_payoffs: Any,
+    col_payoffs: Any,
+    *,
+    rule: str = "nsw",
+    batna: Any = None,
+    time_limit_s: float | None = 5.0,
+    max_strategies: int = DEFAULT_MAX_STRATEGIES,
+    limits: Limits = Limits(),
+) -> NegotiationResult:
+    """Settle a bimatrix game by the rule, within BATNA, under a time limit.
+
+    Parameters
+    ----------
+    row_payoffs, col_payoffs : list of lists of numbers
+        Payoffs of the row and column party per strategy pair.
+    rule : {"nsw", "egalitarian", "kalai_smorodinsky", "utilitarian"}
+        Welfare rule over gains above BATNA (see `selection`).
+    batna : pair of numbers or None
+        Best alternative to a negotiated agreement of (row, column); ``None`` gives each
+        party its minimum payoff.
+    time_limit_s : float or None
+        Hard limit on the equilibrium search (child process killed); ``None`` no limit.
+    max_strategies : int
+        Size cap per player.
+    limits : Limits
+        Size gates of the exponential enumeration phases.
+
+    Raises
+    ------
+    InputError
+        Bad matrices, rule, BATNA or time limit (field and rule named).
+    """
+    a, b = validate_bimatrix(row_payoffs, col_payoffs, max_strategies=max_strategies)
+    rule = validate_rule(rule)
+    d = validate_batna(batna, a, b)
+    limit = validate_time_limit(time_limit_s)
+    found = enumerate_equilibria(a, b, time_limit_s=limit, limits=limits)
+    equilibria = list(found.equilibria)
+    notes = list(found.notes)
+    scores = rank(score_equilibria(equilibria, d), equilibria, rule)
+    common = dict(
+        equilibria=equilibria, rule=rule, timed_out=found.timed_out, method=found.methods, batna=d,
+        scores=scores, complete=found.complete, exact=found.exact, phases=found.phases, seconds=found.seconds,
+    )
+    if scores and scores[0].admissible:
+        best = scores[0]
+        notes.append(_selection_note(rule, best, scores))
+        return NegotiationResult(selected=equilibria[best.index], outcome="equilibrium", notes=notes,
+                                 selected_index=best.index, **common)
+    notes.append(
+        "no equilibrium gives both parties at least their BATNA"
+        if equilibria else "no equilibrium was found within the time limit"
+    )
+    exact = exact_game(a, b)
+    if exact is not None:
+        point = nash_bargaining_2(exact.a, exact.b, (to_fraction(d[0]), to_fraction(d[1])))
+    else:
+        scale = max(1.0, float(abs(a).max()), float(abs(b).max()), abs(d[0]), abs(d[1]))
+        point = nash_bargaining_2(a.tolist(), b.tolist(), d, tol=1e-12 * scale * scale)
+    if point is None:
+        notes.append("no lottery over the outcomes gives both parties more than their BATNA: no agreement")
+        return NegotiationResult(selected=None, outcome="no_agreement", notes=notes, **common)
+    notes.append(
+        "fallback: Nash bargaining solution over lotteries of outcomes (convex hull of payoff pairs) "
+        f"above BATNA, gains {point.gains[0]:.6g} and {point.gains[1]:.6g}"
+    )
+    return NegotiationResult(selected=point, outcome="bargaining", notes=notes, **common)
+
+
+def _selection_note(rule: str, best: Score, scores: list[Score]) -> str:
+    others = sum(1 for s in scores if s.admissible) - 1
+    rejected = sum(1 for s in scores if not s.admissible)
+    return (
+        f"selected equilibrium {best.index} by {rule} = {float(best.welfare[rule]):.6g} "
+        f"(gains {float(best.gains[0]):.6g}, {float(best.gains[1]):.6g}); {others} other admissible, "
+        f"{rejected} below BATNA"
+    )
+
+
+def negotiate_payload(payload: Any) -> NegotiationResult:
+    """`negotiate` from the CLI file format.
+
+    ``{"row_payoffs": [[...]], "col_payoffs": [[...]], "rule": "nsw", "batna": [a, b]}``;
+    ``rule``, ``batna`` (and ``time_limit_s``) are optional, ``null`` meaning the default.
+    Unknown keys are rejected so a misspelt field is not silently ignored.
+    """
+    if not isinstance(payload, dict):
+        raise InputError.one("(file)", "must be a JSON object with row_payoffs and col_payoffs", subject="negotiation input")
+    problems = [Problem(str(key), f"unknown field; allowed: {', '.join(PAYLOAD_FIELDS)}")
+                for key in payload if key not in PAYLOAD_FIELDS]
+    problems += [Problem(key, "is required") for key in ("row_payoffs", "col_payoffs") if key not in payload]
+    if problems:
+        raise InputError(problems, subject="negotiation input")
+    kwargs: dict[str, Any] = {}
+    if payload.get("rule") is not None:
+        kwargs["rule"] = payload["rule"]
+    if payload.get("batna") is not None:
+        kwargs["batna"] = payload["batna"]
+    if "time_limit_s" in payload:
+        kwargs["time_limit_s"] = payload["time_limit_s"]
+    return negotiate(payload["row_payoffs"], payload["col_payoffs"], **kwargs)
