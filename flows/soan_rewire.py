@@ -1,0 +1,28 @@
+"""Keep the mediator network fast: rewire it under its current load, on a schedule."""
+
+from __future__ import annotations
+
+import hashlib
+
+from prefect import flow
+
+from tasks.soan import current_network, latency_predictor, publish, rewire_network, store_network
+
+
+@flow(name="soan_rewire", log_prints=True)
+def soan_rewire(iterations: int = 20, seed: int | None = None, sim_jobs_per_node: int = 100) -> dict:
+    """Load the live network, rewire it, store the new version, publish plot and metrics."""
+    network = current_network()
+    model = latency_predictor()
+    if seed is None:  # each version gets its own exploration, reproducible from its hash
+        seed = int(hashlib.sha256(network.encode()).hexdigest()[:8], 16)
+    result = rewire_network(network, model, iterations, seed, sim_jobs_per_node)
+    new_network = store_network(network, result["edges"], model, iterations)
+    summary = publish(network, new_network, result["history"])
+    print(f"network {network[:12]} -> {new_network[:12]}: simulated mean latency "
+          f"{summary['before']['simulated_latency']:.3f} -> {summary['after']['simulated_latency']:.3f}")
+    return {"network": new_network, "parent": network, "model": model, **summary}
+
+
+if __name__ == "__main__":
+    soan_rewire()
