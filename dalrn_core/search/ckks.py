@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import tenseal.sealapi as sealapi
+from tenseal import sealapi
 
 _TMP = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
 
@@ -117,12 +117,12 @@ class Evaluator:
         self.evaluator = sealapi.Evaluator(seal_context)
         self.slots = self.encoder.slot_count()
 
-    def scores(self, query: "sealapi.Ciphertext", documents: np.ndarray,
-               scale: float) -> list["sealapi.Ciphertext"]:
+    def scores(self, query: sealapi.Ciphertext, documents: np.ndarray,
+               scale: float) -> list[sealapi.Ciphertext]:
         """Ciphertexts whose first rows-per-chunk slots hold real parts of chunk scores."""
-        ev, enc = self.evaluator, self.encoder
+        ev = self.evaluator
         packing = Packing(self.slots, documents.shape[1], len(documents))
-        R, B, G = packing.rows_per_chunk, packing.baby, packing.giant
+        B = packing.baby
         top = query
         if _can_drop_level(self.context, query):
             top = sealapi.Ciphertext()
@@ -248,7 +248,7 @@ def to_bytes(obj) -> bytes:
         os.unlink(path)
 
 
-def ciphertext_from_bytes(seal_context, data: bytes) -> "sealapi.Ciphertext":
+def ciphertext_from_bytes(seal_context, data: bytes) -> sealapi.Ciphertext:
     """Load a SEAL ciphertext; SEAL validates it against the context's parameters."""
     path = _tmp_path()
     try:

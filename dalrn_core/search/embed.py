@@ -7,7 +7,8 @@ inner product is the cosine similarity.
 
 Cache: each vector is stored as 384 raw float32 values in
 ``data_dir()/embeddings/<model tag>/<h[:2]>/<h>.f32`` where ``h`` is the sha256 of the UTF-8
-text. One file per text keeps writes atomic (write, then rename) when several processes
+text (``$DALRN_EMBEDDINGS_DIR/<model tag>/...`` when that is set, so throw-away data
+folders, as in tests, can share one warm cache: entries depend on the text alone). One file per text keeps writes atomic (write, then rename) when several processes
 embed at once, and re-encoding a known text returns the stored bytes unchanged.
 """
 
@@ -38,7 +39,10 @@ class EmbeddingCache:
     """Content-addressed store of embedding vectors (one small file per text)."""
 
     def __init__(self, root: Path | None = None) -> None:
-        self.root = Path(root) if root is not None else sub_dir("embeddings", MODEL_TAG)
+        if root is None:
+            shared = os.environ.get("DALRN_EMBEDDINGS_DIR")
+            root = Path(shared) / MODEL_TAG if shared else sub_dir("embeddings", MODEL_TAG)
+        self.root = Path(root)
 
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.f32"
@@ -68,7 +72,7 @@ class Embedder:
     Use `Embedder.load()` to share one loaded model per process (loading takes seconds).
     """
 
-    _shared: "Embedder | None" = None
+    _shared: Embedder | None = None
     _lock = threading.Lock()
 
     def __init__(self, model, cache: EmbeddingCache | None = None) -> None:
@@ -76,7 +80,7 @@ class Embedder:
         self.cache = cache if cache is not None else EmbeddingCache()
 
     @classmethod
-    def load(cls) -> "Embedder":
+    def load(cls) -> Embedder:
         """The process-wide embedder, loading the bundled model on first use."""
         with cls._lock:
             if cls._shared is None:

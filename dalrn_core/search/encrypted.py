@@ -55,7 +55,7 @@ class _PublicContexts:
                 return self.items[key_id]
         try:
             context = ts.context_from(public_context)
-        except Exception as exc:  # TenSEAL raises ValueError or RuntimeError on bad bytes
+        except (ValueError, RuntimeError, TypeError) as exc:  # TenSEAL's errors on bad bytes
             raise InputError.one("public_context", f"is not a TenSEAL context ({exc})") from None
         if context.has_secret_key():
             raise InputError.one("public_context", "holds a secret key; send only the "

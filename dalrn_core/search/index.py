@@ -25,6 +25,7 @@ import math
 import os
 import shutil
 import tempfile
+import threading
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -52,7 +53,7 @@ class IndexParams:
     nlist: int | None = None  # ivf cells; default about sqrt(n), at least 39 points a cell
     nprobe: int = 16
 
-    def check(self) -> "IndexParams":
+    def check(self) -> IndexParams:
         if self.kind not in KINDS:
             raise InputError.one("kind", f"must be one of {', '.join(KINDS)}")
         for name in ("M", "ef_construction", "ef_search", "nprobe"):
@@ -133,7 +134,7 @@ class PrecedentIndex:
 
     @classmethod
     def build(cls, vectors, ids, params: IndexParams | None = None, meta: dict | None = None,
-              **overrides) -> "PrecedentIndex":
+              **overrides) -> PrecedentIndex:
         """Index `vectors` (rows of unit norm), row i named `ids[i]`."""
         params = replace(params or IndexParams(), **overrides).check()
         v = _check_vectors(vectors, "vectors")
@@ -199,7 +200,7 @@ class PrecedentIndex:
         return cid
 
     @classmethod
-    def load(cls, cid: str, root: str | Path | None = None) -> "PrecedentIndex":
+    def load(cls, cid: str, root: str | Path | None = None) -> PrecedentIndex:
         """Read an index by CID, checking every file against the manifest."""
         parse_cid(cid)
         root = Path(root) if root is not None else sub_dir("index")
@@ -222,13 +223,32 @@ class PrecedentIndex:
                    IndexParams(**manifest["params"]), manifest["meta"], cid)
 
     @classmethod
-    def latest(cls, root: str | Path | None = None) -> "PrecedentIndex | None":
+    def open(cls, cid: str, root: str | Path | None = None) -> PrecedentIndex:
+        """`load`, memoised per process: an index never changes under its CID."""
+        key = (str(Path(root).resolve()) if root is not None else str(sub_dir("index")), cid)
+        with _OPEN_LOCK:
+            if key not in _OPEN:
+                _OPEN[key] = cls.load(cid, root)
+                while len(_OPEN) > 4:
+                    _OPEN.pop(next(iter(_OPEN)))
+            return _OPEN[key]
+
+    @classmethod
+    def latest(cls, root: str | Path | None = None) -> PrecedentIndex | None:
         """The most recently saved index, or None when none was built yet."""
+        cid = cls.latest_cid(root)
+        return None if cid is None else cls.load(cid, root)
+
+    @staticmethod
+    def latest_cid(root: str | Path | None = None) -> str | None:
+        """The CID of the most recently saved index, or None."""
         root = Path(root) if root is not None else sub_dir("index")
         pointer = root / "LATEST"
-        if not pointer.exists():
-            return None
-        return cls.load(pointer.read_text().strip(), root)
+        return pointer.read_text().strip() if pointer.exists() else None
+
+
+_OPEN: dict = {}
+_OPEN_LOCK = threading.Lock()
 
 
 def _check_k(k: int, n: int) -> int:

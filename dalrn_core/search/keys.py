@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import tenseal as ts
-import tenseal.sealapi as sealapi
+from tenseal import sealapi
 
 from dalrn_core.errors import InputError, IntegrityError
 from dalrn_core.search import ckks, wire
@@ -55,7 +55,7 @@ class TenantKeys:
     def generate(cls, poly_modulus_degree: int = 8192,
                  coeff_mod_bit_sizes: tuple[int, ...] = (60, 40, 40, 60),
                  scale_bits: int = 40, lifetime: timedelta = DEFAULT_LIFETIME,
-                 now: datetime | None = None) -> "TenantKeys":
+                 now: datetime | None = None) -> TenantKeys:
         """New keys: secret, public, relinearisation and power-of-two rotation keys."""
         if lifetime <= timedelta(0):
             raise InputError.one("lifetime", "must be positive")
@@ -79,7 +79,7 @@ class TenantKeys:
         return _utc(now) < self.expires_at
 
     def rotate(self, lifetime: timedelta = DEFAULT_LIFETIME,
-               now: datetime | None = None) -> "TenantKeys":
+               now: datetime | None = None) -> TenantKeys:
         """Fresh keys with the same parameters; the caller retires this key's id."""
         return TenantKeys.generate(**self.params, lifetime=lifetime, now=now)
 
@@ -140,7 +140,7 @@ class TenantKeys:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "TenantKeys":
+    def load(cls, path: str | Path) -> TenantKeys:
         """Read keys written by `save`; checks the public part still matches its id."""
         blob = Path(path).read_bytes()
         if not blob.startswith(_FILE_MAGIC):

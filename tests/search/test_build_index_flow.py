@@ -1,0 +1,27 @@
+import pytest
+
+from dalrn_core.search.build import build_precedent_index
+from dalrn_core.search.corpus import load_precedents
+from dalrn_core.search.index import PrecedentIndex
+
+
+@pytest.fixture(scope="module")
+def harness():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def test_build_index_flow_versions_the_index_by_cid(harness, embedder, tmp_path, monkeypatch):
+    monkeypatch.setenv("DALRN_HOME", str(tmp_path))
+    from flows.build_index import build_index
+
+    cid = build_index(limit=40)
+    index = PrecedentIndex.latest()
+    assert index.cid == cid
+    assert index.ids == load_precedents().precedent_id.head(40).tolist()
+    assert (tmp_path / "index" / cid / "manifest.json").exists()
+    # the CLI's one-call build and the flow name the same content by the same CID
+    assert build_precedent_index(limit=40).cid == cid
+    assert build_index(limit=40, ef_search=64) != cid
