@@ -1,1 +1,10 @@
-"""Precedent search: corpus, sentence embeddings, FAISS index, CKKS-encrypted scoring."""
+"""Precedent search: corpus, sentence embeddings, FAISS index, CKKS-encrypted scoring.
+
+- `corpus`: SPDX license paragraphs (`load_precedents`) and held-out queries.
+- `embed`: MiniLM embeddings, offline, cached by content hash (`Embedder`).
+- `index`: FAISS HNSW / exact / IVF, saved by CID (`PrecedentIndex`).
+- `amplify`: re-ranking a candidate pool and recall@k (measured, not used by search).
+- `keys`, `encrypted`, `ckks`, `wire`: tenant CKKS keys and encrypted scoring.
+- `rotation`: the server's record of active tenant keys (`KeyRegistry`).
+- `build`: corpus to saved index in one call (`build_precedent_index`).
+"""

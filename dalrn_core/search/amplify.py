@@ -9,11 +9,15 @@ for database search", STOC 1996), run classically:
 3. diffusion: reflect every amplitude about the mean (a <- 2 mean(a) - a);
 4. repeat 2-3 `iterations` times; rank by probability a^2.
 
-It sees only the pool's own (possibly approximate) scores, so it cannot know more than
-they do; exact re-scoring of the same pool with the stored vectors can. The benchmark
+(The original service's code did something milder: weights <- weights^1.5, renormalised,
+a monotone map that cannot change the order at all.) Amplification sees only the pool's
+own (possibly approximate) scores, so it cannot know more than they do; exact re-scoring of the same pool with the stored vectors can. The benchmark
 (`benchmarks/bench_search.py`) measures both against no re-ranking. Result on the SPDX
-corpus: amplification never beats exact re-scoring and at best ties the pool order, so
-`PrecedentIndex.search` does not use it; it stays here, measured, for the record.
+corpus (pool of 50, held-out queries): recall@10 against exact search is 0.92 for a 4-bit
+scalar-quantised pool as is, 1.00 after exact re-scoring, 0.86 / 0.09 / 0.63 after 1 / 2 / 3
+amplification rounds; from the HNSW pool (exact scores already) 0.996, 0.996, and 0.89 /
+0.09 / 0.64. It never wins, so `PrecedentIndex.search` does not use it; it stays here,
+measured, for the record.
 """
 
 from __future__ import annotations
