@@ -10,7 +10,9 @@ from tasks.soan import current_network, latency_predictor, publish, rewire_netwo
 
 
 @flow(name="soan_rewire", log_prints=True)
-def soan_rewire(iterations: int = 20, seed: int | None = None, sim_jobs_per_node: int = 100) -> dict:
+def soan_rewire(
+    iterations: int = 20, seed: int | None = None, sim_jobs_per_node: int = 100
+) -> dict:
     """Load the live network, rewire it, store the new version, publish plot and metrics."""
     network = current_network()
     model = latency_predictor()
@@ -19,8 +21,11 @@ def soan_rewire(iterations: int = 20, seed: int | None = None, sim_jobs_per_node
     result = rewire_network(network, model, iterations, seed, sim_jobs_per_node)
     new_network = store_network(network, result["edges"], model, iterations)
     summary = publish(network, new_network, result["history"])
-    print(f"network {network[:12]} -> {new_network[:12]}: simulated mean latency "
-          f"{summary['before']['simulated_latency']:.3f} -> {summary['after']['simulated_latency']:.3f}")
+    before, after = summary["before"]["simulated_latency"], summary["after"]["simulated_latency"]
+    print(
+        f"network {network[:12]} -> {new_network[:12]}: "
+        f"simulated mean latency {before:.3f} -> {after:.3f}"
+    )
     return {"network": new_network, "parent": network, "model": model, **summary}
 
 

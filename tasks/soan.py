@@ -31,12 +31,17 @@ def latency_predictor() -> str:
 
 
 @task(name="soan-rewire", cache_policy=NO_CACHE)
-def rewire_network(network_hash: str, model_hash: str, iterations: int, seed: int,
-                   sim_jobs_per_node: int) -> dict:
+def rewire_network(
+    network_hash: str, model_hash: str, iterations: int, seed: int, sim_jobs_per_node: int
+) -> dict:
     """Run the epsilon-greedy rewiring; returns the new edges and per-iteration metrics."""
     version = load_network(network_hash)
-    config = RewireConfig(iterations=iterations, seed=seed, sim_jobs_per_node=sim_jobs_per_node,
-                          max_degree=max(12, max(d for _, d in version.graph.degree())))
+    config = RewireConfig(
+        iterations=iterations,
+        seed=seed,
+        sim_jobs_per_node=sim_jobs_per_node,
+        max_degree=max(12, max(d for _, d in version.graph.degree())),
+    )
     graph, history = rewire(version.graph, version.state, load_predictor(model_hash), config)
     return {"edges": sorted(graph.edges()), "history": [h.as_dict() for h in history]}
 
@@ -48,27 +53,45 @@ def store_network(parent_hash: str, edges: list, model_hash: str, iterations: in
     graph = parent.graph.copy()
     graph.remove_edges_from(list(graph.edges()))
     graph.add_edges_from(tuple(e) for e in edges)
-    return save_network(graph, parent.state, parent=parent_hash,
-                        meta={"model": model_hash, "iterations": iterations})
+    return save_network(
+        graph,
+        parent.state,
+        parent=parent_hash,
+        meta={"model": model_hash, "iterations": iterations},
+    )
 
 
 @task(name="soan-publish", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
 def publish(before_hash: str, after_hash: str, history: list[dict], sim_jobs: int = 50_000) -> dict:
     """Plot, metrics table, before/after summary and the Prometheus text file."""
     before, after = load_network(before_hash), load_network(after_hash)
-    png = render_network_png(after.graph, after.state, sub_dir("soan", "plots") / f"{after_hash}.png",
-                             title=f"network {after_hash[:12]}", dpi=60)
-    create_image_artifact(image_url="data:image/png;base64," + base64.b64encode(png.read_bytes()).decode(),
-                          key="soan-network", description=f"Mediator network {after_hash[:12]}: "
-                          "colour = utilisation, size = queue length")
+    png = render_network_png(
+        after.graph,
+        after.state,
+        sub_dir("soan", "plots") / f"{after_hash}.png",
+        title=f"network {after_hash[:12]}",
+        dpi=60,
+    )
+    create_image_artifact(
+        image_url="data:image/png;base64," + base64.b64encode(png.read_bytes()).decode(),
+        key="soan-network",
+        description=f"Mediator network {after_hash[:12]}: "
+        "colour = utilisation, size = queue length",
+    )
     if history:
-        create_table_artifact(table=history, key="soan-rewire-metrics",
-                              description="Rewiring bandit, one row per iteration")
+        create_table_artifact(
+            table=history,
+            key="soan-rewire-metrics",
+            description="Rewiring bandit, one row per iteration",
+        )
     summary = {}
     for name, version in (("before", before), ("after", after)):
         sim = simulate(version.graph, version.state, jobs=sim_jobs, seed=0)
-        summary[name] = {"hash": version.hash, "closed_form_latency": solve(version.graph, version.state).mean_latency,
-                         "simulated_latency": sim.mean_latency}
+        summary[name] = {
+            "hash": version.hash,
+            "closed_form_latency": solve(version.graph, version.state).mean_latency,
+            "simulated_latency": sim.mean_latency,
+        }
     metrics = SoanMetrics()
     metrics.observe_network(after.graph, after.state, sim)
     for row in history:
@@ -78,9 +101,14 @@ def publish(before_hash: str, after_hash: str, history: list[dict], sim_jobs: in
     drop = 1 - summary["after"]["simulated_latency"] / summary["before"]["simulated_latency"]
     create_markdown_artifact(
         key="soan-rewire-summary",
-        markdown=(f"| network | hash | closed-form latency | simulated latency |\n|---|---|---|---|\n"
-                  + "".join(f"| {k} | `{v['hash'][:12]}` | {v['closed_form_latency']:.3f} | "
-                            f"{v['simulated_latency']:.3f} |\n" for k, v in summary.items())
-                  + f"\nSimulated mean latency change: {-100 * drop:+.1f}%\n"),
+        markdown=(
+            "| network | hash | closed-form latency | simulated latency |\n|---|---|---|---|\n"
+            + "".join(
+                f"| {k} | `{v['hash'][:12]}` | {v['closed_form_latency']:.3f} | "
+                f"{v['simulated_latency']:.3f} |\n"
+                for k, v in summary.items()
+            )
+            + f"\nSimulated mean latency change: {-100 * drop:+.1f}%\n"
+        ),
     )
     return {**summary, "simulated_reduction": drop, "plot": str(png)}

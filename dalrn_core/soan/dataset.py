@@ -26,14 +26,16 @@ class Sample:
     """One simulated network: features, edges, targets and which targets are reliable."""
 
     seed: int
-    x: np.ndarray            # (n, F) node features
-    edge_index: np.ndarray   # (2, 2|E|)
-    y: np.ndarray            # (n,) simulated latency per entry agent
-    mask: np.ndarray         # (n,) True where enough jobs entered to trust y
-    analytic: np.ndarray     # (n,) Jackson closed-form latency, for reporting only
+    x: np.ndarray  # (n, F) node features
+    edge_index: np.ndarray  # (2, 2|E|)
+    y: np.ndarray  # (n,) simulated latency per entry agent
+    mask: np.ndarray  # (n,) True where enough jobs entered to trust y
+    analytic: np.ndarray  # (n,) Jackson closed-form latency, for reporting only
 
 
-def random_scenario(seed: int, n_range: tuple[int, int] = (40, 100)) -> tuple[nx.Graph, NetworkState]:
+def random_scenario(
+    seed: int, n_range: tuple[int, int] = (40, 100)
+) -> tuple[nx.Graph, NetworkState]:
     """A random but stable network scenario, fully determined by `seed`."""
     rng = np.random.default_rng(seed)
     n = int(rng.integers(n_range[0], n_range[1] + 1))
@@ -48,8 +50,14 @@ def random_scenario(seed: int, n_range: tuple[int, int] = (40, 100)) -> tuple[nx
     return graph, scale_to_utilisation(graph, state, float(rng.uniform(0.6, 0.9)))
 
 
-def simulate_sample(graph: nx.Graph, state: NetworkState, seed: int, *, jobs_per_node: int = 200,
-                    min_count: int = 20) -> Sample:
+def simulate_sample(
+    graph: nx.Graph,
+    state: NetworkState,
+    seed: int,
+    *,
+    jobs_per_node: int = 200,
+    min_count: int = 20,
+) -> Sample:
     """Simulate one network and package it as a training sample."""
     result = simulate(graph, state, jobs=jobs_per_node * state.n, seed=seed)
     mask = result.latency_count >= min_count
@@ -63,13 +71,17 @@ def simulate_sample(graph: nx.Graph, state: NetworkState, seed: int, *, jobs_per
     )
 
 
-def build_dataset(seeds, *, n_range: tuple[int, int] = (40, 100), jobs_per_node: int = 200) -> list[Sample]:
+def build_dataset(
+    seeds, *, n_range: tuple[int, int] = (40, 100), jobs_per_node: int = 200
+) -> list[Sample]:
     """Simulate one sample per seed (a seed names a whole network)."""
     seeds = [int(s) for s in seeds]
     if len(set(seeds)) != len(seeds):
         raise InputError.one("seeds", "must be distinct: one network per seed")
-    return [simulate_sample(*random_scenario(s, n_range), seed=s, jobs_per_node=jobs_per_node)
-            for s in seeds]
+    return [
+        simulate_sample(*random_scenario(s, n_range), seed=s, jobs_per_node=jobs_per_node)
+        for s in seeds
+    ]
 
 
 def split_by_seed(samples: list[Sample], test_seeds) -> tuple[list[Sample], list[Sample]]:

@@ -14,13 +14,13 @@ import numpy as np
 from dalrn_core.soan.network import NetworkState, check_graph
 
 FEATURE_NAMES = (
-    "arrival_rate",        # gamma_i, external disputes per unit time
-    "service_rate",        # mu_i
-    "offered_load",        # gamma_i / mu_i, the utilisation if nothing were forwarded to i
-    "mean_service_time",   # 1 / mu_i
+    "arrival_rate",  # gamma_i, external disputes per unit time
+    "service_rate",  # mu_i
+    "offered_load",  # gamma_i / mu_i, the utilisation if nothing were forwarded to i
+    "mean_service_time",  # 1 / mu_i
     "degree",
     "clustering",
-    "forward_prob",        # f, the network-wide referral probability
+    "forward_prob",  # f, the network-wide referral probability
 )
 
 

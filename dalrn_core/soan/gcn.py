@@ -4,7 +4,9 @@ Kipf and Welling (2017), "Semi-supervised classification with graph convolutiona
 networks", ICLR: each layer computes H' = sigma(D^-1/2 (A + I) D^-1/2 H W). The self-loops
 (A + I) keep an agent's own load in its update; the symmetric degree normalisation weights
 a neighbour j of i by 1 / sqrt(d_i d_j), close to the share of j's referrals that reach i.
-A linear head reads the second layer together with the agent's own (normalised) features.
+A small MLP head reads the second layer together with the agent's own (normalised)
+features, because latency is a steep nonlinear function (1 / (mu - lambda)) of the load
+the layers aggregate.
 The model predicts log latency, so squared error on it approximates relative error, which
 is what MAPE scores.
 """
@@ -24,7 +26,7 @@ from dalrn_core.soan.dataset import Sample
 
 
 class LatencyGCN(nn.Module):
-    """GCNConv -> ReLU -> GCNConv -> ReLU -> Linear([h, x]) -> log latency per node."""
+    """GCNConv -> ReLU -> GCNConv -> ReLU -> MLP([h, x]) -> log latency per node."""
 
     def __init__(self, in_features: int, hidden: int = 32, plain: bool = False) -> None:
         super().__init__()
@@ -32,7 +34,9 @@ class LatencyGCN(nn.Module):
         norm = not plain
         self.conv1 = GCNConv(in_features, hidden, add_self_loops=norm, normalize=norm)
         self.conv2 = GCNConv(hidden, hidden, add_self_loops=norm, normalize=norm)
-        self.head = nn.Linear(hidden + in_features, 1)
+        self.head = nn.Sequential(
+            nn.Linear(hidden + in_features, hidden), nn.ReLU(), nn.Linear(hidden, 1)
+        )
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
         h = torch.relu(self.conv1(x, edge_index))
@@ -78,8 +82,10 @@ class Predictor:
 
 
 def _data(x: np.ndarray, edges: np.ndarray, y=None, mask=None) -> Data:
-    data = Data(x=torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
-                edge_index=torch.from_numpy(np.ascontiguousarray(edges, dtype=np.int64)))
+    data = Data(
+        x=torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
+        edge_index=torch.from_numpy(np.ascontiguousarray(edges, dtype=np.int64)),
+    )
     if y is not None:
         data.y = torch.from_numpy(np.log(np.maximum(y, 1e-6)).astype(np.float32))
         data.mask = torch.from_numpy(mask)
@@ -96,7 +102,9 @@ def train_gcn(train: list[Sample], config: TrainConfig | None = None) -> Predict
     x_mean, x_std = x_all.mean(axis=0), x_all.std(axis=0) + 1e-6
     model = LatencyGCN(x_all.shape[1], config.hidden, config.plain)
     predictor = Predictor(model, x_mean, x_std, config, sorted(s.seed for s in train))
-    batch = Batch.from_data_list([_data(predictor._scale(s.x), s.edge_index, s.y, s.mask) for s in train])
+    batch = Batch.from_data_list(
+        [_data(predictor._scale(s.x), s.edge_index, s.y, s.mask) for s in train]
+    )
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     for _ in range(config.epochs):
         model.train()
@@ -119,7 +127,9 @@ def _masked(samples: list[Sample], target: str) -> tuple[np.ndarray, np.ndarray]
     return xs, ys
 
 
-def evaluate(predictor: Predictor, train: list[Sample], test: list[Sample], target: str = "y") -> dict[str, float]:
+def evaluate(
+    predictor: Predictor, train: list[Sample], test: list[Sample], target: str = "y"
+) -> dict[str, float]:
     """Held-out MAPE of the GCN, a mean predictor and linear regressions on the same features.
 
     The mean predictor answers the training mean latency everywhere. One linear model is
@@ -128,7 +138,12 @@ def evaluate(predictor: Predictor, train: list[Sample], test: list[Sample], targ
     """
     x_tr, y_tr = _masked(train, "y")
     x_te, y_te = _masked(test, target)
-    gcn = np.concatenate([p[s.mask] for p, s in zip(predictor.predict_many([(s.x, s.edge_index) for s in test]), test)])
+    gcn = np.concatenate(
+        [
+            p[s.mask]
+            for p, s in zip(predictor.predict_many([(s.x, s.edge_index) for s in test]), test)
+        ]
+    )
 
     def design(x: np.ndarray) -> np.ndarray:
         return np.column_stack([np.ones(len(x)), (x - predictor.x_mean) / predictor.x_std])

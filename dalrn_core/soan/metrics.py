@@ -23,22 +23,34 @@ class SoanMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
-        self.queue_length = Gauge("soan_agent_queue_length", "Mean number of disputes at the agent",
-                                  ["agent"], registry=r)
-        self.utilisation = Gauge("soan_agent_utilisation", "Arrival rate over service rate",
-                                 ["agent"], registry=r)
-        self.unstable = Gauge("soan_agent_unstable", "1 when the agent's arrival rate reaches its "
-                              "service rate (its queue grows without bound)", ["agent"], registry=r)
-        self.mean_latency = Gauge("soan_mean_latency", "Job-weighted mean end-to-end latency",
-                                  ["source"], registry=r)
+        self.queue_length = Gauge(
+            "soan_agent_queue_length", "Mean number of disputes at the agent", ["agent"], registry=r
+        )
+        self.utilisation = Gauge(
+            "soan_agent_utilisation", "Arrival rate over service rate", ["agent"], registry=r
+        )
+        self.unstable = Gauge(
+            "soan_agent_unstable",
+            "1 when the agent's arrival rate reaches its "
+            "service rate (its queue grows without bound)",
+            ["agent"],
+            registry=r,
+        )
+        self.mean_latency = Gauge(
+            "soan_mean_latency", "Job-weighted mean end-to-end latency", ["source"], registry=r
+        )
         self.iterations = Counter("soan_rewire_iterations", "Rewiring iterations run", registry=r)
         self.accepted = Counter("soan_rewire_accepted", "Rewiring moves kept", registry=r)
-        self.epsilon = Gauge("soan_rewire_epsilon", "Exploration rate of the last iteration", registry=r)
-        self.reward = Gauge("soan_rewire_simulated_reward", "Simulated latency drop of the last move",
-                            registry=r)
+        self.epsilon = Gauge(
+            "soan_rewire_epsilon", "Exploration rate of the last iteration", registry=r
+        )
+        self.reward = Gauge(
+            "soan_rewire_simulated_reward", "Simulated latency drop of the last move", registry=r
+        )
 
-    def observe_network(self, graph: nx.Graph, state: NetworkState,
-                        simulation: SimulationResult | None = None) -> None:
+    def observe_network(
+        self, graph: nx.Graph, state: NetworkState, simulation: SimulationResult | None = None
+    ) -> None:
         """Set per-agent gauges: closed forms, or the simulation's measurements when given."""
         solution = solve(graph, state)
         for i in range(state.n):

@@ -56,12 +56,17 @@ class NetworkState:
         return int(self.arrival.size)
 
     def to_dict(self) -> dict:
-        return {"arrival": self.arrival.tolist(), "service": self.service.tolist(),
-                "forward_prob": self.forward_prob}
+        return {
+            "arrival": self.arrival.tolist(),
+            "service": self.service.tolist(),
+            "forward_prob": self.forward_prob,
+        }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "NetworkState":
-        return cls(np.array(data["arrival"]), np.array(data["service"]), float(data["forward_prob"]))
+    def from_dict(cls, data: dict) -> NetworkState:
+        return cls(
+            np.array(data["arrival"]), np.array(data["service"]), float(data["forward_prob"])
+        )
 
 
 def check_graph(graph: nx.Graph, state: NetworkState) -> None:
@@ -87,12 +92,12 @@ def routing_matrix(graph: nx.Graph, state: NetworkState) -> np.ndarray:
 class JacksonSolution:
     """Closed-form steady state of the network (inf where a queue is unstable)."""
 
-    throughput: np.ndarray        # lambda_i, total arrival rate at agent i
-    utilisation: np.ndarray       # rho_i = lambda_i / mu_i
-    mean_in_system: np.ndarray    # L_i
-    time_in_system: np.ndarray    # W_i per visit
-    latency: np.ndarray           # T_i end to end, for jobs entering at i
-    mean_latency: float           # job-weighted mean of T
+    throughput: np.ndarray  # lambda_i, total arrival rate at agent i
+    utilisation: np.ndarray  # rho_i = lambda_i / mu_i
+    mean_in_system: np.ndarray  # L_i
+    time_in_system: np.ndarray  # W_i per visit
+    latency: np.ndarray  # T_i end to end, for jobs entering at i
+    mean_latency: float  # job-weighted mean of T
     stable: bool = field(default=True)
 
 
@@ -130,7 +135,9 @@ def solve(graph: nx.Graph, state: NetworkState) -> JacksonSolution:
     )
 
 
-def scale_to_utilisation(graph: nx.Graph, state: NetworkState, max_utilisation: float) -> NetworkState:
+def scale_to_utilisation(
+    graph: nx.Graph, state: NetworkState, max_utilisation: float
+) -> NetworkState:
     """Scale every external arrival rate so the busiest agent sits at `max_utilisation`.
 
     Throughputs are linear in the arrival rates, so one solve gives the factor.
@@ -144,16 +151,22 @@ def scale_to_utilisation(graph: nx.Graph, state: NetworkState, max_utilisation: 
     return NetworkState(state.arrival * (max_utilisation / top), state.service, state.forward_prob)
 
 
-def skewed_state(graph: nx.Graph, *, hot_fraction: float = 0.1, hot_ratio: float = 10.0,
-                 max_utilisation: float = 0.9, forward_prob: float = 0.5,
-                 start: int = 0) -> NetworkState:
+def skewed_state(
+    graph: nx.Graph,
+    *,
+    hot_fraction: float = 0.1,
+    hot_ratio: float = 10.0,
+    max_utilisation: float = 0.9,
+    forward_prob: float = 0.5,
+    start: int = 0,
+) -> NetworkState:
     """A hotspot: a block of consecutive agents gets `hot_ratio` times the others' load.
 
     In a small world consecutive ids are ring neighbours, so the hot agents forward work to
     each other; this is the skewed load rewiring has to relieve. Service rates are 1.
     """
     n = graph.number_of_nodes()
-    hot = max(1, int(round(hot_fraction * n)))
+    hot = max(1, round(hot_fraction * n))
     arrival = np.ones(n)
     arrival[(start + np.arange(hot)) % n] = hot_ratio
     state = NetworkState(arrival, np.ones(n), forward_prob)

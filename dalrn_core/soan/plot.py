@@ -13,15 +13,16 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
-import networkx as nx  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import networkx as nx
+import numpy as np
 
-from dalrn_core.soan.network import NetworkState, solve  # noqa: E402
+from dalrn_core.soan.network import NetworkState, solve
 
 
-def render_network_png(graph: nx.Graph, state: NetworkState, path, *, title: str | None = None,
-                       dpi: int = 80) -> Path:
+def render_network_png(
+    graph: nx.Graph, state: NetworkState, path, *, title: str | None = None, dpi: int = 80
+) -> Path:
     """Draw the network with closed-form utilisation (colour) and queue length (size)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -33,13 +34,24 @@ def render_network_png(graph: nx.Graph, state: NetworkState, path, *, title: str
     fig, ax = plt.subplots(figsize=(7, 7))
     try:
         nx.draw_networkx_edges(graph, pos, ax=ax, alpha=0.3, width=0.6)
-        drawn = nx.draw_networkx_nodes(graph, pos, nodelist=nodes, ax=ax, node_color=rho[nodes],
-                                       cmap="viridis", vmin=0.0, vmax=1.0,
-                                       node_size=20 + 40 * queue[nodes])
+        drawn = nx.draw_networkx_nodes(
+            graph,
+            pos,
+            nodelist=nodes,
+            ax=ax,
+            node_color=rho[nodes],
+            cmap="viridis",
+            vmin=0.0,
+            vmax=1.0,
+            node_size=20 + 40 * queue[nodes],
+        )
         fig.colorbar(drawn, ax=ax, shrink=0.7, label="utilisation")
         latency = solution.mean_latency
-        ax.set_title(title or f"{state.n} agents, {graph.number_of_edges()} links, "
-                     f"mean latency {latency:.2f} (size: queue length)")
+        ax.set_title(
+            title
+            or f"{state.n} agents, {graph.number_of_edges()} links, "
+            f"mean latency {latency:.2f} (size: queue length)"
+        )
         ax.set_axis_off()
         fig.savefig(path, format="png", dpi=dpi, bbox_inches="tight")
     finally:
@@ -52,5 +64,9 @@ def plot_current(path) -> Path:
     from dalrn_core.soan.store import load_current_network
 
     version = load_current_network()
-    return render_network_png(version.graph, version.state, path,
-                              title=f"network {version.hash[:12]} (size: queue length)")
+    return render_network_png(
+        version.graph,
+        version.state,
+        path,
+        title=f"network {version.hash[:12]} (size: queue length)",
+    )

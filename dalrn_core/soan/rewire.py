@@ -37,8 +37,8 @@ from dalrn_core.soan.simulation import simulate
 @dataclass(frozen=True)
 class RewireConfig:
     iterations: int = 20
-    hot_agents: int = 6          # agents whose edges are candidates to move
-    partners: int = 3            # similar agents tried as the new endpoint, per hot agent
+    hot_agents: int = 6  # agents whose edges are candidates to move
+    partners: int = 3  # similar agents tried as the new endpoint, per hot agent
     epsilon: float = 0.3
     epsilon_decay: float = 0.85
     epsilon_min: float = 0.02
@@ -65,9 +65,9 @@ class IterationMetrics:
     predicted_reward: float
     simulated_reward: float
     accepted: bool
-    predicted_mean_latency: float   # of the network kept after this iteration
-    simulated_mean_latency: float   # of the network kept after this iteration (this seed)
-    max_utilisation: float          # closed form, of the network kept
+    predicted_mean_latency: float  # of the network kept after this iteration
+    simulated_mean_latency: float  # of the network kept after this iteration (this seed)
+    max_utilisation: float  # closed form, of the network kept
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -86,8 +86,9 @@ def apply_move(graph: nx.Graph, move: Move) -> nx.Graph:
     return rewired
 
 
-def candidate_moves(graph: nx.Graph, state: NetworkState, latency: np.ndarray,
-                    config: RewireConfig) -> list[Move]:
+def candidate_moves(
+    graph: nx.Graph, state: NetworkState, latency: np.ndarray, config: RewireConfig
+) -> list[Move]:
     """The arms of this iteration (see module docstring), all keeping the bounds."""
     z = np.column_stack([node_features(graph, state), np.log(latency)])
     z = (z - z.mean(axis=0)) / (z.std(axis=0) + 1e-9)
@@ -102,8 +103,11 @@ def candidate_moves(graph: nx.Graph, state: NetworkState, latency: np.ndarray,
         if not droppable:
             continue
         v = max(droppable, key=lambda a: (latency[a], -a))
-        partners = [int(w) for w in np.argsort(-similarity, kind="stable")
-                    if w != u and not graph.has_edge(u, int(w)) and graph.degree(int(w)) < config.max_degree]
+        partners = [
+            int(w)
+            for w in np.argsort(-similarity, kind="stable")
+            if w != u and not graph.has_edge(u, int(w)) and graph.degree(int(w)) < config.max_degree
+        ]
         for w in partners[: config.partners]:
             move = Move((u, v), (u, w))
             if nx.is_connected(apply_move(graph, move)):
@@ -111,8 +115,9 @@ def candidate_moves(graph: nx.Graph, state: NetworkState, latency: np.ndarray,
     return moves
 
 
-def rewire(graph: nx.Graph, state: NetworkState, predictor: Predictor,
-           config: RewireConfig | None = None) -> tuple[nx.Graph, list[IterationMetrics]]:
+def rewire(
+    graph: nx.Graph, state: NetworkState, predictor: Predictor, config: RewireConfig | None = None
+) -> tuple[nx.Graph, list[IterationMetrics]]:
     """Run the epsilon-greedy bandit; returns the rewired graph and per-iteration metrics."""
     config = config or RewireConfig()
     check_graph(graph, state)
@@ -147,12 +152,21 @@ def rewire(graph: nx.Graph, state: NetworkState, predictor: Predictor,
                 rejected.clear()
             else:
                 rejected.add(move)
-        history.append(IterationMetrics(
-            iteration=t, epsilon=epsilon, explored=explored, arms=len(moves),
-            drop=str(move.drop) if move else "", add=str(move.add) if move else "",
-            predicted_reward=predicted_reward, simulated_reward=float(reward), accepted=accepted,
-            predicted_mean_latency=current_pred, simulated_mean_latency=float(current_sim),
-            max_utilisation=float(np.max(solve(graph, state).utilisation)),
-        ))
+        history.append(
+            IterationMetrics(
+                iteration=t,
+                epsilon=epsilon,
+                explored=explored,
+                arms=len(moves),
+                drop=str(move.drop) if move else "",
+                add=str(move.add) if move else "",
+                predicted_reward=predicted_reward,
+                simulated_reward=float(reward),
+                accepted=accepted,
+                predicted_mean_latency=current_pred,
+                simulated_mean_latency=float(current_sim),
+                max_utilisation=float(np.max(solve(graph, state).utilisation)),
+            )
+        )
         epsilon = max(config.epsilon_min, epsilon * config.epsilon_decay)
     return graph, history

@@ -16,7 +16,7 @@ import numpy as np
 from dalrn_core.errors import InputError
 from dalrn_core.soan.gcn import Predictor
 from dalrn_core.soan.network import NetworkState, check_graph
-from dalrn_core.soan.predict import ensure_predictor, predict_latency
+from dalrn_core.soan.predict import predict_latency
 
 
 def entry_agent(dispute_id: str, n: int) -> int:
@@ -26,8 +26,13 @@ def entry_agent(dispute_id: str, n: int) -> int:
     return int.from_bytes(hashlib.sha256(dispute_id.encode()).digest()[:8], "big") % n
 
 
-def route_dispute(graph: nx.Graph, state: NetworkState, dispute_id: str,
-                  predictor: Predictor | None = None, latency: np.ndarray | None = None) -> int:
+def route_dispute(
+    graph: nx.Graph,
+    state: NetworkState,
+    dispute_id: str,
+    predictor: Predictor | None = None,
+    latency: np.ndarray | None = None,
+) -> int:
     """The agent id that handles `dispute_id` (deterministic for a given network and model).
 
     Parameters
@@ -41,6 +46,6 @@ def route_dispute(graph: nx.Graph, state: NetworkState, dispute_id: str,
     check_graph(graph, state)
     entry = entry_agent(dispute_id, state.n)
     if latency is None:
-        latency = predict_latency(graph, state, predictor or ensure_predictor()[0])
+        latency = predict_latency(graph, state, predictor)
     candidates = sorted([entry, *graph.neighbors(entry)])
     return min(candidates, key=lambda a: (float(latency[a]), a))

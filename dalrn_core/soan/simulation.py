@@ -31,15 +31,15 @@ from dalrn_core.soan.network import NetworkState, routing_matrix
 class SimulationResult:
     """Measured steady-state estimates; per-agent arrays are indexed by node id."""
 
-    latency: np.ndarray          # mean end-to-end latency of measured jobs entering at i (nan if none)
-    latency_count: np.ndarray    # how many measured jobs entered at i
-    mean_latency: float          # mean end-to-end latency over all measured jobs
-    time_in_system: np.ndarray   # mean time per visit at agent i (nan if never visited)
-    visits: np.ndarray           # measured visits at agent i
-    utilisation: np.ndarray      # fraction of the window agent i was busy
-    mean_in_system: np.ndarray   # time-average number of jobs at agent i
+    latency: np.ndarray  # mean end-to-end latency of measured jobs entering at i (nan if none)
+    latency_count: np.ndarray  # how many measured jobs entered at i
+    mean_latency: float  # mean end-to-end latency over all measured jobs
+    time_in_system: np.ndarray  # mean time per visit at agent i (nan if never visited)
+    visits: np.ndarray  # measured visits at agent i
+    utilisation: np.ndarray  # fraction of the window agent i was busy
+    mean_in_system: np.ndarray  # time-average number of jobs at agent i
     events: int
-    truncated: bool              # stopped at max_events before every job finished
+    truncated: bool  # stopped at max_events before every job finished
 
 
 class _Pool:
@@ -57,8 +57,15 @@ class _Pool:
         return value
 
 
-def simulate(graph: nx.Graph, state: NetworkState, *, jobs: int = 20_000, warmup: float = 0.1,
-             seed: int = 0, max_events: int | None = None) -> SimulationResult:
+def simulate(
+    graph: nx.Graph,
+    state: NetworkState,
+    *,
+    jobs: int = 20_000,
+    warmup: float = 0.1,
+    seed: int = 0,
+    max_events: int | None = None,
+) -> SimulationResult:
     """Simulate `jobs` external arrivals through the network and measure latencies.
 
     Parameters
@@ -89,7 +96,7 @@ def simulate(graph: nx.Graph, state: NetworkState, *, jobs: int = 20_000, warmup
     service_pool = _Pool(lambda k: rng.exponential(1.0, size=k), 8192)
     route_pool = _Pool(lambda k: rng.random(size=k), 8192)
     mu = state.service.tolist()
-    first_measured = int(math.floor(warmup * jobs))
+    first_measured = math.floor(warmup * jobs)
 
     queues: list[deque] = [deque() for _ in range(n)]
     area, busy, last = [0.0] * n, [0.0] * n, [0.0] * n

@@ -50,6 +50,7 @@ def _read_verified(folder: Path, digest: str, suffix: str) -> bytes:
 
 # -- networks -----------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class NetworkVersion:
     """One stored network: its hash, graph, load and the version it was rewired from."""
@@ -65,13 +66,24 @@ def networks_dir() -> Path:
     return sub_dir("soan", "networks")
 
 
-def save_network(graph: nx.Graph, state: NetworkState, *, parent: str | None = None,
-                 meta: dict | None = None, make_current: bool = True) -> str:
+def save_network(
+    graph: nx.Graph,
+    state: NetworkState,
+    *,
+    parent: str | None = None,
+    meta: dict | None = None,
+    make_current: bool = True,
+) -> str:
     """Store a network version and (by default) point `current` at it; returns its hash."""
     check_graph(graph, state)
     edges = sorted([min(u, v), max(u, v)] for u, v in graph.edges())
-    doc = {"n": state.n, "edges": edges, "state": state.to_dict(), "parent": parent,
-           "meta": meta or {}}
+    doc = {
+        "n": state.n,
+        "edges": edges,
+        "state": state.to_dict(),
+        "parent": parent,
+        "meta": meta or {},
+    }
     data = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
     digest = hashlib.sha256(data).hexdigest()
     folder = networks_dir()
@@ -87,7 +99,9 @@ def load_network(digest: str) -> NetworkVersion:
     graph = nx.Graph()
     graph.add_nodes_from(range(doc["n"]))
     graph.add_edges_from(tuple(e) for e in doc["edges"])
-    return NetworkVersion(digest, graph, NetworkState.from_dict(doc["state"]), doc["parent"], doc["meta"])
+    return NetworkVersion(
+        digest, graph, NetworkState.from_dict(doc["state"]), doc["parent"], doc["meta"]
+    )
 
 
 def default_network() -> tuple[nx.Graph, NetworkState]:
@@ -107,6 +121,7 @@ def load_current_network() -> NetworkVersion:
 
 # -- predictor weights --------------------------------------------------------------------
 
+
 def models_dir() -> Path:
     return sub_dir("soan", "models")
 
@@ -114,15 +129,18 @@ def models_dir() -> Path:
 def save_predictor(predictor: Predictor, metrics: dict | None = None) -> str:
     """Store weights, scaling and training record; point `latest` at them; returns the hash."""
     buffer = io.BytesIO()
-    torch.save({
-        "state_dict": predictor.model.state_dict(),
-        "in_features": int(predictor.x_mean.shape[0]),
-        "x_mean": torch.from_numpy(predictor.x_mean.astype(np.float32)),
-        "x_std": torch.from_numpy(predictor.x_std.astype(np.float32)),
-        "config": json.dumps(asdict(predictor.config)),
-        "train_seeds": list(predictor.train_seeds),
-        "metrics": json.dumps(metrics or {}),
-    }, buffer)
+    torch.save(
+        {
+            "state_dict": predictor.model.state_dict(),
+            "in_features": int(predictor.x_mean.shape[0]),
+            "x_mean": torch.from_numpy(predictor.x_mean.astype(np.float32)),
+            "x_std": torch.from_numpy(predictor.x_std.astype(np.float32)),
+            "config": json.dumps(asdict(predictor.config)),
+            "train_seeds": list(predictor.train_seeds),
+            "metrics": json.dumps(metrics or {}),
+        },
+        buffer,
+    )
     data = buffer.getvalue()
     digest = hashlib.sha256(data).hexdigest()
     folder = models_dir()
@@ -143,5 +161,6 @@ def load_predictor(digest: str | None = None) -> Predictor | None:
     config = TrainConfig(**json.loads(blob["config"]))
     model = LatencyGCN(blob["in_features"], config.hidden, config.plain)
     model.load_state_dict(blob["state_dict"])
-    return Predictor(model, blob["x_mean"].numpy(), blob["x_std"].numpy(), config,
-                     list(blob["train_seeds"]))
+    return Predictor(
+        model, blob["x_mean"].numpy(), blob["x_std"].numpy(), config, list(blob["train_seeds"])
+    )

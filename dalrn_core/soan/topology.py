@@ -81,13 +81,17 @@ class SmallWorldProperties:
     @property
     def sigma(self) -> float:
         """Humphries-Gurney small-world index (C/C_rand) / (L/L_rand); > 1 for small worlds."""
-        return (self.clustering / self.random_clustering) / (self.path_length / self.random_path_length)
+        return (self.clustering / self.random_clustering) / (
+            self.path_length / self.random_path_length
+        )
 
     def as_dict(self) -> dict[str, float]:
         return {**self.__dict__, "sigma": self.sigma}
 
 
-def small_world_properties(graph: nx.Graph, k: int | None = None, seed: int = 0) -> SmallWorldProperties:
+def small_world_properties(
+    graph: nx.Graph, k: int | None = None, seed: int = 0
+) -> SmallWorldProperties:
     """Average clustering and average shortest path of `graph` against its two references.
 
     Parameters
@@ -101,7 +105,7 @@ def small_world_properties(graph: nx.Graph, k: int | None = None, seed: int = 0)
     n = graph.number_of_nodes()
     if k is None:
         mean_degree = 2 * graph.number_of_edges() / n
-        k = max(2, int(round(mean_degree / 2)) * 2)
+        k = max(2, round(mean_degree / 2) * 2)
     lattice = ring_lattice(n, k)
     rand = random_graph_like(graph, seed=seed)
     return SmallWorldProperties(

@@ -10,7 +10,7 @@ import torch
 from dalrn_core.soan.dataset import build_dataset
 from dalrn_core.soan.gcn import TrainConfig, train_gcn
 
-TRAIN_SEEDS = range(0, 24)
+TRAIN_SEEDS = range(24)
 TEST_SEEDS = range(500, 506)
 N_RANGE = (20, 40)
 

@@ -75,4 +75,6 @@ def test_training_is_reproducible(tiny_data):
     a = train_gcn(train, TrainConfig(hidden=8, epochs=20))
     b = train_gcn(train, TrainConfig(hidden=8, epochs=20))
     sample = tiny_data[1][0]
-    assert np.allclose(a.predict(sample.x, sample.edge_index), b.predict(sample.x, sample.edge_index))
+    assert np.allclose(
+        a.predict(sample.x, sample.edge_index), b.predict(sample.x, sample.edge_index)
+    )

@@ -49,13 +49,16 @@ def test_skewed_state_peaks_at_requested_utilisation():
     assert state.arrival[:10].min() > 5 * state.arrival[10:].max()
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    ({"arrival": [1.0, -1.0], "service": [1.0, 1.0]}, "arrival[1]"),
-    ({"arrival": [1.0, float("nan")], "service": [1.0, 1.0]}, "arrival[1]"),
-    ({"arrival": [1.0, 1.0], "service": [1.0, 0.0]}, "service[1]"),
-    ({"arrival": [1.0], "service": [1.0, 1.0]}, "arrival"),
-    ({"arrival": [1.0], "service": [1.0], "forward_prob": 1.0}, "forward_prob"),
-])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"arrival": [1.0, -1.0], "service": [1.0, 1.0]}, "arrival[1]"),
+        ({"arrival": [1.0, float("nan")], "service": [1.0, 1.0]}, "arrival[1]"),
+        ({"arrival": [1.0, 1.0], "service": [1.0, 0.0]}, "service[1]"),
+        ({"arrival": [1.0], "service": [1.0, 1.0]}, "arrival"),
+        ({"arrival": [1.0], "service": [1.0], "forward_prob": 1.0}, "forward_prob"),
+    ],
+)
 def test_bad_state_names_the_field(kwargs, field):
     with pytest.raises(InputError) as err:
         NetworkState(**{k: np.array(v) if k != "forward_prob" else v for k, v in kwargs.items()})

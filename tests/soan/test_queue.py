@@ -17,7 +17,9 @@ def test_hand_computed_values():
     assert q.mean_time_in_queue == pytest.approx(0.75)
     # lambda = 0.5, mu = 2: rho = 1/4, L = 1/3, Lq = 1/12, W = 2/3, Wq = 1/6
     q = mm1(0.5, 2.0)
-    assert (q.utilisation, q.mean_in_system, q.mean_in_queue) == pytest.approx((0.25, 1 / 3, 1 / 12))
+    assert (q.utilisation, q.mean_in_system, q.mean_in_queue) == pytest.approx(
+        (0.25, 1 / 3, 1 / 12)
+    )
     assert (q.mean_time_in_system, q.mean_time_in_queue) == pytest.approx((2 / 3, 1 / 6))
 
 
@@ -43,11 +45,18 @@ def test_frozen():
         mm1(1, 2).stable = False
 
 
-@pytest.mark.parametrize("lam, mu, field", [
-    (-1, 1, "arrival_rate"), (float("nan"), 1, "arrival_rate"), ("x", 1, "arrival_rate"),
-    (1, 0, "service_rate"), (1, -2, "service_rate"), (1, float("nan"), "service_rate"),
-    (1, float("inf"), "service_rate"),
-])
+@pytest.mark.parametrize(
+    "lam, mu, field",
+    [
+        (-1, 1, "arrival_rate"),
+        (float("nan"), 1, "arrival_rate"),
+        ("x", 1, "arrival_rate"),
+        (1, 0, "service_rate"),
+        (1, -2, "service_rate"),
+        (1, float("nan"), "service_rate"),
+        (1, float("inf"), "service_rate"),
+    ],
+)
 def test_bad_input_names_the_field(lam, mu, field):
     with pytest.raises(InputError) as err:
         mm1(lam, mu)

@@ -13,8 +13,14 @@ from dalrn_core.soan.topology import small_world
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(n=st.integers(8, 40), k=st.sampled_from([2, 4, 6]), p=st.floats(0, 1), seed=st.integers(0, 10_000),
-       min_degree=st.integers(1, 3), slack=st.integers(0, 4))
+@given(
+    n=st.integers(8, 40),
+    k=st.sampled_from([2, 4, 6]),
+    p=st.floats(0, 1),
+    seed=st.integers(0, 10_000),
+    min_degree=st.integers(1, 3),
+    slack=st.integers(0, 4),
+)
 def test_every_candidate_move_keeps_connectivity_and_bounds(n, k, p, seed, min_degree, slack):
     g = small_world(n, min(k, n - 2), p, seed=seed)
     degrees = [d for _, d in g.degree()]
@@ -48,7 +54,9 @@ def test_rewire_holds_invariants_every_iteration(seed, tiny_predictor):
 def test_rewire_lowers_latency_under_a_skewed_load(tiny_predictor):
     g = small_world(40, 4, 0.1, seed=3)
     state = skewed_state(g, hot_fraction=0.15, max_utilisation=0.9)
-    out, history = rewire(g, state, tiny_predictor, RewireConfig(iterations=10, sim_jobs_per_node=60))
+    out, history = rewire(
+        g, state, tiny_predictor, RewireConfig(iterations=10, sim_jobs_per_node=60)
+    )
     assert any(h.accepted for h in history)
     assert solve(out, state).mean_latency < 0.9 * solve(g, state).mean_latency
 

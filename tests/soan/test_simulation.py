@@ -50,7 +50,9 @@ def test_network_matches_jackson_per_agent():
     assert r.latency == pytest.approx(closed.latency, rel=0.05)
     assert r.mean_latency == pytest.approx(closed.mean_latency, rel=0.05)
     # every job visits 1 / (1 - f) agents on average when no agent is a dead end
-    assert r.visits.sum() / r.latency_count.sum() == pytest.approx(1 / (1 - state.forward_prob), rel=0.02)
+    assert r.visits.sum() / r.latency_count.sum() == pytest.approx(
+        1 / (1 - state.forward_prob), rel=0.02
+    )
 
 
 @pytest.mark.slow

@@ -36,9 +36,16 @@ def test_lattice_reference_matches_the_closed_form_clustering():
     assert nx.average_shortest_path_length(ring_lattice(100, 6)) == pytest.approx(8.83, abs=0.1)
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    ({"n": 2}, "n"), ({"k": 3}, "k"), ({"k": 100}, "k"), ({"p": 1.5}, "p"), ({"p": float("nan")}, "p"),
-])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"n": 2}, "n"),
+        ({"k": 3}, "k"),
+        ({"k": 100}, "k"),
+        ({"p": 1.5}, "p"),
+        ({"p": float("nan")}, "p"),
+    ],
+)
 def test_bad_parameters_name_the_field(kwargs, field):
     with pytest.raises(InputError) as err:
         small_world(**kwargs)
