@@ -44,25 +44,37 @@ class _VectorStrategy(FedAvg):
     ) -> tuple[Parameters | None, dict[str, Scalar]]:
         if not results or (not self.accept_failures and failures):
             return None, {}
-        ordered = sorted(results, key=lambda item: str(item[0].cid))
-        arrays = [parameters_to_ndarrays(res.parameters) for _, res in ordered]
+        items = [(str(proxy.cid), parameters_to_ndarrays(res.parameters), res.num_examples,
+                  dict(res.metrics)) for proxy, res in results]
+        arrays, metrics = self.aggregate_arrays(items)
+        return (None if arrays is None else ndarrays_to_parameters(arrays)), metrics
+
+    def aggregate_arrays(self, items: list[tuple[str, list[np.ndarray], int, dict]]
+                         ) -> tuple[list[np.ndarray] | None, dict[str, Scalar]]:
+        """The rule applied to (client id, parameters, num_examples, metrics) items.
+
+        `aggregate_fit` calls this with what Flower's server collected; the Prefect flow,
+        whose silo tasks return the same items, calls it directly.
+        """
+        ordered = sorted(items, key=lambda item: item[0])
+        expected = flatten(ordered[0][1]).size if ordered else 0
         vectors, sizes, kept = [], [], []
-        for (proxy, res), params in zip(ordered, arrays):
+        for _, params, num_examples, _ in ordered:
             vector = flatten(params)
-            if np.all(np.isfinite(vector)) and vector.size == flatten(arrays[0]).size:
+            if vector.size == expected and np.all(np.isfinite(vector)):
                 vectors.append(vector)
-                sizes.append(res.num_examples)
+                sizes.append(num_examples)
                 kept.append(params)
         if not vectors:
-            return None, {"rejected": len(arrays)}
+            return None, {"rejected": len(ordered)}
         combined = self.combine(vectors, sizes)
-        metrics: dict[str, Scalar] = {"rejected": len(arrays) - len(vectors),
+        metrics: dict[str, Scalar] = {"rejected": len(ordered) - len(vectors),
                                       "clients": len(vectors)}
-        losses = [(res.num_examples, res.metrics.get("loss")) for _, res in ordered]
+        losses = [(n, m.get("loss")) for _, _, n, m in ordered]
         losses = [(n, float(v)) for n, v in losses if isinstance(v, (int, float))]
         if losses:
             metrics["train_loss"] = sum(n * v for n, v in losses) / sum(n for n, _ in losses)
-        return ndarrays_to_parameters(unflatten(combined, kept[0])), metrics
+        return unflatten(combined, kept[0]), metrics
 
 
 class FedAvgStrategy(_VectorStrategy):

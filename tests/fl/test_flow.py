@@ -1,0 +1,56 @@
+"""fl_nightly under a Prefect test harness: rounds, artifacts, budget refusal, round numbers."""
+
+import asyncio
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+from dalrn_core.fl.ledger import PrivacyLedger
+from dalrn_core.fl.privacy import epsilon
+from dalrn_core.fl.store import current, load_model
+from dalrn_core.fl.model import model_hash
+from flows.fl_nightly import fl_nightly
+
+SMALL = {"n_silos": 5, "n_rows": 400}  # q = 0.1, 10 steps a round: two rounds fit in eps 4
+
+
+async def _artifact(key):
+    async with get_client() as client:
+        found = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+    return found
+
+
+def test_nightly_runs_rounds_publishes_and_stops_at_the_budget(prefect_harness):
+    first = fl_nightly(rounds=2, **SMALL)
+    assert first["round"] == 2 and first["rounds_run"] == 2 and first["refused"] is None
+    assert len(first["model_hash"]) == 64
+    stored = current()
+    assert (stored.round, stored.hash) == (2, first["model_hash"])
+    assert model_hash(load_model(first["model_hash"])) == first["model_hash"]
+    assert [row["round"] for row in first["history"]] == [1, 2]
+    assert first["history"][-1]["accuracy"] > 0.7
+    expected = epsilon(1.1, 0.1, 20, 1e-5)
+    assert first["epsilon_spent"]["firm-3"] == pytest.approx(expected)
+    assert PrivacyLedger().spent("firm-0") == pytest.approx(expected)
+
+    for key in ("fl-rounds", "fl-accuracy-loss", "fl-privacy-budgets", "fl-nightly-summary"):
+        assert asyncio.run(_artifact(key)), key
+    image = asyncio.run(_artifact("fl-accuracy-loss"))[0]
+    assert image.data.startswith("data:image/png;base64,")
+
+    # The next night: a third round would exceed epsilon 4, so it is refused before
+    # training; the global model and its round number stay as they were.
+    second = fl_nightly(rounds=1, **SMALL)
+    assert second["rounds_run"] == 0 and "tenant[firm-0]" in second["refused"]
+    assert (second["round"], second["model_hash"]) == (2, first["model_hash"])
+    assert len(PrivacyLedger().history("firm-0")) == 2
+
+
+def test_bad_parameters_fail_before_any_work(prefect_harness):
+    from dalrn_core.errors import InputError
+
+    with pytest.raises(InputError) as err:
+        fl_nightly(method="krum", n_silos=4)
+    assert err.value.problems[0].field == "n_silos"
