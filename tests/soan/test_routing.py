@@ -46,3 +46,12 @@ def test_empty_dispute_id_is_refused(tiny_predictor):
     with pytest.raises(InputError) as err:
         route_dispute(g, s, "", tiny_predictor)
     assert err.value.problems[0].field == "dispute_id"
+
+
+@pytest.mark.slow
+def test_first_route_on_a_fresh_folder_trains_and_stores_the_default_predictor(dalrn_home):
+    g, s = default_network()
+    agent = route_dispute(g, s, "dispute-1")
+    assert 0 <= agent < 100
+    assert (dalrn_home / "soan" / "models" / "latest").exists()
+    assert route_dispute(g, s, "dispute-1") == agent  # the stored model answers the same
