@@ -29,8 +29,11 @@ _SUBJECT = "influence diagram input"
 def _check_ids(name: str, values, *, need_one: bool) -> list[Problem]:
     if not isinstance(values, (list, tuple)):
         return [Problem(name, "must be a list of strings")]
-    problems = [Problem(f"{name}[{k}]", "must be a non-empty string") for k, v in enumerate(values)
-                if not isinstance(v, str) or not v.strip()]
+    problems = [
+        Problem(f"{name}[{k}]", "must be a non-empty string")
+        for k, v in enumerate(values)
+        if not isinstance(v, str) or not v.strip()
+    ]
     if need_one and not values:
         problems.append(Problem(name, "must name at least one party"))
     seen: set = set()
@@ -41,7 +44,9 @@ def _check_ids(name: str, values, *, need_one: bool) -> list[Problem]:
     return problems
 
 
-def influence_diagram(parties: list[str], evidence_ids: list[str], precedent_ids: list[str]) -> nx.DiGraph:
+def influence_diagram(
+    parties: list[str], evidence_ids: list[str], precedent_ids: list[str]
+) -> nx.DiGraph:
     """Build the settlement's causal influence diagram.
 
     Parameters
@@ -59,8 +64,11 @@ def influence_diagram(parties: list[str], evidence_ids: list[str], precedent_ids
         Node ids ``decision:<party>``, ``utility:<party>``, ``evidence:<cid>``,
         ``precedent:<id>`` and ``settlement``; attributes ``kind``, ``label``, ``layer``.
     """
-    problems = (_check_ids("parties", parties, need_one=True) + _check_ids("evidence_ids", evidence_ids, need_one=False)
-                + _check_ids("precedent_ids", precedent_ids, need_one=False))
+    problems = (
+        _check_ids("parties", parties, need_one=True)
+        + _check_ids("evidence_ids", evidence_ids, need_one=False)
+        + _check_ids("precedent_ids", precedent_ids, need_one=False)
+    )
     if problems:
         raise InputError(problems, subject=_SUBJECT)
     g = nx.DiGraph(name="settlement causal influence diagram")
@@ -89,8 +97,13 @@ def influence_diagram(parties: list[str], evidence_ids: list[str], precedent_ids
 
 def _mermaid_text(text: str) -> str:
     # Mermaid labels are quoted; quotes and angle brackets become entity codes.
-    return (text.replace("&", "#amp;").replace('"', "#quot;").replace("<", "#lt;")
-            .replace(">", "#gt;").replace("\n", "<br/>"))
+    return (
+        text.replace("&", "#amp;")
+        .replace('"', "#quot;")
+        .replace("<", "#lt;")
+        .replace(">", "#gt;")
+        .replace("\n", "<br/>")
+    )
 
 
 def to_mermaid(graph: nx.DiGraph) -> str:
@@ -108,7 +121,9 @@ def to_mermaid(graph: nx.DiGraph) -> str:
         if kind not in KINDS:
             raise ValueError(f"node {node!r} has kind {kind!r}; expected one of {KINDS}")
         left, right = shapes[kind]
-        lines.append(f"    {ids[node]}{left}{_mermaid_text(graph.nodes[node].get('label', str(node)))}{right}")
+        lines.append(
+            f"    {ids[node]}{left}{_mermaid_text(graph.nodes[node].get('label', str(node)))}{right}"
+        )
     for u, v in sorted(graph.edges, key=lambda e: (ids[e[0]], ids[e[1]])):
         lines.append(f"    {ids[u]} --> {ids[v]}")
     for kind in KINDS:
@@ -134,24 +149,60 @@ def render_png(graph: nx.DiGraph, path: str | Path) -> Path:
 
     path = Path(path)
     pos = _layout(graph)
-    markers = {"decision": ("s", "#dbeafe"), "chance": ("o", "#fef9c3"), "utility": ("D", "#dcfce7")}
-    width = max(6.0, 2.2 * max(sum(1 for n in graph if graph.nodes[n]["layer"] == k) for k in range(4)))
+    markers = {
+        "decision": ("s", "#dbeafe"),
+        "chance": ("o", "#fef9c3"),
+        "utility": ("D", "#dcfce7"),
+    }
+    width = max(
+        6.0, 2.2 * max(sum(1 for n in graph if graph.nodes[n]["layer"] == k) for k in range(4))
+    )
     fig = Figure(figsize=(min(width, 30.0), 7.0), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    straight = [e for e in graph.edges if not (graph.nodes[e[0]]["kind"] == "decision" and graph.nodes[e[1]]["kind"] == "utility")]
+    straight = [
+        e
+        for e in graph.edges
+        if not (graph.nodes[e[0]]["kind"] == "decision" and graph.nodes[e[1]]["kind"] == "utility")
+    ]
     curved = [e for e in graph.edges if e not in set(straight)]
     for edges, style in ((straight, "arc3"), (curved, "arc3,rad=0.25")):
         # Decision -> own utility links curve, so they never hide behind the settlement node.
-        nx.draw_networkx_edges(graph, pos, edgelist=sorted(edges), ax=ax, arrows=True, arrowsize=12,
-                               arrowstyle="-|>", edge_color="#64748b", node_size=2600, connectionstyle=style)
+        nx.draw_networkx_edges(
+            graph,
+            pos,
+            edgelist=sorted(edges),
+            ax=ax,
+            arrows=True,
+            arrowsize=12,
+            arrowstyle="-|>",
+            edge_color="#64748b",
+            node_size=2600,
+            connectionstyle=style,
+        )
     for kind, (marker, colour) in markers.items():
         nodes = sorted(n for n in graph if graph.nodes[n]["kind"] == kind)
-        nx.draw_networkx_nodes(graph, pos, nodelist=nodes, node_shape=marker, node_color=colour,
-                               edgecolors="#334155", node_size=2600, ax=ax, label=kind)
+        nx.draw_networkx_nodes(
+            graph,
+            pos,
+            nodelist=nodes,
+            node_shape=marker,
+            node_color=colour,
+            edgecolors="#334155",
+            node_size=2600,
+            ax=ax,
+            label=kind,
+        )
     labels = {n: _short(graph.nodes[n].get("label", str(n))) for n in graph}
     nx.draw_networkx_labels(graph, pos, labels=labels, font_size=7, ax=ax)
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=8, markerscale=0.3, frameon=False)
+    ax.legend(
+        loc="lower center",
+        bbox_to_anchor=(0.5, 1.0),
+        ncol=3,
+        fontsize=8,
+        markerscale=0.3,
+        frameon=False,
+    )
     ax.set_axis_off()
     fig.tight_layout()
     # No timestamp or software version in the file: the bytes depend on the graph only.

@@ -16,9 +16,9 @@ More than two parties: `nash_bargaining_joint` (`bargaining_joint`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Sequence
 
 from dalrn_core.negotiation.bargaining_joint import JointBargaining, nash_bargaining_joint  # noqa: F401 - public API
 
@@ -99,7 +99,7 @@ def _best_on_edge(p, q, d) -> tuple[Number, Number] | None:
             hi = min(hi, -ai / bi)
     if lo > hi:
         return None
-    f = lambda t: (a[0] + t * b[0]) * (a[1] + t * b[1])  # noqa: E731 - local
+    f = lambda t: (a[0] + t * b[0]) * (a[1] + t * b[1])
     candidates = [lo, hi]
     if b[0] * b[1] < 0:
         star = -(a[0] * b[1] + a[1] * b[0]) / (2 * b[0] * b[1])
@@ -110,7 +110,11 @@ def _best_on_edge(p, q, d) -> tuple[Number, Number] | None:
 
 
 def nash_bargaining_2(
-    a: Sequence[Sequence[Number]], b: Sequence[Sequence[Number]], batna: tuple[Number, Number], *, tol: float = 0.0
+    a: Sequence[Sequence[Number]],
+    b: Sequence[Sequence[Number]],
+    batna: tuple[Number, Number],
+    *,
+    tol: float = 0.0,
 ) -> BargainingPoint | None:
     """The two-party Nash bargaining solution over lotteries of cells, or ``None`` (no agreement).
 
@@ -126,9 +130,13 @@ def nash_bargaining_2(
     cells: dict[tuple, tuple[int, int]] = {}
     for i, row in enumerate(a):
         for j, _ in enumerate(row):
-            cells.setdefault((a[i][j], b[i][j]), (i, j))  # first cell in row-major order
+            cells.setdefault((row[j], b[i][j]), (i, j))  # first cell in row-major order
     hull = convex_hull(list(cells))
-    edges = [(hull[k], hull[(k + 1) % len(hull)]) for k in range(len(hull))] if len(hull) > 1 else [(hull[0], hull[0])]
+    edges = (
+        [(hull[k], hull[(k + 1) % len(hull)]) for k in range(len(hull))]
+        if len(hull) > 1
+        else [(hull[0], hull[0])]
+    )
     best = None
     for p, q in edges:
         found = _best_on_edge(p, q, batna)
@@ -146,9 +154,15 @@ def nash_bargaining_2(
     for vertex, prob in ((p, 1 - t), (q, t)):
         if prob > 0:
             i, j = cells[vertex]
-            items.append(LotteryItem(i, j, float(prob), prob if isinstance(prob, Fraction) else None))
+            items.append(
+                LotteryItem(i, j, float(prob), prob if isinstance(prob, Fraction) else None)
+            )
     if len(items) == 2 and (items[0].row, items[0].col) == (items[1].row, items[1].col):
-        items = [LotteryItem(items[0].row, items[0].col, 1.0, Fraction(1) if isinstance(t, Fraction) else None)]
+        items = [
+            LotteryItem(
+                items[0].row, items[0].col, 1.0, Fraction(1) if isinstance(t, Fraction) else None
+            )
+        ]
     exact = isinstance(point[0], Fraction)
     return BargainingPoint(
         payoffs=(float(point[0]), float(point[1])),

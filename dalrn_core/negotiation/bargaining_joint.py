@@ -70,25 +70,39 @@ def _number(value: Any, where: str, problems: list[Problem]) -> float:
 
 def _validate(outcomes: Any, batna: Any) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
     if not isinstance(batna, dict) or not batna:
-        raise InputError.one("batna", "must be a non-empty mapping party -> number", subject=_SUBJECT)
+        raise InputError.one(
+            "batna", "must be a non-empty mapping party -> number", subject=_SUBJECT
+        )
     parties = tuple(batna)
     problems: list[Problem] = []
     if any(not isinstance(p, str) or not p for p in parties):
         problems.append(Problem("batna", "party names must be non-empty strings"))
     d = np.array([_number(batna[p], f"batna.{p}", problems) for p in parties])
     if not isinstance(outcomes, (list, tuple)) or not outcomes:
-        problems.append(Problem("outcomes", "must be a non-empty list of {party: utility} mappings"))
+        problems.append(
+            Problem("outcomes", "must be a non-empty list of {party: utility} mappings")
+        )
         raise InputError(problems, subject=_SUBJECT)
     if len(outcomes) > MAX_OUTCOMES:
-        raise InputError.one("outcomes", f"at most {MAX_OUTCOMES} outcomes; got {len(outcomes)}", subject=_SUBJECT)
+        raise InputError.one(
+            "outcomes", f"at most {MAX_OUTCOMES} outcomes; got {len(outcomes)}", subject=_SUBJECT
+        )
     v = np.zeros((len(outcomes), len(parties)))
     for k, out in enumerate(outcomes):
         if not isinstance(out, dict):
             problems.append(Problem(f"outcomes[{k}]", "must be a mapping party -> utility"))
             continue
         if set(out) != set(parties):
-            missing, extra = sorted(set(parties) - set(out)), sorted(set(out) - set(parties), key=str)
-            problems.append(Problem(f"outcomes[{k}]", f"parties must match batna (missing {missing}, unknown {extra})"))
+            missing, extra = (
+                sorted(set(parties) - set(out)),
+                sorted(set(out) - set(parties), key=str),
+            )
+            problems.append(
+                Problem(
+                    f"outcomes[{k}]",
+                    f"parties must match batna (missing {missing}, unknown {extra})",
+                )
+            )
             continue
         for i, p in enumerate(parties):
             v[k, i] = _number(out[p], f"outcomes[{k}].{p}", problems)
@@ -98,10 +112,23 @@ def _validate(outcomes: Any, batna: Any) -> tuple[tuple[str, ...], np.ndarray, n
 
 
 def _no_agreement(parties, d, explanation: str, notes=()) -> JointBargaining:
-    return JointBargaining("no_agreement", parties, dict(zip(parties, d.tolist())), None, None, (), 0.0, 0.0, explanation, tuple(notes))
+    return JointBargaining(
+        "no_agreement",
+        parties,
+        dict(zip(parties, d.tolist())),
+        None,
+        None,
+        (),
+        0.0,
+        0.0,
+        explanation,
+        tuple(notes),
+    )
 
 
-def nash_bargaining_joint(outcomes: list[dict[str, float]], batna: dict[str, float]) -> JointBargaining:
+def nash_bargaining_joint(
+    outcomes: list[dict[str, float]], batna: dict[str, float]
+) -> JointBargaining:
     """Nash bargaining solution over lotteries of joint outcomes, for any number of parties.
 
     Parameters
@@ -140,7 +167,8 @@ def nash_bargaining_joint(outcomes: list[dict[str, float]], batna: dict[str, flo
     s_star = -lp.fun
     if s_star <= 1e-9:
         return _no_agreement(
-            parties, d,
+            parties,
+            d,
             "no lottery over the outcomes gives every party more than its BATNA "
             f"(best achievable worst-off scaled gain {s_star:.3g})",
         )
@@ -155,9 +183,15 @@ def nash_bargaining_joint(outcomes: list[dict[str, float]], batna: dict[str, flo
         return -(gs @ (1.0 / np.maximum(gs.T @ p, 1e-300)))
 
     res = minimize(
-        objective, p0, jac=gradient, method="SLSQP", bounds=[(0, 1)] * k,
-        constraints=[{"type": "eq", "fun": lambda p: p.sum() - 1, "jac": lambda p: np.ones(k)},
-                     {"type": "ineq", "fun": lambda p: gs.T @ p - 1e-12 * s_star, "jac": lambda p: gs.T}],
+        objective,
+        p0,
+        jac=gradient,
+        method="SLSQP",
+        bounds=[(0, 1)] * k,
+        constraints=[
+            {"type": "eq", "fun": lambda p: p.sum() - 1, "jac": lambda p: np.ones(k)},
+            {"type": "ineq", "fun": lambda p: gs.T @ p - 1e-12 * s_star, "jac": lambda p: gs.T},
+        ],
         options={"maxiter": 500, "ftol": 1e-15},
     )
     p = res.x if res.success and objective(res.x) <= objective(p0) else p0

@@ -14,20 +14,20 @@ in floating point on the normalised game (regret at most `FLOAT_REGRET_TOL`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from typing import Sequence
 
 import numpy as np
 
 from dalrn_core.negotiation.rational import (
     ExactGame,
     is_equilibrium_exact,
+    mat_vec,
     max_regret,
     normalised_float,
     solve_unique,
     vec_mat,
-    mat_vec,
 )
 
 LABEL_TOL = 1e-7  # on probabilities and on normalised payoffs in [1, 2]
@@ -65,11 +65,18 @@ class Equilibrium:
         """Identity for de-duplication: exact strategies, or floats rounded to 1e-9."""
         if self.row_strategy_exact is not None and self.col_strategy_exact is not None:
             return (self.row_strategy_exact, self.col_strategy_exact)
-        return (tuple(round(p, 9) for p in self.row_strategy), tuple(round(q, 9) for q in self.col_strategy))
+        return (
+            tuple(round(p, 9) for p in self.row_strategy),
+            tuple(round(q, 9) for q in self.col_strategy),
+        )
 
     def sort_key(self) -> tuple:
         """Canonical order: pure first, then most weight on early strategies."""
-        return (self.support_size, tuple(-p for p in self.row_strategy), tuple(-q for q in self.col_strategy))
+        return (
+            self.support_size,
+            tuple(-p for p in self.row_strategy),
+            tuple(-q for q in self.col_strategy),
+        )
 
     def to_json(self) -> dict:
         out = {
@@ -107,7 +114,9 @@ class Verifier:
         self.a_norm, self.b_norm = normalised_float(a), normalised_float(b)
         self.m, self.n = a.shape
 
-    def from_exact(self, x: Sequence[Fraction], y: Sequence[Fraction], method: str, extreme: bool = True) -> Equilibrium:
+    def from_exact(
+        self, x: Sequence[Fraction], y: Sequence[Fraction], method: str, extreme: bool = True
+    ) -> Equilibrium:
         """Record an exactly verified profile (probability vectors of Fractions)."""
         assert self.exact is not None
         u_row = sum((p * v for p, v in zip(x, mat_vec(self.exact.a, y))), Fraction(0))
@@ -127,7 +136,11 @@ class Verifier:
         """A verified equilibrium near the candidate ``(x, y)``, or ``None`` if it is not one."""
         x = np.asarray(x, dtype=float).ravel()
         y = np.asarray(y, dtype=float).ravel()
-        if x.shape != (self.m,) or y.shape != (self.n,) or not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        if (
+            x.shape != (self.m,)
+            or y.shape != (self.n,)
+            or not (np.all(np.isfinite(x)) and np.all(np.isfinite(y)))
+        ):
             return None
         if x.sum() <= 0 or y.sum() <= 0:
             return None
@@ -137,12 +150,16 @@ class Verifier:
         return self._clean_float(x, y, method)
 
     # exact path ------------------------------------------------------------------------
-    def _vertex(self, z: np.ndarray, values: np.ndarray, pos: Sequence[Sequence[int]]) -> list[Fraction] | None:
+    def _vertex(
+        self, z: np.ndarray, values: np.ndarray, pos: Sequence[Sequence[int]]
+    ) -> list[Fraction] | None:
         """Exact vertex of {z >= 0, pos z <= 1} with the labels read off a float ``z``."""
         dim = len(z)
         zero = [k for k in range(dim) if z[k] <= LABEL_TOL]
         tight = [r for r in range(len(values)) if values[r] >= values.max() - LABEL_TOL]
-        rows = [[1 if c == k else 0 for c in range(dim)] for k in zero] + [list(pos[r]) for r in tight]
+        rows = [[1 if c == k else 0 for c in range(dim)] for k in zero] + [
+            list(pos[r]) for r in tight
+        ]
         rhs = [0] * len(zero) + [1] * len(tight)
         zbar = solve_unique(rows, rhs, dim)
         if zbar is None or any(v < 0 for v in zbar) or sum(zbar) <= 0:
@@ -175,7 +192,9 @@ class Verifier:
         regret = max_regret(self.a_norm, self.b_norm, x, y)
         if regret > FLOAT_REGRET_TOL:
             return None
-        extreme = _float_vertex(x, x @ self.b_norm, self.b_norm.T) and _float_vertex(y, self.a_norm @ y, self.a_norm)
+        extreme = _float_vertex(x, x @ self.b_norm, self.b_norm.T) and _float_vertex(
+            y, self.a_norm @ y, self.a_norm
+        )
         payoffs = (float(x @ self.a @ y), float(x @ self.b @ y))
         return Equilibrium(
             row_strategy=tuple(float(p) for p in x),

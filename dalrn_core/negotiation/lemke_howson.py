@@ -17,8 +17,8 @@ von Stengel 2006). nashpy's float implementation cycled on a 6x6 integer game in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
-from typing import Sequence
 
 
 class PivotLimit(RuntimeError):
@@ -73,7 +73,10 @@ class _Tableau:
 
 
 def lemke_howson_exact(
-    a_pos: Sequence[Sequence[int]], b_pos: Sequence[Sequence[int]], dropped_label: int, max_pivots: int = 10_000
+    a_pos: Sequence[Sequence[int]],
+    b_pos: Sequence[Sequence[int]],
+    dropped_label: int,
+    max_pivots: int = 10_000,
 ) -> tuple[list[Fraction], list[Fraction]]:
     """One equilibrium, reached from the artificial one by dropping ``dropped_label``.
 
@@ -96,14 +99,17 @@ def lemke_howson_exact(
         raise ValueError(f"label must be in 0..{m + n - 1}")
     # Variable index == label: P has x_i (label i) and s_j (label m + j); Q has r_i, y_j.
     p = _Tableau(
-        [[int(b_pos[i][j]) for i in range(m)] + [int(k == j) for k in range(n)] + [1] for j in range(n)],
+        [
+            [int(b_pos[i][j]) for i in range(m)] + [int(k == j) for k in range(n)] + [1]
+            for j in range(n)
+        ],
         [m + j for j in range(n)],
         range(m, m + n),
     )
     q = _Tableau(
         [[int(k == i) for k in range(m)] + [int(v) for v in a_pos[i]] + [1] for i in range(m)],
         list(range(m)),
-        range(0, m),
+        range(m),
     )
     tableau = p if dropped_label < m else q
     entering = dropped_label

@@ -22,9 +22,9 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Iterator, Union
 
 import numpy as np
 from nashpy.algorithms.support_enumeration import support_enumeration
@@ -36,7 +36,13 @@ from dalrn_core.negotiation.rational import ExactGame, is_equilibrium_exact
 from dalrn_core.negotiation.vertex_exact import count_bases, exact_vertex_enumeration
 from dalrn_core.negotiation.vertex_float import float_vertex_enumeration
 
-PHASES = ("pure", "lemke_howson", "vertex_enumeration_exact", "vertex_enumeration", "support_enumeration")
+PHASES = (
+    "pure",
+    "lemke_howson",
+    "vertex_enumeration_exact",
+    "vertex_enumeration",
+    "support_enumeration",
+)
 # Phases whose normal end proves the set of extreme equilibria complete.
 COMPLETE_PHASES = ("vertex_enumeration_exact", "vertex_enumeration")
 
@@ -61,7 +67,7 @@ class PhaseEnd:
     rejected: int = 0
 
 
-Event = Union[Equilibrium, PhaseEnd]
+Event = Equilibrium | PhaseEnd
 
 
 def _pure(v: Verifier, exact: ExactGame | None) -> Iterator[Equilibrium | None]:
@@ -82,8 +88,8 @@ def _lemke_howson(v: Verifier, exact: ExactGame | None) -> Iterator[Equilibrium 
     else:
         # The normalised float game scaled to 41-bit integers: a close exact game whose
         # equilibria are candidates, verified on the real game below.
-        a_pos = [[int(round(val * 2**40)) for val in row] for row in v.a_norm.tolist()]
-        b_pos = [[int(round(val * 2**40)) for val in row] for row in v.b_norm.tolist()]
+        a_pos = [[round(val * 2**40) for val in row] for row in v.a_norm.tolist()]
+        b_pos = [[round(val * 2**40) for val in row] for row in v.b_norm.tolist()]
     for label in range(v.m + v.n):
         try:
             x, y = lemke_howson_exact(a_pos, b_pos, label)
@@ -91,9 +97,15 @@ def _lemke_howson(v: Verifier, exact: ExactGame | None) -> Iterator[Equilibrium 
             yield None
             continue
         if exact is not None:
-            yield v.from_exact(x, y, "lemke_howson") if is_equilibrium_exact(exact.a_pos, exact.b_pos, x, y) else None
+            yield (
+                v.from_exact(x, y, "lemke_howson")
+                if is_equilibrium_exact(exact.a_pos, exact.b_pos, x, y)
+                else None
+            )
         else:
-            yield v.clean(np.array([float(p) for p in x]), np.array([float(q) for q in y]), "lemke_howson")
+            yield v.clean(
+                np.array([float(p) for p in x]), np.array([float(q) for q in y]), "lemke_howson"
+            )
 
 
 def _exact_vertices(v: Verifier, exact: ExactGame) -> Iterator[Equilibrium | None]:
@@ -113,7 +125,9 @@ def _support(v: Verifier) -> Iterator[Equilibrium | None]:
             yield v.clean(x, y, "support_enumeration")
 
 
-def run_phases(a: np.ndarray, b: np.ndarray, exact: ExactGame | None, limits: Limits = Limits()) -> Iterator[Event]:
+def run_phases(
+    a: np.ndarray, b: np.ndarray, exact: ExactGame | None, limits: Limits | None = None
+) -> Iterator[Event]:
     """Yield verified equilibria and one `PhaseEnd` per phase, in `PHASES` order.
 
     Parameters
@@ -125,6 +139,7 @@ def run_phases(a: np.ndarray, b: np.ndarray, exact: ExactGame | None, limits: Li
     limits : Limits
         Size gates for the exponential phases.
     """
+    limits = limits or Limits()
     v = Verifier(a, b, exact)
     m, n = a.shape
     bases = count_bases(m, n)
@@ -134,13 +149,20 @@ def run_phases(a: np.ndarray, b: np.ndarray, exact: ExactGame | None, limits: Li
         "lemke_howson": (lambda: _lemke_howson(v, exact), None),
         "vertex_enumeration_exact": (
             (lambda: _exact_vertices(v, exact)) if exact is not None else None,
-            "payoffs have no compact exact form" if exact is None
-            else (f"{bases} bases > limit {limits.exact_bases}" if bases > limits.exact_bases else None),
+            "payoffs have no compact exact form"
+            if exact is None
+            else (
+                f"{bases} bases > limit {limits.exact_bases}"
+                if bases > limits.exact_bases
+                else None
+            ),
         ),
         "vertex_enumeration": (lambda: _float_vertices(v), None),
         "support_enumeration": (
             lambda: _support(v),
-            f"{pairs} support pairs > limit {limits.support_pairs}" if pairs > limits.support_pairs else None,
+            f"{pairs} support pairs > limit {limits.support_pairs}"
+            if pairs > limits.support_pairs
+            else None,
         ),
     }
     for name in PHASES:
@@ -158,6 +180,13 @@ def run_phases(a: np.ndarray, b: np.ndarray, exact: ExactGame | None, limits: Li
                 found += 1
                 yield eq
         except Exception as exc:  # noqa: BLE001 - reported in the result; other phases go on
-            yield PhaseEnd(name, "failed", f"{type(exc).__name__}: {exc}"[:300], time.perf_counter() - started, found, rejected)
+            yield PhaseEnd(
+                name,
+                "failed",
+                f"{type(exc).__name__}: {exc}"[:300],
+                time.perf_counter() - started,
+                found,
+                rejected,
+            )
             continue
         yield PhaseEnd(name, "done", "", time.perf_counter() - started, found, rejected)

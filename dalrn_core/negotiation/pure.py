@@ -8,7 +8,7 @@ is over `Fraction` values, so ties count as best responses.
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 

@@ -12,9 +12,9 @@ ch. 3) are then bounded and every vertex has rational coordinates.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Sequence
 
 import numpy as np
 
@@ -25,7 +25,7 @@ MAX_EXACT_BITS = 256
 MAX_EXACT_BITS_SMALL = 4096
 
 
-def to_fraction(value: float | int) -> Fraction:
+def to_fraction(value: float) -> Fraction:
     """The decimal a number was written as: ``0.1`` -> 1/10, ``3`` -> 3, ``1e-300`` exact."""
     if isinstance(value, (int, np.integer)):
         return Fraction(int(value))
@@ -76,7 +76,7 @@ def exact_game(a: np.ndarray, b: np.ndarray, max_bits: int | None = None) -> Exa
     if max(v.bit_length() for row in ia + ib for v in row) > max_bits:
         return None
     integer = all(v.denominator == 1 for row in fa + fb for v in row)
-    tup = lambda m: tuple(tuple(r) for r in m)  # noqa: E731 - local shorthand
+    tup = lambda m: tuple(tuple(r) for r in m)
     return ExactGame(tup(fa), tup(fb), tup(ia), tup(ib), integer)
 
 
@@ -93,7 +93,9 @@ def normalised_float(a: np.ndarray) -> np.ndarray:
     return (a - low) / span + 1.0
 
 
-def solve_unique(rows: Sequence[Sequence[Fraction | int]], rhs: Sequence[Fraction | int], n: int) -> list[Fraction] | None:
+def solve_unique(
+    rows: Sequence[Sequence[Fraction | int]], rhs: Sequence[Fraction | int], n: int
+) -> list[Fraction] | None:
     """The unique exact solution of ``rows @ z = rhs`` in ``n`` unknowns, else ``None``.
 
     Gauss-Jordan elimination over the rationals; ``None`` when the system is inconsistent or

@@ -22,9 +22,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dalrn_core.negotiation.equilibrium import Equilibrium, merge
-from dalrn_core.negotiation.pipeline import COMPLETE_PHASES, PHASES, Event, Limits, PhaseEnd, _pure, run_phases
-from dalrn_core.negotiation.equilibrium import Verifier
+from dalrn_core.negotiation.equilibrium import Equilibrium, Verifier, merge
+from dalrn_core.negotiation.pipeline import (
+    COMPLETE_PHASES,
+    PHASES,
+    Event,
+    Limits,
+    PhaseEnd,
+    _pure,
+    run_phases,
+)
 from dalrn_core.negotiation.rational import ExactGame, exact_game
 
 
@@ -63,7 +70,9 @@ def _context():
     return multiprocessing.get_context(method)
 
 
-def _stream_with_limit(a, b, exact, limits, time_limit_s: float) -> tuple[list[Event], bool, str | None]:
+def _stream_with_limit(
+    a, b, exact, limits, time_limit_s: float
+) -> tuple[list[Event], bool, str | None]:
     """Events from a child process until it ends or the deadline; (events, timed_out, crash)."""
     ctx = _context()
     receiver, sender = ctx.Pipe(duplex=False)
@@ -103,7 +112,7 @@ def enumerate_equilibria(
     b: np.ndarray,
     *,
     time_limit_s: float | None = 5.0,
-    limits: Limits = Limits(),
+    limits: Limits | None = None,
 ) -> Enumeration:
     """Every extreme Nash equilibrium found within ``time_limit_s`` seconds.
 
@@ -121,11 +130,14 @@ def enumerate_equilibria(
     Enumeration
         Equilibria de-duplicated and in canonical order (`Equilibrium.sort_key`).
     """
+    limits = limits or Limits()
     started = time.perf_counter()
     exact = exact_game(a, b)
     notes: list[str] = []
     if exact is None:
-        notes.append("payoffs too long for exact integer arithmetic (magnitudes too far apart); equilibria verified in floating point on the normalised game (relative regret <= 1e-9)")
+        notes.append(
+            "payoffs too long for exact integer arithmetic (magnitudes too far apart); equilibria verified in floating point on the normalised game (relative regret <= 1e-9)"
+        )
     if time_limit_s is None:
         events, timed_out, crash = list(run_phases(a, b, exact, limits)), False, None
     else:
@@ -163,7 +175,9 @@ def enumerate_equilibria(
         if p.status == "failed":
             notes.append(f"phase {p.name} failed: {p.detail}")
         if p.rejected:
-            notes.append(f"phase {p.name}: {p.rejected} candidate(s) failed verification and were discarded")
+            notes.append(
+                f"phase {p.name}: {p.rejected} candidate(s) failed verification and were discarded"
+            )
     return Enumeration(
         equilibria=tuple(sorted(found.values(), key=Equilibrium.sort_key)),
         phases=tuple(phases),

@@ -20,9 +20,9 @@ Exact games compare `Fraction` values exactly; float games treat values within a
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Callable, Sequence
 
 from dalrn_core.negotiation.equilibrium import Equilibrium
 from dalrn_core.negotiation.rational import to_fraction
@@ -76,25 +76,41 @@ def score_equilibria(equilibria: Sequence[Equilibrium], batna: tuple[float, floa
     # Payoffs like 1e300 (or 1e-300) would overflow (underflow) the products reported as
     # floats: such games are scored on payoffs divided by their largest magnitude, a
     # positive scaling that changes no ranking; `Score.welfare_scale` records the divisor.
-    biggest = max([abs(float(v)) for e in equilibria for v in e.payoffs] + [abs(float(v)) for v in batna])
+    biggest = max(
+        [abs(float(v)) for e in equilibria for v in e.payoffs] + [abs(float(v)) for v in batna]
+    )
     scale = biggest if (biggest > 1e100 or 0 < biggest < 1e-100) else 1.0
     div = to_fraction(scale) if exact else scale
-    d = tuple(to_fraction(v) / div for v in batna) if exact else tuple(float(v) / scale for v in batna)
+    d = (
+        tuple(to_fraction(v) / div for v in batna)
+        if exact
+        else tuple(float(v) / scale for v in batna)
+    )
     tol = 0 if exact else 1e-9 * max(1.0, biggest / scale)
     rows = []
     for k, e in enumerate(equilibria):
         u = tuple(v / div for v in (e.payoffs_exact if exact else e.payoffs))
         gains = tuple(ui - di for ui, di in zip(u, d))
-        short = [f"{who} payoff {float(ui) * scale:g} < BATNA {float(di) * scale:g}"
-                 for who, ui, di, g in zip(("row", "column"), u, d, gains) if g < -tol]
+        short = [
+            f"{who} payoff {float(ui) * scale:g} < BATNA {float(di) * scale:g}"
+            for who, ui, di, g in zip(("row", "column"), u, d, gains)
+            if g < -tol
+        ]
         gains = tuple(g if g > 0 else (g if g < -tol else type(g)(0)) for g in gains)
         rows.append((k, u, gains, not short, "; ".join(short)))
     admissible = [r for r in rows if r[3]]
     ideal = [max((r[1][i] for r in admissible), default=d[i]) for i in range(2)]
     ranges = [ideal[i] - d[i] for i in range(2)]
     return [
-        Score(k, _unscale(u, scale), _unscale(gains, scale), ok, reason, _welfare(gains, ranges) if ok else {},
-              welfare_scale=scale)
+        Score(
+            k,
+            _unscale(u, scale),
+            _unscale(gains, scale),
+            ok,
+            reason,
+            _welfare(gains, ranges) if ok else {},
+            welfare_scale=scale,
+        )
         for k, u, gains, ok, reason in rows
     ]
 
@@ -111,7 +127,9 @@ def _tied(best: Number, value: Number) -> bool:
     return abs(float(value) - float(best)) <= 1e-9 * max(1.0, abs(float(best)))
 
 
-def _criteria(rule: str, equilibria: Sequence[Equilibrium]) -> list[tuple[str, Callable[[Score], Number]]]:
+def _criteria(
+    rule: str, equilibria: Sequence[Equilibrium]
+) -> list[tuple[str, Callable[[Score], Number]]]:
     return [
         (rule, lambda s: s.welfare[rule]),
         ("utilitarian", lambda s: s.welfare["utilitarian"]),
@@ -156,6 +174,8 @@ def rank(scores: list[Score], equilibria: Sequence[Equilibrium], rule: str) -> l
     out = []
     for position, s in enumerate(ordered):
         why = "" if position == 0 else _why(s, ordered[0], criteria)
-        out.append(Score(s.index, s.payoffs, s.gains, True, "", s.welfare, position, why, s.welfare_scale))
+        out.append(
+            Score(s.index, s.payoffs, s.gains, True, "", s.welfare, position, why, s.welfare_scale)
+        )
     out += [s for s in scores if not s.admissible]
     return out

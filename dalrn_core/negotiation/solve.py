@@ -60,7 +60,11 @@ class NegotiationResult:
     def to_json(self) -> dict:
         """The CLI contract of issue 6 (numbers as floats) plus explanatory keys."""
         if isinstance(self.selected, Equilibrium):
-            selected = {"kind": "equilibrium", "index": self.selected_index, **self.selected.to_json()}
+            selected = {
+                "kind": "equilibrium",
+                "index": self.selected_index,
+                **self.selected.to_json(),
+            }
         elif isinstance(self.selected, BargainingPoint):
             selected = self.selected.to_json()
         else:
@@ -78,8 +82,14 @@ class NegotiationResult:
             "scores": [s.to_json() for s in self.scores],
             "notes": list(self.notes),
             "phases": [
-                {"name": p.name, "status": p.status, "detail": p.detail, "seconds": round(p.seconds, 6),
-                 "found": p.found, "rejected": p.rejected}
+                {
+                    "name": p.name,
+                    "status": p.status,
+                    "detail": p.detail,
+                    "seconds": round(p.seconds, 6),
+                    "found": p.found,
+                    "rejected": p.rejected,
+                }
                 for p in self.phases
             ],
             "seconds": round(self.seconds, 6),
@@ -94,7 +104,7 @@ def negotiate(
     batna: Any = None,
     time_limit_s: float | None = 5.0,
     max_strategies: int = DEFAULT_MAX_STRATEGIES,
-    limits: Limits = Limits(),
+    limits: Limits | None = None,
 ) -> NegotiationResult:
     """Settle a bimatrix game by the rule, within BATNA, under a time limit.
 
@@ -111,8 +121,8 @@ def negotiate(
         Hard limit on the equilibrium search (child process killed); ``None`` no limit.
     max_strategies : int
         Size cap per player.
-    limits : Limits
-        Size gates of the exponential enumeration phases.
+    limits : Limits or None
+        Size gates of the exponential enumeration phases (default `Limits()`).
 
     Raises
     ------
@@ -127,18 +137,32 @@ def negotiate(
     equilibria = list(found.equilibria)
     notes = list(found.notes)
     scores = rank(score_equilibria(equilibria, d), equilibria, rule)
-    common = dict(
-        equilibria=equilibria, rule=rule, timed_out=found.timed_out, method=found.methods, batna=d,
-        scores=scores, complete=found.complete, exact=found.exact, phases=found.phases, seconds=found.seconds,
-    )
+    common = {
+        "equilibria": equilibria,
+        "rule": rule,
+        "timed_out": found.timed_out,
+        "method": found.methods,
+        "batna": d,
+        "scores": scores,
+        "complete": found.complete,
+        "exact": found.exact,
+        "phases": found.phases,
+        "seconds": found.seconds,
+    }
     if scores and scores[0].admissible:
         best = scores[0]
         notes.append(_selection_note(rule, best, scores))
-        return NegotiationResult(selected=equilibria[best.index], outcome="equilibrium", notes=notes,
-                                 selected_index=best.index, **common)
+        return NegotiationResult(
+            selected=equilibria[best.index],
+            outcome="equilibrium",
+            notes=notes,
+            selected_index=best.index,
+            **common,
+        )
     notes.append(
         "no equilibrium gives both parties at least their BATNA"
-        if equilibria else "no equilibrium was found within the time limit"
+        if equilibria
+        else "no equilibrium was found within the time limit"
     )
     exact = exact_game(a, b)
     if exact is not None:
@@ -147,7 +171,9 @@ def negotiate(
         scale = max(1.0, float(abs(a).max()), float(abs(b).max()), abs(d[0]), abs(d[1]))
         point = nash_bargaining_2(a.tolist(), b.tolist(), d, tol=1e-12 * scale * scale)
     if point is None:
-        notes.append("no lottery over the outcomes gives both parties more than their BATNA: no agreement")
+        notes.append(
+            "no lottery over the outcomes gives both parties more than their BATNA: no agreement"
+        )
         return NegotiationResult(selected=None, outcome="no_agreement", notes=notes, **common)
     notes.append(
         "fallback: Nash bargaining solution over lotteries of outcomes (convex hull of payoff pairs) "
@@ -174,10 +200,19 @@ def negotiate_payload(payload: Any) -> NegotiationResult:
     Unknown keys are rejected so a misspelt field is not silently ignored.
     """
     if not isinstance(payload, dict):
-        raise InputError.one("(file)", "must be a JSON object with row_payoffs and col_payoffs", subject="negotiation input")
-    problems = [Problem(str(key), f"unknown field; allowed: {', '.join(PAYLOAD_FIELDS)}")
-                for key in payload if key not in PAYLOAD_FIELDS]
-    problems += [Problem(key, "is required") for key in ("row_payoffs", "col_payoffs") if key not in payload]
+        raise InputError.one(
+            "(file)",
+            "must be a JSON object with row_payoffs and col_payoffs",
+            subject="negotiation input",
+        )
+    problems = [
+        Problem(str(key), f"unknown field; allowed: {', '.join(PAYLOAD_FIELDS)}")
+        for key in payload
+        if key not in PAYLOAD_FIELDS
+    ]
+    problems += [
+        Problem(key, "is required") for key in ("row_payoffs", "col_payoffs") if key not in payload
+    ]
     if problems:
         raise InputError(problems, subject="negotiation input")
     kwargs: dict[str, Any] = {}

@@ -23,7 +23,9 @@ _SUBJECT = "negotiation input"
 
 def _is_number(value: Any) -> bool:
     # bool is an int subclass in Python but a payoff of `true` is a mistake, not a 1.
-    return isinstance(value, (Real, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    return isinstance(value, (Real, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    )
 
 
 def _matrix(name: str, value: Any, max_strategies: int) -> tuple[np.ndarray | None, list[Problem]]:
@@ -38,26 +40,44 @@ def _matrix(name: str, value: Any, max_strategies: int) -> tuple[np.ndarray | No
     width = None
     for i, row in enumerate(value):
         if not isinstance(row, (list, tuple)):
-            problems.append(Problem(f"{name}[{i}]", "must be a list of numbers (the matrix must be two-dimensional)"))
+            problems.append(
+                Problem(
+                    f"{name}[{i}]", "must be a list of numbers (the matrix must be two-dimensional)"
+                )
+            )
             continue
         if len(row) == 0:
-            problems.append(Problem(f"{name}[{i}]", "must have at least one column (one strategy per player)"))
+            problems.append(
+                Problem(f"{name}[{i}]", "must have at least one column (one strategy per player)")
+            )
             continue
         if width is None:
             width = len(row)
         elif len(row) != width:
-            problems.append(Problem(f"{name}[{i}]", f"has {len(row)} entries but row 0 has {width}: rows must have equal length"))
+            problems.append(
+                Problem(
+                    f"{name}[{i}]",
+                    f"has {len(row)} entries but row 0 has {width}: rows must have equal length",
+                )
+            )
     if problems:
         return None, problems
     rows, cols = len(value), width
     if rows > max_strategies or cols > max_strategies:
-        return None, [Problem(name, f"is {rows}x{cols}; at most {max_strategies} strategies per player are allowed")]
+        return None, [
+            Problem(
+                name,
+                f"is {rows}x{cols}; at most {max_strategies} strategies per player are allowed",
+            )
+        ]
     out = np.empty((rows, cols), dtype=float)
     for i, row in enumerate(value):
         for j, entry in enumerate(row):
             where = f"{name}[{i}][{j}]"
             if not _is_number(entry):
-                problems.append(Problem(where, f"must be a number, got {type(entry).__name__} {entry!r}"[:160]))
+                problems.append(
+                    Problem(where, f"must be a number, got {type(entry).__name__} {entry!r}"[:160])
+                )
                 continue
             try:
                 number = float(entry)
@@ -94,7 +114,11 @@ def validate_bimatrix(
         Naming the matrix, the position and the rule: two-dimensional, at least one strategy
         each, rows of equal length, numeric, finite, equal shapes, the size cap.
     """
-    if isinstance(max_strategies, bool) or not isinstance(max_strategies, int) or max_strategies < 1:
+    if (
+        isinstance(max_strategies, bool)
+        or not isinstance(max_strategies, int)
+        or max_strategies < 1
+    ):
         raise InputError.one("max_strategies", "must be a positive integer", subject=_SUBJECT)
     a, problems_a = _matrix("row_payoffs", row_payoffs, max_strategies)
     b, problems_b = _matrix("col_payoffs", col_payoffs, max_strategies)
@@ -113,7 +137,9 @@ def validate_bimatrix(
 def validate_rule(rule: Any) -> str:
     """The selection rule name, one of `RULES`."""
     if not isinstance(rule, str) or rule not in RULES:
-        raise InputError.one("rule", f"must be one of {', '.join(RULES)}; got {rule!r}"[:200], subject=_SUBJECT)
+        raise InputError.one(
+            "rule", f"must be one of {', '.join(RULES)}; got {rule!r}"[:200], subject=_SUBJECT
+        )
     return rule
 
 
@@ -125,7 +151,9 @@ def validate_batna(batna: Any, a: np.ndarray, b: np.ndarray) -> tuple[float, flo
         batna = batna.tolist()
     if not isinstance(batna, (list, tuple)) or len(batna) != 2:
         got = f"{len(batna)} values" if isinstance(batna, (list, tuple)) else type(batna).__name__
-        raise InputError.one("batna", f"must be a list of two numbers [row, column]; got {got}", subject=_SUBJECT)
+        raise InputError.one(
+            "batna", f"must be a list of two numbers [row, column]; got {got}", subject=_SUBJECT
+        )
     problems = []
     values = []
     for k, entry in enumerate(batna):
@@ -148,6 +176,12 @@ def validate_time_limit(time_limit_s: Any) -> float | None:
     """A positive finite number of seconds, or ``None`` for no limit (in-process run)."""
     if time_limit_s is None:
         return None
-    if not _is_number(time_limit_s) or not math.isfinite(float(time_limit_s)) or float(time_limit_s) <= 0:
-        raise InputError.one("time_limit_s", "must be a positive finite number of seconds or null", subject=_SUBJECT)
+    if (
+        not _is_number(time_limit_s)
+        or not math.isfinite(float(time_limit_s))
+        or float(time_limit_s) <= 0
+    ):
+        raise InputError.one(
+            "time_limit_s", "must be a positive finite number of seconds or null", subject=_SUBJECT
+        )
     return float(time_limit_s)

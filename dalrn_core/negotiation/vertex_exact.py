@@ -17,9 +17,9 @@ The number of bases is ``C(m + n, m)``; `count_bases` lets callers gate the cost
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from itertools import combinations
-from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -33,7 +33,9 @@ def count_bases(m: int, n: int) -> int:
     return math.comb(m + n, m) - 1
 
 
-def _vertices(c: Sequence[Sequence[int]], dim: int) -> list[tuple[tuple[Fraction, ...], frozenset[int], frozenset[int]]]:
+def _vertices(
+    c: Sequence[Sequence[int]], dim: int
+) -> list[tuple[tuple[Fraction, ...], frozenset[int], frozenset[int]]]:
     """Vertices of {z in R^dim : z >= 0, c z <= 1} other than 0, with zero and tight sets."""
     k = len(c)
     cf = np.array(c, dtype=float)
@@ -94,7 +96,9 @@ def exact_vertex_enumeration(game: ExactGame) -> Iterator[tuple[list[Fraction], 
         mask = sum(1 << i for i in zero) | sum(1 << (m + j) for j in tight)
         xs.append((x, mask))
     ys = []
-    for y, zero, tight in _vertices(game.a_pos, n):  # labels: best-response rows i, unplayed columns m + j
+    for y, zero, tight in _vertices(
+        game.a_pos, n
+    ):  # labels: best-response rows i, unplayed columns m + j
         mask = sum(1 << i for i in tight) | sum(1 << (m + j) for j in zero)
         ys.append((y, mask))
     for x, mx in xs:

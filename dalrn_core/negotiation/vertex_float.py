@@ -16,7 +16,7 @@ are floats; `equilibrium.Verifier` re-derives them exactly where the game allows
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 from scipy.spatial import HalfspaceIntersection
@@ -30,10 +30,12 @@ def _vertices(c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if dim == 1:
         points = np.array([[1.0 / c[:, 0].max()]])
     else:
-        halfspaces = np.vstack([
-            np.hstack([-np.eye(dim), np.zeros((dim, 1))]),
-            np.hstack([c, -np.ones((k, 1))]),
-        ])
+        halfspaces = np.vstack(
+            [
+                np.hstack([-np.eye(dim), np.zeros((dim, 1))]),
+                np.hstack([c, -np.ones((k, 1))]),
+            ]
+        )
         interior = np.full(dim, 1.0 / (4.0 * dim))  # c z <= 2 * dim / (4 * dim) < 1
         points = HalfspaceIntersection(halfspaces, interior).intersections
         points = np.unique(np.round(points, 12), axis=0)
@@ -49,7 +51,9 @@ def _masks(flags: np.ndarray, offset: int) -> np.ndarray:
     return (flags.astype(np.int64) * weights).sum(axis=1)
 
 
-def float_vertex_enumeration(a_norm: np.ndarray, b_norm: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def float_vertex_enumeration(
+    a_norm: np.ndarray, b_norm: np.ndarray
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield candidate extreme equilibria ``(x, y)`` of the normalised game.
 
     Parameters
@@ -71,7 +75,7 @@ def float_vertex_enumeration(a_norm: np.ndarray, b_norm: np.ndarray) -> Iterator
     # A non-degenerate vertex has exactly `dim` labels, so its partner's mask is the exact
     # complement: look it up. Vertices with extra labels (degenerate) are matched by a
     # vectorised superset test instead.
-    y_count = np.array([bin(int(v)).count("1") for v in y_mask], dtype=int)
+    y_count = np.array([int(v).bit_count() for v in y_mask], dtype=int)
     simple: dict[int, list[int]] = {}
     for j in np.flatnonzero(y_count == n):
         simple.setdefault(int(y_mask[j]), []).append(int(j))
@@ -79,7 +83,7 @@ def float_vertex_enumeration(a_norm: np.ndarray, b_norm: np.ndarray) -> Iterator
     for i in range(len(xs)):
         mx = int(x_mask[i])
         need = full ^ mx
-        if bin(mx).count("1") == m:
+        if mx.bit_count() == m:
             partners = simple.get(need, [])
             extra = degenerate_y[(y_mask[degenerate_y] & need) == need]
             partners = list(partners) + [int(j) for j in extra]

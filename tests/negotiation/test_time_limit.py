@@ -1,0 +1,54 @@
+"""The hard time limit: the search runs in a child process that is killed at the limit,
+and a timed-out run keeps the cheap methods' equilibria and says so."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dalrn_core.negotiation.pipeline import Limits
+from dalrn_core.negotiation.runner import enumerate_equilibria
+from dalrn_core.negotiation.solve import negotiate
+from tests.negotiation.oracle import is_nash
+
+
+def test_subprocess_matches_in_process():
+    rng = np.random.default_rng(7)
+    a, b = rng.integers(0, 5, (4, 4)), rng.integers(0, 5, (4, 4))
+    inside = negotiate(a.tolist(), b.tolist(), time_limit_s=None).to_json()
+    child = negotiate(a.tolist(), b.tolist(), time_limit_s=30.0).to_json()
+    for key in ("equilibria", "selected", "outcome", "timed_out", "method"):
+        assert inside[key] == child[key]
+
+
+def test_timeout_keeps_cheap_equilibria_and_says_so():
+    # A 20x20 game: vertex enumeration of its polytopes takes far longer than 1 s, while
+    # pure equilibria and Lemke-Howson finish in a fraction of it.
+    rng = np.random.default_rng(11)
+    a, b = rng.integers(0, 100, (20, 20)), rng.integers(0, 100, (20, 20))
+    result = negotiate(a.tolist(), b.tolist(), time_limit_s=1.5)
+    assert result.timed_out and not result.complete
+    assert result.equilibria, "Lemke-Howson runs first, so something is always found"
+    assert "pure" in result.method
+    assert any("time limit 1.5 s" in note and "may be incomplete" in note for note in result.notes)
+    for e in result.equilibria:
+        assert is_nash(a.tolist(), b.tolist(), e.row_strategy_exact, e.col_strategy_exact)
+    assert result.to_json()["timed_out"] is True
+
+
+def test_size_gates_skip_expensive_phases():
+    rng = np.random.default_rng(3)
+    a, b = rng.random((5, 5)), rng.random((5, 5))
+    found = enumerate_equilibria(
+        a, b, time_limit_s=None, limits=Limits(exact_bases=10, support_pairs=10)
+    )
+    status = {p.name: p.status for p in found.phases}
+    assert status["support_enumeration"] == "skipped" and status["vertex_enumeration"] == "done"
+    assert found.complete
+
+
+@pytest.mark.slow
+def test_spawn_start_method(monkeypatch):
+    monkeypatch.setenv("DALRN_SOLVER_START_METHOD", "spawn")
+    result = negotiate([[3, 0], [0, 2]], [[2, 0], [0, 3]], time_limit_s=60.0)
+    assert len(result.equilibria) == 3 and not result.timed_out
