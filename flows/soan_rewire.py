@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from prefect import flow
 
-from tasks.soan import current_network, latency_predictor, publish, rewire_network, store_network
+from tasks.soan import (
+    current_network,
+    latency_predictor,
+    publish_metrics,
+    publish_plot,
+    rewire_network,
+    store_network,
+)
 
 
 @flow(name="soan_rewire", log_prints=True)
@@ -16,17 +21,16 @@ def soan_rewire(
     """Load the live network, rewire it, store the new version, publish plot and metrics."""
     network = current_network()
     model = latency_predictor()
-    if seed is None:  # each version gets its own exploration, reproducible from its hash
-        seed = int(hashlib.sha256(network.encode()).hexdigest()[:8], 16)
     result = rewire_network(network, model, iterations, seed, sim_jobs_per_node)
     new_network = store_network(network, result["edges"], model, iterations)
-    summary = publish(network, new_network, result["history"])
+    plot = publish_plot(new_network)
+    summary = publish_metrics(network, new_network, result["history"])
     before, after = summary["before"]["simulated_latency"], summary["after"]["simulated_latency"]
     print(
         f"network {network[:12]} -> {new_network[:12]}: "
         f"simulated mean latency {before:.3f} -> {after:.3f}"
     )
-    return {"network": new_network, "parent": network, "model": model, **summary}
+    return {"network": new_network, "parent": network, "model": model, "plot": plot, **summary}
 
 
 if __name__ == "__main__":

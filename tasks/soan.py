@@ -9,12 +9,10 @@ from prefect.artifacts import create_image_artifact, create_markdown_artifact, c
 from prefect.cache_policies import NO_CACHE
 
 from dalrn_core.config import sub_dir
-from dalrn_core.soan.metrics import SoanMetrics
-from dalrn_core.soan.network import solve
 from dalrn_core.soan.plot import render_network_png
 from dalrn_core.soan.predict import ensure_predictor
+from dalrn_core.soan.report import compare, summary_markdown, write_prometheus
 from dalrn_core.soan.rewire import RewireConfig, rewire
-from dalrn_core.soan.simulation import simulate
 from dalrn_core.soan.store import load_current_network, load_network, load_predictor, save_network
 
 
@@ -32,9 +30,11 @@ def latency_predictor() -> str:
 
 @task(name="soan-rewire", cache_policy=NO_CACHE)
 def rewire_network(
-    network_hash: str, model_hash: str, iterations: int, seed: int, sim_jobs_per_node: int
+    network_hash: str, model_hash: str, iterations: int, seed: int | None, sim_jobs_per_node: int
 ) -> dict:
     """Run the epsilon-greedy rewiring; returns the new edges and per-iteration metrics."""
+    if seed is None:  # each version explores differently, reproducibly from its hash
+        seed = int(network_hash[:8], 16)
     version = load_network(network_hash)
     config = RewireConfig(
         iterations=iterations,
@@ -61,54 +61,34 @@ def store_network(parent_hash: str, edges: list, model_hash: str, iterations: in
     )
 
 
-@task(name="soan-publish", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
-def publish(before_hash: str, after_hash: str, history: list[dict], sim_jobs: int = 50_000) -> dict:
-    """Plot, metrics table, before/after summary and the Prometheus text file."""
-    before, after = load_network(before_hash), load_network(after_hash)
-    png = render_network_png(
-        after.graph,
-        after.state,
-        sub_dir("soan", "plots") / f"{after_hash}.png",
-        title=f"network {after_hash[:12]}",
-        dpi=60,
+@task(name="soan-publish-plot", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+def publish_plot(network_hash: str) -> str:
+    """Render the network to PNG and publish it as an image artifact (a data URI)."""
+    version = load_network(network_hash)
+    path = sub_dir("soan", "plots") / f"{network_hash}.png"
+    render_network_png(
+        version.graph, version.state, path, title=f"network {network_hash[:12]}", dpi=60
     )
     create_image_artifact(
-        image_url="data:image/png;base64," + base64.b64encode(png.read_bytes()).decode(),
+        image_url="data:image/png;base64," + base64.b64encode(path.read_bytes()).decode(),
         key="soan-network",
-        description=f"Mediator network {after_hash[:12]}: "
-        "colour = utilisation, size = queue length",
+        description=f"Mediator network {network_hash[:12]}: colour = utilisation, "
+        "size = queue length",
     )
+    return str(path)
+
+
+@task(name="soan-publish-metrics", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+def publish_metrics(before_hash: str, after_hash: str, history: list[dict]) -> dict:
+    """Per-iteration table, before/after summary and the Prometheus text file."""
+    before, after = load_network(before_hash), load_network(after_hash)
     if history:
         create_table_artifact(
             table=history,
             key="soan-rewire-metrics",
             description="Rewiring bandit, one row per iteration",
         )
-    summary = {}
-    for name, version in (("before", before), ("after", after)):
-        sim = simulate(version.graph, version.state, jobs=sim_jobs, seed=0)
-        summary[name] = {
-            "hash": version.hash,
-            "closed_form_latency": solve(version.graph, version.state).mean_latency,
-            "simulated_latency": sim.mean_latency,
-        }
-    metrics = SoanMetrics()
-    metrics.observe_network(after.graph, after.state, sim)
-    for row in history:
-        metrics.iterations.inc()
-        metrics.accepted.inc(1 if row["accepted"] else 0)
-    (sub_dir("soan") / "metrics.prom").write_bytes(metrics.exposition())
-    drop = 1 - summary["after"]["simulated_latency"] / summary["before"]["simulated_latency"]
-    create_markdown_artifact(
-        key="soan-rewire-summary",
-        markdown=(
-            "| network | hash | closed-form latency | simulated latency |\n|---|---|---|---|\n"
-            + "".join(
-                f"| {k} | `{v['hash'][:12]}` | {v['closed_form_latency']:.3f} | "
-                f"{v['simulated_latency']:.3f} |\n"
-                for k, v in summary.items()
-            )
-            + f"\nSimulated mean latency change: {-100 * drop:+.1f}%\n"
-        ),
-    )
-    return {**summary, "simulated_reduction": drop, "plot": str(png)}
+    summary = compare(before, after)
+    create_markdown_artifact(markdown=summary_markdown(summary), key="soan-rewire-summary")
+    summary["prometheus"] = str(write_prometheus(after, history))
+    return summary

@@ -29,3 +29,13 @@ def test_flow_rewires_stores_and_publishes(prefect_harness, tiny_predictor, dalr
     assert Artifact.get("soan-rewire-summary") is not None
     assert (dalrn_home / "soan" / "plots" / f"{live.hash}.png").exists()
     assert b"soan_agent_utilisation" in (dalrn_home / "soan" / "metrics.prom").read_bytes()
+
+
+def test_report_compares_with_common_random_numbers():
+    from dalrn_core.soan.report import compare, summary_markdown
+
+    v = load_current_network()
+    same = compare(v, v, jobs=3000)
+    assert same["before"]["simulated_latency"] == same["after"]["simulated_latency"]
+    assert same["simulated_reduction"] == 0.0
+    assert summary_markdown(same).count(v.hash[:12]) == 2
