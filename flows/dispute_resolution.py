@@ -76,7 +76,7 @@ async def dispute_resolution(
             inputs={"context": precedent_search.context_cid, "query": precedent_search.query_cid},
             params={"index": index_cid, "key_id": precedent_search.key_id}, outputs=scored))
         clock.lap("encrypted_search")
-        reveal = await pause_flow_run(wait_for_input=TenantReveal, timeout=tenant_wait_seconds,
+        reveal = await pause_flow_run(wait_for_input=TenantReveal, timeout=tenant_wait_seconds, poll_interval=1,
                                       key=f"reveal-{dispute_id}")
         revealed = reveal.precedents[: precedent_search.k]
         clock.lap("tenant_reveal")

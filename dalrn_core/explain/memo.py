@@ -132,14 +132,19 @@ def _negotiation_section(memo: dict) -> list[str]:
     neg = memo["negotiation"]
     lines = ["", "## How the settlement was chosen", "", f"Rule: {memo['rule_text']}.", ""]
     eqs = neg.get("equilibria", [])
+    rule = neg.get("rule", "")
     if eqs:
-        lines += ["| # | row strategy | column strategy | payoffs | admissible | welfare |", "|---|---|---|---|---|---|"]
+        lines += [f"| # | row strategy | column strategy | payoffs | admissible | {rule} welfare | why it lost |",
+                  "|---|---|---|---|---|---|---|"]
         scores = {s.get("index"): s for s in neg.get("scores", [])}
         for i, eq in enumerate(eqs):
             score = scores.get(i, {})
+            welfare = score.get("welfare", {})
+            value = welfare.get(rule, "-") if isinstance(welfare, dict) else welfare
+            why = score.get("lost_because") or score.get("reason") or ("selected" if i == (neg.get("selected") or {}).get("index") else "")
             lines.append(
                 f"| {i} | {[round(x, 4) for x in eq['row_strategy']]} | {[round(x, 4) for x in eq['col_strategy']]} "
-                f"| {[round(x, 4) for x in eq['payoffs']]} | {score.get('admissible', '-')} | {_fmt(score.get('welfare', '-'))} |"
+                f"| {[round(x, 4) for x in eq['payoffs']]} | {score.get('admissible', '-')} | {_fmt(value)} | {why} |"
             )
     else:
         lines.append("No equilibrium was found.")

@@ -4,7 +4,7 @@ bargaining over joint outcomes for more."""
 from __future__ import annotations
 
 from dalrn_core.dispute.model import Dispute
-from dalrn_core.negotiation.bargaining import nash_bargaining_joint
+from dalrn_core.negotiation.bargaining_joint import nash_bargaining_joint
 from dalrn_core.negotiation.solve import negotiate
 
 
