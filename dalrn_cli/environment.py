@@ -22,6 +22,8 @@ def configure(*, quiet: bool = False) -> None:
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
+        "TRANSFORMERS_VERBOSITY": "error",
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
     }
     if quiet:
         defaults["PREFECT_LOGGING_LEVEL"] = "WARNING"

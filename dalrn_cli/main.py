@@ -77,6 +77,24 @@ def cmd_index_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    from dalrn_cli.search import print_hits, search
+
+    result = search(args.text, k=args.k, encrypted=args.encrypted)
+    if args.json:
+        _emit(result, True)
+    else:
+        print_hits(result)
+    return 0
+
+
+def cmd_soan_plot(args: argparse.Namespace) -> int:
+    from dalrn_core.soan.plot import plot_current
+
+    print(f"network picture written to {plot_current(Path(args.out))}")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from dalrn_cli.serve import serve
 
@@ -117,6 +135,19 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--limit", type=int, default=None, help="index only the first N paragraphs")
     build.set_defaults(func=cmd_index_build)
 
+    search = sub.add_parser("search", help="nearest precedents of a text")
+    search.add_argument("text")
+    search.add_argument("--k", type=int, default=10)
+    search.add_argument("--encrypted", action="store_true", help="score under the tenant's CKKS key")
+    search.add_argument("--json", action="store_true")
+    search.set_defaults(func=cmd_search)
+
+    soan = sub.add_parser("soan", help="the mediator agent network")
+    soan_sub = soan.add_subparsers(dest="soan_command", required=True)
+    plot = soan_sub.add_parser("plot", help="draw the live network (colour: utilisation, size: queue)")
+    plot.add_argument("--out", default="soan-network.png")
+    plot.set_defaults(func=cmd_soan_plot)
+
     serve = sub.add_parser("serve", help="start a local Prefect server and serve the deployments")
     serve.add_argument("--port", type=int, default=4200)
     serve.set_defaults(func=cmd_serve)
@@ -136,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader (say `| head`) went away: not an error of ours
+        return 0
     except Exception as exc:  # the last line of defence: a message, not a traceback
         if os.environ.get("DALRN_DEBUG"):
             raise

@@ -85,6 +85,7 @@ def print_summary(result: dict, stream=sys.stdout) -> None:
     settlement = result["settlement"]
     lines = [
         f"dispute        {result['dispute_id']}",
+        f"mediator       agent {result['mediator']} of the live network",
         f"outcome        {settlement['outcome']}",
     ]
     for who, term in settlement["terms"].items():

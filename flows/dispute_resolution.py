@@ -26,6 +26,7 @@ from tasks.precedents import (
     encrypted_precedent_search,
 )
 from tasks.receipts import record_receipt
+from tasks.routing import route_to_mediator
 from dalrn_core.podp.canonical import digest_of
 
 
@@ -61,6 +62,11 @@ async def dispute_resolution(
     stored = {"dispute_cid": intake["dispute_cid"], "evidence_cids": intake["evidence_cids"]}
     receipts = [record_receipt(dispute_id, "intake", inputs={"dispute": digest_of(dispute)}, outputs=stored)]
     clock.lap("intake")
+
+    mediator = route_to_mediator(dispute_id)
+    receipts.append(record_receipt(dispute_id, "route", params={"network": mediator["network"]},
+                                   outputs=mediator))
+    clock.lap("route")
 
     vectors = embed_texts(intake["texts"])
     receipts.append(record_receipt(dispute_id, "embed", inputs={"evidence": digest_of(intake["texts"])},
@@ -104,6 +110,7 @@ async def dispute_resolution(
         "memo_markdown_cid": memo["memo_markdown_cid"],
         "merkle_root": anchor["root"],
         "tx_hash": anchor["tx_hash"],
+        "mediator": mediator["agent"],
         "receipts": receipts,
         "stage_seconds": clock.seconds,
     }
