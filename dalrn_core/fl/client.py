@@ -16,8 +16,14 @@ from flwr.client import NumPyClient
 
 from dalrn_core.fl.attacks import Attack
 from dalrn_core.fl.data import to_arrays
-from dalrn_core.fl.model import (build_model, evaluate, flatten, get_parameters,
-                                 set_parameters, unflatten)
+from dalrn_core.fl.model import (
+    build_model,
+    evaluate,
+    flatten,
+    get_parameters,
+    set_parameters,
+    unflatten,
+)
 from dalrn_core.fl.training import TrainConfig, local_train
 
 

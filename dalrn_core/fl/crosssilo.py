@@ -19,6 +19,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 from dalrn_core.errors import InputError
 
@@ -93,7 +94,7 @@ class LocalFederation:
             [str(self._bin / args[0]), *args[1:]], stdout=log, stderr=subprocess.STDOUT,
             env=self._env, cwd=self.workdir, start_new_session=True))
 
-    def start(self, timeout: float = 120.0) -> "LocalFederation":
+    def start(self, timeout: float = 120.0) -> LocalFederation:
         deadline = time.monotonic() + timeout
         self._start("superlink", [
             "flower-superlink", "--ssl-ca-certfile", str(self.tls.ca),
@@ -129,8 +130,9 @@ class LocalFederation:
         command = [str(self._bin / "flwr"), "run", str(APP_DIR), "dalrn", "--stream"]
         if overrides:
             command += ["--run-config", overrides]
+        # check=False: the caller reads the return code and the output of a failed run.
         return subprocess.run(command, env=self._env, cwd=self.workdir, capture_output=True,
-                              text=True, timeout=timeout)
+                              text=True, timeout=timeout, check=False)
 
     def stop(self) -> None:
         """End every process this federation started (and their helper children)."""
@@ -147,7 +149,7 @@ class LocalFederation:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=5)
 
-    def __enter__(self) -> "LocalFederation":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -43,7 +43,7 @@ class RoundConfig:
     epsilon_budget: float = 4.0
     delta: float = 1e-5
 
-    def validate(self) -> "RoundConfig":
+    def validate(self) -> RoundConfig:
         if self.method not in STRATEGIES:
             raise InputError.one("method", f"must be one of {', '.join(STRATEGIES)}")
         if isinstance(self.n_silos, bool) or not isinstance(self.n_silos, int) \
@@ -59,7 +59,7 @@ class RoundConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "RoundConfig":
+    def from_dict(cls, values: dict) -> RoundConfig:
         values = dict(values)
         values["train"] = TrainConfig(**values.get("train", {}))
         return cls(**values)

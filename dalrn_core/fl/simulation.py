@@ -14,10 +14,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from flwr.common import (Code, DisconnectRes, EvaluateIns, EvaluateRes, FitIns, FitRes,
-                         GetParametersIns, GetParametersRes, GetPropertiesIns,
-                         GetPropertiesRes, Status, ndarrays_to_parameters,
-                         parameters_to_ndarrays)
+from flwr.common import (
+    Code,
+    DisconnectRes,
+    EvaluateIns,
+    EvaluateRes,
+    FitIns,
+    FitRes,
+    GetParametersIns,
+    GetParametersRes,
+    GetPropertiesIns,
+    GetPropertiesRes,
+    Status,
+    ndarrays_to_parameters,
+    parameters_to_ndarrays,
+)
 from flwr.server import Server, SimpleClientManager
 from flwr.server.client_proxy import ClientProxy
 

@@ -21,6 +21,14 @@ from torch.utils.data import DataLoader, TensorDataset
 from dalrn_core.errors import InputError, Problem
 from dalrn_core.fl.ledger import RoundCost
 
+# Two known, harmless warnings, filtered by message (a process-wide filter: silos train in
+# threads, and `warnings.catch_warnings` is not thread-safe):
+# - Opacus is not in secure_mode (its CSPRNG needs torchcsprng); our seeded generators are
+#   what make runs reproducible, and secure_mode would forbid them.
+# - Opacus' hooks make torch note that the inputs need no gradient; they do not.
+warnings.filterwarnings("ignore", message="Secure RNG turned off", category=UserWarning)
+warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -36,7 +44,7 @@ class TrainConfig:
     noise_multiplier: float = 1.1
     max_grad_norm: float = 1.0
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         problems = []
         if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
             problems.append(Problem("lr", "must be a finite number > 0"))
@@ -108,20 +116,13 @@ def local_train(model: nn.Module, x: np.ndarray, y: np.ndarray, config: TrainCon
         from opacus import PrivacyEngine
 
         noise_gen = torch.Generator().manual_seed(seed + 1_000_003)
-        with warnings.catch_warnings():
-            # Opacus warns that it is not in secure_mode (its CSPRNG needs torchcsprng);
-            # a seeded generator is what makes our runs reproducible.
-            warnings.simplefilter("ignore")
-            engine = PrivacyEngine(accountant="rdp")
-            model, optimizer, loader = engine.make_private(
-                module=model, optimizer=optimizer, data_loader=loader,
-                noise_multiplier=config.noise_multiplier, max_grad_norm=config.max_grad_norm,
-                poisson_sampling=True, noise_generator=noise_gen)
+        engine = PrivacyEngine(accountant="rdp")
+        model, optimizer, loader = engine.make_private(
+            module=model, optimizer=optimizer, data_loader=loader,
+            noise_multiplier=config.noise_multiplier, max_grad_norm=config.max_grad_norm,
+            poisson_sampling=True, noise_generator=noise_gen)
     model.train()
-    with warnings.catch_warnings():
-        # Opacus' hooks make torch warn that inputs need no gradient; they do not.
-        warnings.simplefilter("ignore")
-        steps, total, count = _epochs(model, optimizer, loader, config.local_epochs)
+    steps, total, count = _epochs(model, optimizer, loader, config.local_epochs)
     history = tuple(tuple(h) for h in engine.accountant.history) if engine else ()
     sample_rate = 1.0 / len(loader) if config.dp else config.batch_size / len(x)
     return TrainResult(steps=steps, sample_rate=sample_rate,

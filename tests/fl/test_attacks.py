@@ -16,7 +16,7 @@ from dalrn_core.fl.training import TrainConfig
 ROBUST = ("median", "trimmed_mean", "krum", "multi_krum")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def final_accuracy(method: str, attack: str | None) -> float:
     config = SimulationConfig(method=method, rounds=8, train=TrainConfig(dp=False),
                               attack=Attack(attack) if attack else None, byzantine=(2,))

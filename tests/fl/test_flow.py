@@ -7,9 +7,9 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
 from dalrn_core.fl.ledger import PrivacyLedger
+from dalrn_core.fl.model import model_hash
 from dalrn_core.fl.privacy import epsilon
 from dalrn_core.fl.store import current, load_model
-from dalrn_core.fl.model import model_hash
 from flows.fl_nightly import fl_nightly
 
 SMALL = {"n_silos": 5, "n_rows": 400}  # q = 0.1, 10 steps a round: two rounds fit in eps 4

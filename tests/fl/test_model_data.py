@@ -7,8 +7,14 @@ import pytest
 
 from dalrn_core.errors import InputError
 from dalrn_core.fl.data import FEATURES, LABEL, make_silos, make_test_set, to_arrays
-from dalrn_core.fl.model import (build_model, flatten, get_parameters, model_hash,
-                                 set_parameters, unflatten)
+from dalrn_core.fl.model import (
+    build_model,
+    flatten,
+    get_parameters,
+    model_hash,
+    set_parameters,
+    unflatten,
+)
 
 
 def test_silos_are_reproducible_and_seed_dependent():

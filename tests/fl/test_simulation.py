@@ -1,6 +1,5 @@
 """The embedded mode end to end: Flower's server loop, DP-SGD clients, the budget ledger."""
 
-import pytest
 
 from dalrn_core.fl.ledger import PrivacyLedger
 from dalrn_core.fl.privacy import epsilon

@@ -4,8 +4,8 @@ from flwr.common import Code, FitRes, Status, ndarrays_to_parameters, parameters
 
 from dalrn_core.errors import InputError
 from dalrn_core.fl import aggregation
-from dalrn_core.fl.data import make_silos
 from dalrn_core.fl.client import SiloClient
+from dalrn_core.fl.data import make_silos
 from dalrn_core.fl.model import flatten
 from dalrn_core.fl.simulation import InProcessClientProxy
 from dalrn_core.fl.strategies import STRATEGIES, make_strategy

@@ -20,7 +20,7 @@ def _name(common_name: str) -> x509.Name:
 def make_certificates(folder: Path) -> dict[str, Path]:
     """Write ca.crt, server.pem and server.key into `folder`; returns their paths."""
     folder.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_cert = (x509.CertificateBuilder()
                .subject_name(_name("dalrn test CA")).issuer_name(_name("dalrn test CA"))
