@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import flow
 from prefect.runtime import flow_run
 
-from dalrn_core.fl.federation import RoundConfig
+from dalrn_core.fl.federation import RoundConfig, check_rounds
 from dalrn_core.fl.ledger import BudgetExceeded
 from dalrn_core.fl.training import TrainConfig
 from tasks.fl import aggregate, charge_budget, current_model, evaluate, publish, train_silo
@@ -22,6 +22,7 @@ def fl_nightly(rounds: int = 1, method: str = "trimmed_mean", n_silos: int = 5, 
     any training), train one task per firm, aggregate robustly, evaluate. The returned
     `model_hash` and `round` identify the global model to anchor with the round's receipts.
     """
+    check_rounds(rounds)
     config = RoundConfig(
         n_silos=n_silos, seed=seed, n_rows=n_rows, method=method,
         train=TrainConfig(dp=dp, noise_multiplier=noise_multiplier, max_grad_norm=max_grad_norm),

@@ -65,6 +65,13 @@ class RoundConfig:
         return cls(**values)
 
 
+def check_rounds(rounds: int) -> int:
+    """Rounds a night may run: an integer from 1 to 100."""
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or not 1 <= rounds <= 100:
+        raise InputError.one("rounds", "must be an integer between 1 and 100")
+    return rounds
+
+
 def tenants(config: RoundConfig) -> list[str]:
     """The privacy-ledger tenant of each silo, in silo order."""
     return [f"firm-{i}" for i in range(config.n_silos)]

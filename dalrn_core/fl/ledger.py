@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,15 +106,17 @@ class PrivacyLedger:
         conn.execute("PRAGMA busy_timeout=60000")
         return conn
 
-    def spend(self, tenants: Sequence[str], cost: RoundCost, round_id: str) -> dict[str, float]:
+    def spend(self, tenants: Sequence[str], cost: RoundCost | Mapping[str, RoundCost],
+              round_id: str) -> dict[str, float]:
         """Atomically charge `cost` to every tenant, or to none of them.
 
         Parameters
         ----------
         tenants : sequence of str
             Every tenant whose data the round trains on.
-        cost : RoundCost
-            The round's DP-SGD parameters (per tenant).
+        cost : RoundCost, or a mapping from each tenant to its own RoundCost
+            The round's DP-SGD parameters (firms with different row counts sample at
+            different rates, so each may have its own cost).
         round_id : str
             Recorded with each spend, for audit.
 
@@ -129,7 +131,9 @@ class PrivacyLedger:
             Naming every tenant that the round would take over budget; nothing is written.
         """
         names = _check_tenants(tenants)
-        extra = cost.rdp()
+        costs = _per_tenant(names, cost)
+        # Curves computed before taking the write lock, to hold it as briefly as possible.
+        extras = {tenant: c.rdp() for tenant, c in costs.items()}
         conn = self._connect()
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -138,7 +142,7 @@ class PrivacyLedger:
             problems = []
             for tenant in names:
                 budget, delta, curve = self._row(conn, tenant)
-                new_curve = curve + extra
+                new_curve = curve + extras[tenant]
                 eps = epsilon_from_rdp(new_curve, delta)
                 if eps > budget:
                     problems.append(Problem(
@@ -160,8 +164,8 @@ class PrivacyLedger:
                 conn.execute(
                     "INSERT INTO spends (tenant, round_id, noise_multiplier, sample_rate, "
                     "steps, epsilon_after, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (tenant, round_id, cost.noise_multiplier, cost.sample_rate, cost.steps,
-                     eps, now))
+                    (tenant, round_id, costs[tenant].noise_multiplier,
+                     costs[tenant].sample_rate, costs[tenant].steps, eps, now))
             conn.execute("COMMIT")
             return after
         except BaseException:
@@ -247,6 +251,21 @@ class PrivacyLedger:
             conn.close()
         keys = ("round_id", "noise_multiplier", "sample_rate", "steps", "epsilon_after")
         return [dict(zip(keys, r)) for r in rows]
+
+
+def _per_tenant(names: list[str], cost: RoundCost | Mapping[str, RoundCost]
+                ) -> dict[str, RoundCost]:
+    if isinstance(cost, RoundCost):
+        return {name: cost for name in names}
+    if not isinstance(cost, Mapping):
+        raise InputError.one("cost", "must be a RoundCost or a mapping tenant -> RoundCost")
+    missing = [n for n in names if n not in cost]
+    if missing:
+        raise InputError.one(f"cost[{missing[0]}]", "every tenant needs a cost")
+    for name in names:
+        if not isinstance(cost[name], RoundCost):
+            raise InputError.one(f"cost[{name}]", "must be a RoundCost")
+    return {name: cost[name] for name in names}
 
 
 def _check_tenants(tenants: Sequence[str]) -> list[str]:

@@ -54,3 +54,9 @@ def test_bad_parameters_fail_before_any_work(prefect_harness):
     with pytest.raises(InputError) as err:
         fl_nightly(method="krum", n_silos=4)
     assert err.value.problems[0].field == "n_silos"
+    with pytest.raises(InputError) as err:
+        fl_nightly(rounds=0)
+    assert err.value.problems[0].field == "rounds"
+    with pytest.raises(InputError) as err:
+        fl_nightly(method="average")
+    assert err.value.problems[0].field == "method"

@@ -71,6 +71,19 @@ def test_all_or_nothing_across_tenants(tmp_path):
     assert ledger.spent("rich") == 0.0 and ledger.history("rich") == []
 
 
+def test_each_tenant_may_have_its_own_cost(tmp_path):
+    ledger = PrivacyLedger(tmp_path / "l.sqlite")
+    small = RoundCost(1.1, 0.1, 10)   # a firm with 400 rows, batch 40
+    large = RoundCost(1.1, 0.02, 50)  # a firm with 2000 rows, batch 40
+    after = ledger.spend(["small", "large"], {"small": small, "large": large}, "r0")
+    assert after["small"] == pytest.approx(epsilon(1.1, 0.1, 10, 1e-5))
+    assert after["large"] == pytest.approx(epsilon(1.1, 0.02, 50, 1e-5))
+    assert ledger.history("large")[0]["sample_rate"] == 0.02
+    with pytest.raises(InputError) as err:
+        ledger.spend(["small", "other"], {"small": small}, "r1")
+    assert err.value.problems[0].field == "cost[other]"
+
+
 def test_survives_restart(tmp_path):
     path = tmp_path / "l.sqlite"
     PrivacyLedger(path).spend(["a"], COST, "r0")
