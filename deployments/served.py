@@ -22,10 +22,7 @@ def deployments(only: list[str] | None = None) -> list:
     for module_name, function, name, schedule in DEPLOYMENTS:
         if only and name not in only:
             continue
-        try:
-            flow = getattr(importlib.import_module(module_name), function)
-        except (ImportError, AttributeError):
-            continue  # a flow this checkout does not have yet
+        flow = getattr(importlib.import_module(module_name), function)
         out.append(flow.to_deployment(name=name, schedules=[schedule] if schedule else None))
     return out
 

@@ -38,9 +38,9 @@ def check_prefect_yaml() -> list[str]:
     return problems
 
 
-def check_compose() -> list[str]:
+def check_compose(spec: dict | None = None) -> list[str]:
     problems = []
-    spec = yaml.safe_load((DOCKER / "compose.yaml").read_text())
+    spec = spec if spec is not None else yaml.safe_load((DOCKER / "compose.yaml").read_text())
     volumes, secrets = set(spec.get("volumes", {})), set(spec.get("secrets", {}))
     for name, service in spec.get("services", {}).items():
         if "image" not in service and "build" not in service:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from prefect import flow
 
-from tasks.search import build_and_save_index, embed_corpus, load_corpus
+from tasks.quality import check_table
+from tasks.search import build_and_save_index, corpus_table, embed_corpus, load_corpus
 
 
 @flow(name="build_index", log_prints=True)
@@ -12,6 +13,7 @@ def build_index(limit: int | None = None, kind: str = "hnsw", M: int = 32,
                 ef_construction: int = 200, ef_search: int = 128,
                 nlist: int | None = None, nprobe: int = 16) -> str:
     """Embed the SPDX precedent paragraphs and index them; returns the index CID."""
+    check_table(corpus_table(limit), "precedent_corpus")
     corpus = load_corpus(limit)
     vectors = embed_corpus(corpus["texts"])
     params = {"kind": kind, "M": M, "ef_construction": ef_construction,

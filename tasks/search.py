@@ -6,6 +6,7 @@ Encrypted scoring of a tenant's query is in `tasks/precedents.py`.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from prefect import task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
@@ -22,6 +23,13 @@ def load_corpus(limit: int | None = None) -> dict:
     if limit is not None:
         corpus = corpus.head(limit)
     return {"ids": corpus.precedent_id.tolist(), "texts": corpus.text.tolist()}
+
+
+@task(name="corpus-table", cache_policy=NO_CACHE)
+def corpus_table(limit: int | None = None) -> pd.DataFrame:
+    """The precedent corpus as a table, for its data quality suite."""
+    corpus = load_precedents()
+    return corpus if limit is None else corpus.head(limit)
 
 
 @task(name="embed-precedents", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=2)

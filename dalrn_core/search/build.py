@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dalrn_core.quality.validate import validate_table
 from dalrn_core.search.corpus import load_precedents
 from dalrn_core.search.embed import Embedder
 from dalrn_core.search.index import IndexParams, PrecedentIndex
@@ -13,6 +14,7 @@ def build_precedent_index(*, limit: int | None = None, params: IndexParams | Non
     corpus = load_precedents()
     if limit is not None:
         corpus = corpus.head(limit)
+    validate_table(corpus, "precedent_corpus")
     vectors = Embedder.load().encode(corpus.text.tolist(), progress=progress)
     index = PrecedentIndex.build(vectors, corpus.precedent_id.tolist(), params,
                                  meta={"model": "all-minilm-l6-v2", "corpus": "spdx", "limit": limit})

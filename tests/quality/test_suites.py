@@ -30,3 +30,23 @@ def test_broken_corpus_fails_with_a_report(corpus):
 
 def test_suites_are_listed():
     assert "precedent_corpus" in suite_names()
+
+
+def test_failed_suite_fails_the_flow_run_with_its_report(corpus):
+    from prefect import flow
+    from prefect.testing.utilities import prefect_test_harness
+
+    from tasks.quality import check_table
+
+    @flow
+    def check(table):
+        return check_table(table, "precedent_corpus")
+
+    bad = corpus.head(150).copy()
+    bad.loc[bad.index[0], "text"] = None
+    with prefect_test_harness(server_startup_timeout=120):
+        state = check(bad, return_state=True)
+        assert state.is_failed()
+        with pytest.raises(DataQualityError, match="expect_column_values_to_not_be_null on text"):
+            state.result()
+        assert check(corpus.head(150)) == 150
