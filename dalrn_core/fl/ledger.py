@@ -95,9 +95,13 @@ class PrivacyLedger:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.epsilon_budget = float(epsilon_budget)
         self.delta = float(delta)
-        with self._connect() as conn:
+        conn = self._connect()
+        try:
+            # WAL lets readers (spent, history) proceed while a round holds the write lock.
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
+        finally:
+            conn.close()
 
     def _connect(self) -> sqlite3.Connection:
         # One connection per call: safe across threads and processes. isolation_level=None
