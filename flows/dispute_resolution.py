@@ -95,7 +95,7 @@ async def dispute_resolution(
                                    params={"rule": rule}, outputs={"result": digest_of(negotiation)}))
     clock.lap("negotiate")
 
-    memo = write_memo(dispute, intake, hits, negotiation, receipts)
+    memo = write_memo(dispute, intake, hits, negotiation, receipts, mediator)
     receipts.append(record_receipt(dispute_id, "explain", outputs=memo))
     clock.lap("explain")
 

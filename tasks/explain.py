@@ -17,7 +17,8 @@ from dalrn_core.podp.canonical import canonical_bytes
 
 
 @task(name="explain", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 4])
-def write_memo(dispute: dict, intake: dict, hits: dict, negotiation: dict, receipts: list[str]) -> dict:
+def write_memo(dispute: dict, intake: dict, hits: dict, negotiation: dict, receipts: list[str],
+               mediator: dict | None = None) -> dict:
     """Store the memo and diagram by CID and show the memo in the UI; returns the CIDs."""
     parsed = parse_dispute(dispute)
     store = content_store()
@@ -37,6 +38,7 @@ def write_memo(dispute: dict, intake: dict, hits: dict, negotiation: dict, recei
         negotiation=negotiation,
         diagram={"png_cid": png_cid, "mermaid": to_mermaid(graph)},
         receipts=receipts,
+        mediator=mediator,
     )
     markdown = render_markdown(memo)
     memo_cid = store.put(canonical_bytes(memo))

@@ -59,6 +59,7 @@ def build_memo(
     negotiation: dict,
     diagram: dict,
     receipts: list[str],
+    mediator: dict | None = None,
 ) -> dict:
     """The memo as a JSON-ready dict (see the module docstring for what it holds)."""
     return {
@@ -67,6 +68,7 @@ def build_memo(
         "dispute_cid": dispute_cid,
         "title": dispute.title,
         "tenant": dispute.tenant,
+        "mediator": mediator,
         "parties": [
             {"id": p.id, "name": p.name, "claim": p.claim, "batna": p.batna} for p in dispute.parties
         ],
@@ -99,7 +101,12 @@ def _fmt(value) -> str:
 def render_markdown(memo: dict) -> str:
     """The memo for people: headings, tables and the diagram in Mermaid."""
     lines = [f"# Settlement memo: {memo['title']}", "",
-             f"Dispute `{memo['dispute_id']}` (CID `{memo['dispute_cid']}`), tenant `{memo['tenant']}`.", ""]
+             f"Dispute `{memo['dispute_id']}` (CID `{memo['dispute_cid']}`), tenant `{memo['tenant']}`."]
+    mediator = memo.get("mediator")
+    if mediator:
+        lines.append(f"Mediated by agent {mediator['agent']} of network `{mediator['network'][:12]}` "
+                     f"(predicted latency {mediator['predicted_latency']:.3g}, by {mediator['basis']}).")
+    lines.append("")
     settlement = memo["settlement"]
     lines += ["## Outcome", "", f"**{settlement['outcome'].replace('_', ' ')}**", ""]
     for who, term in settlement["terms"].items():
