@@ -30,7 +30,7 @@ class InputError(ValueError):
         super().__init__(f"invalid {subject}:\n{lines}")
 
     @classmethod
-    def one(cls, field: str, rule: str, *, subject: str = "input") -> "InputError":
+    def one(cls, field: str, rule: str, *, subject: str = "input") -> InputError:
         return cls(Problem(field, rule), subject=subject)
 
 

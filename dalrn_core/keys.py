@@ -8,8 +8,8 @@ functions here instead of a file.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 
 def keys_dir() -> Path:

@@ -13,6 +13,7 @@ from prefect import flow
 from prefect.flow_runs import pause_flow_run
 from prefect.runtime import flow_run
 
+from dalrn_core.podp.canonical import digest_of
 from tasks.anchor import anchor_dispute
 from tasks.embed import embed_texts
 from tasks.explain import write_memo
@@ -27,7 +28,6 @@ from tasks.precedents import (
 )
 from tasks.receipts import record_receipt
 from tasks.routing import route_to_mediator
-from dalrn_core.podp.canonical import digest_of
 
 
 def _run_name() -> str:

@@ -16,7 +16,7 @@ os.environ.setdefault(
     "DALRN_EMBEDDINGS_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), ".dalrn", "embeddings")
 )
 
-from dalrn_cli.environment import configure  # noqa: E402  (needs the folders above)
+from dalrn_cli.environment import configure
 
 configure()
 

@@ -8,15 +8,14 @@ node's `eth_sendRawTransaction` followed by waiting for the receipt.
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import to_checksum_address
-from web3 import Web3
 from eth_tester.exceptions import TransactionFailed
-from eth_utils import function_signature_to_4byte_selector
+from eth_utils import function_signature_to_4byte_selector, to_checksum_address
+from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError
 
 from dalrn_core.chain.contract import artifact

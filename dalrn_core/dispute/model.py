@@ -42,7 +42,7 @@ class Evidence(_Strict):
     text: str = Field(max_length=MAX_EVIDENCE_CHARS)
 
     @model_validator(mode="after")
-    def _text_not_blank(self) -> "Evidence":
+    def _text_not_blank(self) -> Evidence:
         if not self.text.strip():
             raise ValueError("text: must not be empty")
         return self
@@ -60,7 +60,7 @@ class BimatrixGame(_Strict):
     col_payoffs: Payoffs
 
     @model_validator(mode="after")
-    def _shapes(self) -> "BimatrixGame":
+    def _shapes(self) -> BimatrixGame:
         rows, cols = len(self.row_strategies), len(self.col_strategies)
         for name in ("row_payoffs", "col_payoffs"):
             matrix = getattr(self, name)
@@ -90,7 +90,7 @@ class Dispute(_Strict):
     deadline: AwareDatetime
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Dispute":
+    def _consistent(self) -> Dispute:
         ids = [p.id for p in self.parties]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:

@@ -24,7 +24,7 @@ def parse_cid(cid: str, *, field: str = "cid") -> CID:
     """Decode a CID string, refusing anything but CIDv1 raw sha2-256."""
     try:
         parsed = CID.decode(cid)
-    except Exception as exc:  # multiformats raises several error types for bad text
+    except Exception as exc:  # noqa: BLE001 - multiformats raises many error types for bad text
         raise InputError.one(field, f"not a valid CID ({exc})") from None
     if parsed.version != 1 or parsed.codec.name != "raw" or parsed.hashfun.name != "sha2-256":
         raise InputError.one(field, "must be a CIDv1 with raw codec and sha2-256")

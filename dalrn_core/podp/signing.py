@@ -25,7 +25,7 @@ class ReceiptSigner:
         self._key = SigningKey(seed)
 
     @classmethod
-    def from_key_file(cls, name: str = RECEIPT_KEY_FILE) -> "ReceiptSigner":
+    def from_key_file(cls, name: str = RECEIPT_KEY_FILE) -> ReceiptSigner:
         return cls(load_or_create(name, lambda: bytes(SigningKey.generate())))
 
     @property

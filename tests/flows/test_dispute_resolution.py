@@ -50,7 +50,8 @@ def test_root_is_anchored_and_the_contract_confirms_it(resolved):
     root, leaf = bytes.fromhex(anchor["root"][2:]), bytes.fromhex(anchor["leaf"][2:])
     assert client.is_anchored(root)
     assert client.verify_receipt(leaf, [bytes.fromhex(p[2:]) for p in anchor["proof"]], root)
-    assert [r["step"] for r in map(lambda c: json.loads(LocalContentStore().get(c)), record["receipts"])][-8:] == [
+    steps = [json.loads(LocalContentStore().get(cid))["step"] for cid in record["receipts"]]
+    assert steps[-8:] == [
         "intake", "route", "embed", "encrypted_search", "precedents", "negotiate", "explain", "anchor"]
     assert verify_dispute(dispute.id)
 

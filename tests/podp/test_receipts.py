@@ -36,7 +36,7 @@ def test_canonical_form_is_rfc8785():
 
 
 def test_edit_breaks_signature():
-    receipts, cids = _chain()
+    receipts, _ = _chain()
     receipts[2]["params"]["i"] = 99
     with pytest.raises(IntegrityError, match=r"d-1/002-step2: signature"):
         _verify(receipts)
