@@ -7,17 +7,26 @@ from pathlib import Path
 from prefect.blocks.core import Block
 from pydantic import Field
 
+from dalrn_core.evidence.ipfs import IpfsContentStore
 from dalrn_core.evidence.store import ContentStore, LocalContentStore
 
 
 class EvidenceStore(Block):
-    """A content-addressed store; `local` is a folder in the project data folder."""
+    """A content-addressed store: `local` (a folder in the data folder) or `ipfs` (kubo API).
+
+    Both backends name the same bytes with the same CIDv1, so a store can be switched
+    without changing any recorded CID.
+    """
 
     _block_type_name = "DALRN Evidence Store"
-    kind: str = Field(default="local", pattern="^(local)$", description="backend: local")
+    kind: str = Field(default="local", pattern="^(local|ipfs)$", description="backend: local or ipfs")
     path: str | None = Field(default=None, description="folder for the local store")
+    api_url: str = Field(default="http://127.0.0.1:5001", description="kubo RPC API for kind ipfs")
+    timeout_seconds: float = Field(default=30.0, gt=0, description="per-request timeout for kind ipfs")
 
     def open(self) -> ContentStore:
+        if self.kind == "ipfs":
+            return IpfsContentStore(self.api_url, timeout=self.timeout_seconds)
         return LocalContentStore(Path(self.path) if self.path else None)
 
 

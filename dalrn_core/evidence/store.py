@@ -2,7 +2,8 @@
 
 Every `get` re-hashes what it returns and refuses a mismatch, so a tampered or corrupted
 object is never handed on. The local store is the embedded default; production uses IPFS
-through the kubo HTTP API (a later backend with the same interface).
+through the kubo HTTP API (`dalrn_core.evidence.ipfs.IpfsContentStore`, same interface and
+the same CIDs).
 """
 
 from __future__ import annotations
