@@ -31,6 +31,10 @@ from dalrn_core.negotiation.rational import (
 )
 
 LABEL_TOL = 1e-7  # on probabilities and on normalised payoffs in [1, 2]
+# Tighter tolerances tried in turn when the labels read at LABEL_TOL give no exact vertex
+# pair (near-ties closer than 1e-7 in the normalised game).
+RETRY_TOLS = (LABEL_TOL, 1e-10, 1e-13)
+SAME_TOL = 1e-9  # two profiles this close (max norm) are one equilibrium
 FLOAT_REGRET_TOL = 1e-9
 
 
@@ -113,6 +117,24 @@ class Verifier:
         self.a, self.b, self.exact = a, b, exact
         self.a_norm, self.b_norm = normalised_float(a), normalised_float(b)
         self.m, self.n = a.shape
+        # Verified profiles as one float row each: a later candidate within SAME_TOL of one
+        # of them is that equilibrium again, found by another method, and is not re-solved.
+        self._known: list[Equilibrium] = []
+        self._known_rows = np.empty((0, self.m + self.n))
+
+    def _remember(self, eq: Equilibrium | None) -> Equilibrium | None:
+        if eq is not None:
+            self._known.append(eq)
+            row = np.array(eq.row_strategy + eq.col_strategy)[None, :]
+            self._known_rows = np.vstack([self._known_rows, row])
+        return eq
+
+    def _recall(self, x: np.ndarray, y: np.ndarray, method: str) -> Equilibrium | None:
+        if not self._known:
+            return None
+        dist = np.abs(self._known_rows - np.concatenate([x, y])[None, :]).max(axis=1)
+        k = int(np.argmin(dist))
+        return replace(self._known[k], found_by=(method,)) if dist[k] <= SAME_TOL else None
 
     def from_exact(
         self, x: Sequence[Fraction], y: Sequence[Fraction], method: str, extreme: bool = True
@@ -121,7 +143,7 @@ class Verifier:
         assert self.exact is not None
         u_row = sum((p * v for p, v in zip(x, mat_vec(self.exact.a, y))), Fraction(0))
         u_col = sum((v * q for v, q in zip(vec_mat(x, self.exact.b), y)), Fraction(0))
-        return Equilibrium(
+        eq = Equilibrium(
             row_strategy=tuple(float(p) for p in x),
             col_strategy=tuple(float(q) for q in y),
             payoffs=(float(u_row), float(u_col)),
@@ -131,6 +153,8 @@ class Verifier:
             extreme=extreme,
             found_by=(method,),
         )
+        self._remember(eq)
+        return eq
 
     def clean(self, x: np.ndarray, y: np.ndarray, method: str) -> Equilibrium | None:
         """A verified equilibrium near the candidate ``(x, y)``, or ``None`` if it is not one."""
@@ -145,18 +169,24 @@ class Verifier:
         if x.sum() <= 0 or y.sum() <= 0:
             return None
         x, y = x / x.sum(), y / y.sum()
+        known = self._recall(x, y, method)
+        if known is not None:
+            return known
         if self.exact is not None:
-            return self._clean_exact(x, y, method)
-        return self._clean_float(x, y, method)
+            return self._clean_exact(x, y, method)  # remembered by from_exact
+        return self._remember(self._clean_float(x, y, method))
 
     # exact path ------------------------------------------------------------------------
     def _vertex(
-        self, z: np.ndarray, values: np.ndarray, pos: Sequence[Sequence[int]]
+        self, z: np.ndarray, values: np.ndarray, pos: Sequence[Sequence[int]], tol: float
     ) -> list[Fraction] | None:
-        """Exact vertex of {z >= 0, pos z <= 1} with the labels read off a float ``z``."""
+        """Exact vertex of {z >= 0, pos z <= 1} with the labels read off a float ``z``.
+
+        Labels: coordinates at most ``tol`` and opponent payoffs within ``tol`` of the best.
+        """
         dim = len(z)
-        zero = [k for k in range(dim) if z[k] <= LABEL_TOL]
-        tight = [r for r in range(len(values)) if values[r] >= values.max() - LABEL_TOL]
+        zero = [k for k in range(dim) if z[k] <= tol]
+        tight = [r for r in range(len(values)) if values[r] >= values.max() - tol]
         rows = [[1 if c == k else 0 for c in range(dim)] for k in zero] + [
             list(pos[r]) for r in tight
         ]
@@ -173,10 +203,15 @@ class Verifier:
         ex = self.exact
         assert ex is not None
         b_pos_t = [list(col) for col in zip(*ex.b_pos)]  # one row per column strategy
-        xe = self._vertex(x, x @ self.b_norm, b_pos_t)
-        ye = self._vertex(y, self.a_norm @ y, ex.a_pos)
-        if xe is not None and ye is not None and is_equilibrium_exact(ex.a_pos, ex.b_pos, xe, ye):
-            return self.from_exact(xe, ye, method, extreme=True)
+        for tol in RETRY_TOLS:
+            xe = self._vertex(x, x @ self.b_norm, b_pos_t, tol)
+            ye = self._vertex(y, self.a_norm @ y, ex.a_pos, tol)
+            if (
+                xe is not None
+                and ye is not None
+                and is_equilibrium_exact(ex.a_pos, ex.b_pos, xe, ye)
+            ):
+                return self.from_exact(xe, ye, method, extreme=True)
         # Not a vertex pair under these labels: try the nearest simple rationals exactly.
         xr = _rational(x)
         yr = _rational(y)

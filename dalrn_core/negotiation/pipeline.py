@@ -70,7 +70,8 @@ class PhaseEnd:
 Event = Equilibrium | PhaseEnd
 
 
-def _pure(v: Verifier, exact: ExactGame | None) -> Iterator[Equilibrium | None]:
+def pure_phase(v: Verifier, exact: ExactGame | None) -> Iterator[Equilibrium | None]:
+    """Pure equilibria as verified records (exact when the game has an exact form)."""
     m, n = v.m, v.n
     cells = pure_equilibria(exact.a, exact.b) if exact is not None else pure_equilibria(v.a, v.b)
     for i, j in cells:
@@ -145,7 +146,7 @@ def run_phases(
     bases = count_bases(m, n)
     pairs = math.comb(m + n, m)
     plan = {
-        "pure": (lambda: _pure(v, exact), None),
+        "pure": (lambda: pure_phase(v, exact), None),
         "lemke_howson": (lambda: _lemke_howson(v, exact), None),
         "vertex_enumeration_exact": (
             (lambda: _exact_vertices(v, exact)) if exact is not None else None,

@@ -93,43 +93,70 @@ def normalised_float(a: np.ndarray) -> np.ndarray:
     return (a - low) / span + 1.0
 
 
+def _integer_rows(rows, rhs) -> list[list[int]]:
+    """The augmented system scaled to integers (each row by its own common denominator)."""
+    out = []
+    for row, r in zip(rows, rhs):
+        entries = [Fraction(v) for v in row] + [Fraction(r)]
+        scale = 1
+        for v in entries:
+            scale = math.lcm(scale, v.denominator)
+        out.append([int(v * scale) for v in entries])
+    return out
+
+
 def solve_unique(
     rows: Sequence[Sequence[Fraction | int]], rhs: Sequence[Fraction | int], n: int
 ) -> list[Fraction] | None:
     """The unique exact solution of ``rows @ z = rhs`` in ``n`` unknowns, else ``None``.
 
-    Gauss-Jordan elimination over the rationals; ``None`` when the system is inconsistent or
-    has more than one solution (rank below ``n``). Overdetermined consistent systems are fine.
+    Fraction-free Gauss-Jordan elimination (Bareiss 1968, "Sylvester's identity and
+    multistep integer-preserving Gaussian elimination"): entries stay integers, every
+    division is exact, so no gcd is computed until the final quotients. ``None`` when the
+    system is inconsistent or has more than one solution (rank below ``n``); overdetermined
+    consistent systems are fine.
     """
-    m = [[Fraction(v) for v in row] + [Fraction(r)] for row, r in zip(rows, rhs)]
-    pivot_row = 0
+    m = _integer_rows(rows, rhs)
+    det = 1
+    pivots: list[int] = []  # pivots[k] = row holding the pivot of column k
+    free = list(range(len(m)))
     for col in range(n):
-        pick = next((r for r in range(pivot_row, len(m)) if m[r][col] != 0), None)
+        pick = next((r for r in free if m[r][col] != 0), None)
         if pick is None:
             return None  # a free variable: not a unique point
-        m[pivot_row], m[pick] = m[pick], m[pivot_row]
-        pivot = m[pivot_row]
-        inv = 1 / pivot[col]
-        pivot[:] = [v * inv for v in pivot]
+        free.remove(pick)
+        prow = m[pick]
+        piv = prow[col]
         for r in range(len(m)):
-            if r != pivot_row and m[r][col] != 0:
+            if r != pick:
                 factor = m[r][col]
-                m[r] = [v - factor * p for v, p in zip(m[r], pivot)]
-        pivot_row += 1
-    if any(row[n] != 0 for row in m[pivot_row:]):
+                m[r] = [(v * piv - factor * q) // det for v, q in zip(m[r], prow)]
+        det = piv
+        pivots.append(pick)
+    if any(m[r][n] != 0 for r in free):
         return None  # inconsistent
-    return [m[k][n] for k in range(n)]
+    return [Fraction(m[r][n], m[r][k]) for k, r in enumerate(pivots)]
+
+
+def _over_common(v: Sequence[Fraction]) -> tuple[list[int], int]:
+    """``v`` as integer numerators over one common denominator."""
+    den = 1
+    for x in v:
+        den = math.lcm(den, Fraction(x).denominator)
+    return [int(Fraction(x) * den) for x in v], den
 
 
 def mat_vec(m: Sequence[Sequence[Fraction | int]], v: Sequence[Fraction]) -> list[Fraction]:
-    """``M @ v`` exactly."""
+    """``M @ v`` exactly (integer arithmetic when ``M`` is integer)."""
+    if all(isinstance(x, int) for row in m for x in row):
+        nums, den = _over_common(v)
+        return [Fraction(sum(x * y for x, y in zip(row, nums)), den) for row in m]
     return [sum((x * y for x, y in zip(row, v)), Fraction(0)) for row in m]
 
 
 def vec_mat(v: Sequence[Fraction], m: Sequence[Sequence[Fraction | int]]) -> list[Fraction]:
     """``v @ M`` exactly."""
-    cols = len(m[0])
-    return [sum((v[i] * m[i][j] for i in range(len(m))), Fraction(0)) for j in range(cols)]
+    return mat_vec([list(col) for col in zip(*m)], v)
 
 
 def is_equilibrium_exact(a, b, x: Sequence[Fraction], y: Sequence[Fraction]) -> bool:

@@ -29,7 +29,7 @@ from dalrn_core.negotiation.pipeline import (
     Event,
     Limits,
     PhaseEnd,
-    _pure,
+    pure_phase,
     run_phases,
 )
 from dalrn_core.negotiation.rational import ExactGame, exact_game
@@ -152,7 +152,7 @@ def enumerate_equilibria(
     ended = {p.name for p in phases}
     if "pure" not in ended:
         # Not even the first phase reported back: pure equilibria are O(mn), compute here.
-        for eq in _pure(Verifier(a, b, exact), exact):
+        for eq in pure_phase(Verifier(a, b, exact), exact):
             if eq is not None:
                 merge(found, eq)
         notes.append("pure equilibria computed in the parent process after the solver stopped")

@@ -93,3 +93,15 @@ def test_verifier_rejects_non_equilibria():
     assert v.clean(np.array([1.0, 0]), np.array([1.0, 0]), "test") is None  # mutual cooperation
     good = v.clean(np.array([1e-12, 1.0]), np.array([0.0, 1.0 + 1e-13]), "test")
     assert good is not None and good.row_strategy_exact == (F(0), F(1))  # noise cleaned exactly
+
+
+def test_exact_solver_unique_singular_inconsistent():
+    from dalrn_core.negotiation.rational import solve_unique
+
+    # 2x + y = 1, x - y = 1/2 (a Fraction row), and a consistent third equation.
+    rows = [[2, 1], [1, -1], [3, 0]]
+    assert solve_unique(rows, [1, F(1, 2), F(3, 2)], 2) == [F(1, 2), F(0)]
+    assert solve_unique(rows, [1, F(1, 2), 2], 2) is None  # inconsistent third equation
+    assert solve_unique([[1, 1], [2, 2]], [1, 2], 2) is None  # rank 1: not a unique point
+    big = 10**200
+    assert solve_unique([[big, 1], [1, 0]], [big + 1, 1], 2) == [1, 1]
