@@ -1,65 +1,116 @@
 """Third-party verification of one dispute: receipts, memo, Merkle proof, root on chain.
 
-Each check either passes with a line saying what held, or raises IntegrityError naming
-the first thing that failed. A missing or edited file in the content store fails its CID
-check, so tampering with any stored receipt, memo, manifest or proof is caught.
+The checks run in this order and the first failure raises IntegrityError naming the
+dispute, the object (receipt id and CID, output name, manifest CID, proof, root, chain)
+and the rule broken:
+1. each receipt's bytes match its CID; the chain's links, sequence and signatures hold;
+2. every memo, Markdown memo and diagram a receipt names matches its CID;
+3. the anchored leaf is the digest of a receipt of this chain and is listed in the batch
+   manifest, whose leaves rebuild the anchored root;
+4. the recorded inclusion proof leads from the leaf to the root;
+5. the root is anchored on chain, and the contract itself accepts the proof.
 """
 
 from __future__ import annotations
 
 import json
 
+from dalrn_core.chain.anchor import AnchorClient
 from dalrn_core.chain.local import open_embedded_anchor
 from dalrn_core.dispute.records import load_record
 from dalrn_core.errors import IntegrityError
-from dalrn_core.evidence.store import LocalContentStore
+from dalrn_core.evidence.store import ContentStore, LocalContentStore
 from dalrn_core.podp.merkle import merkle_root, verify_proof
 from dalrn_core.podp.receipts import receipt_leaf, verify_chain
 from dalrn_core.podp.signing import ReceiptSigner
+
+ARTIFACT_OUTPUTS = ("memo_cid", "memo_markdown_cid", "diagram_cid")
 
 
 def _hex(value: str) -> bytes:
     return bytes.fromhex(value.removeprefix("0x"))
 
 
-def verify_dispute(dispute_id: str) -> list[str]:
-    """Verify everything recorded for `dispute_id`; returns what held, raises on a failure."""
+def _fetch(store: ContentStore, cid: str, what: str, dispute_id: str) -> bytes:
+    try:
+        return store.get(cid)
+    except IntegrityError as exc:
+        raise IntegrityError(f"dispute {dispute_id}: {what} ({cid}): {exc}") from None
+
+
+def _check_receipts(dispute_id: str, cids: list[str], store: ContentStore, trusted: set[str]) -> list[dict]:
+    receipts = [json.loads(_fetch(store, cid, f"receipt #{i}", dispute_id)) for i, cid in enumerate(cids)]
+    try:
+        verify_chain(receipts, dispute_id=dispute_id, trusted_signers=trusted, expected_cids=cids)
+    except IntegrityError as exc:
+        raise IntegrityError(f"dispute {dispute_id}: {exc}") from None
+    return receipts
+
+
+def _check_batch(dispute_id: str, anchor: dict, cids: list[str], receipts: list[dict],
+                 store: ContentStore) -> tuple[bytes, list[bytes], bytes]:
+    if anchor["leaf_receipt_cid"] not in cids:
+        raise IntegrityError(f"dispute {dispute_id}: the anchored receipt {anchor['leaf_receipt_cid']} is not in its chain")
+    leaf_receipt = receipts[cids.index(anchor["leaf_receipt_cid"])]
+    leaf, root = _hex(anchor["leaf"]), _hex(anchor["root"])
+    if receipt_leaf(leaf_receipt) != leaf:
+        raise IntegrityError(f"dispute {dispute_id}: Merkle leaf does not match receipt {leaf_receipt['receipt_id']}")
+    manifest_cid = anchor["manifest_cid"]
+    manifest = json.loads(_fetch(store, manifest_cid, "batch manifest", dispute_id))
+    listed = [e for e in manifest.get("leaves", []) if e.get("dispute_id") == dispute_id]
+    if not listed or _hex(listed[0]["leaf"]) != leaf:
+        raise IntegrityError(f"dispute {dispute_id}: batch manifest {manifest_cid} does not list this dispute's leaf")
+    if merkle_root([_hex(e["leaf"]) for e in manifest["leaves"]]) != root:
+        raise IntegrityError(
+            f"dispute {dispute_id}: batch manifest {manifest_cid} does not rebuild the anchored root {anchor['root']}"
+        )
+    proof = [_hex(p) for p in anchor["proof"]]
+    if not verify_proof(leaf, proof, root):
+        raise IntegrityError(f"dispute {dispute_id}: Merkle proof does not lead to root {anchor['root']}")
+    return leaf, proof, root
+
+
+def verify_dispute(
+    dispute_id: str,
+    *,
+    store: ContentStore | None = None,
+    client: AnchorClient | None = None,
+    trusted_signers: set[str] | None = None,
+) -> list[str]:
+    """Verify everything recorded for `dispute_id`; returns what held, raises on a failure.
+
+    Parameters
+    ----------
+    dispute_id
+        The dispute whose record (in the data folder) is checked.
+    store, client, trusted_signers
+        The content store, anchor client and signer keys to check against; by default the
+        local store, the embedded chain and the key file's public key.
+    """
     record = load_record(dispute_id)
-    store = LocalContentStore()
-    held = []
+    store = store if store is not None else LocalContentStore()
+    trusted = trusted_signers if trusted_signers is not None else {ReceiptSigner.from_key_file().public_key}
     cids = record.get("receipts", [])
-    receipts = [json.loads(store.get(cid)) for cid in cids]
-    trusted = {ReceiptSigner.from_key_file().public_key}
-    verify_chain(receipts, dispute_id=dispute_id, trusted_signers=trusted, expected_cids=cids)
-    held.append(f"{len(receipts)} receipts: signatures valid, hash chain unbroken, CIDs match")
+    receipts = _check_receipts(dispute_id, cids, store, trusted)
+    held = [f"{len(receipts)} receipts: signatures valid, hash chain unbroken, CIDs match"]
 
     for receipt in receipts:
-        for name in ("memo_cid", "memo_markdown_cid", "diagram_cid"):
+        for name in ARTIFACT_OUTPUTS:
             if name in receipt["outputs"]:
-                store.get(receipt["outputs"][name])
+                _fetch(store, receipt["outputs"][name], f"{name} of receipt {receipt['receipt_id']}", dispute_id)
     held.append("memo, Markdown memo and diagram match their CIDs")
 
     anchor = record.get("anchor")
     if not anchor:
         raise IntegrityError(f"dispute {dispute_id}: anchor pending (no batch has anchored it yet)")
-    if anchor["leaf_receipt_cid"] not in cids:
-        raise IntegrityError(f"dispute {dispute_id}: the anchored receipt is not in its chain")
-    leaf_receipt = receipts[cids.index(anchor["leaf_receipt_cid"])]
-    leaf, root = _hex(anchor["leaf"]), _hex(anchor["root"])
-    if receipt_leaf(leaf_receipt) != leaf:
-        raise IntegrityError(f"dispute {dispute_id}: Merkle leaf does not match receipt {leaf_receipt['receipt_id']}")
-    manifest = json.loads(store.get(anchor["manifest_cid"]))
-    if merkle_root([_hex(e["leaf"]) for e in manifest["leaves"]]) != root:
-        raise IntegrityError(f"dispute {dispute_id}: batch manifest does not rebuild the anchored root")
-    proof = [_hex(p) for p in anchor["proof"]]
-    if not verify_proof(leaf, proof, root):
-        raise IntegrityError(f"dispute {dispute_id}: Merkle proof does not lead to root {anchor['root']}")
+    leaf, proof, root = _check_batch(dispute_id, anchor, cids, receipts, store)
     held.append(f"Merkle proof ({len(proof)} siblings) leads to root {anchor['root']}")
 
-    client = open_embedded_anchor()
+    client = client if client is not None else open_embedded_anchor()
+    chain_id = client.w3.eth.chain_id
     if not client.is_anchored(root):
-        raise IntegrityError(f"dispute {dispute_id}: root {anchor['root']} is not anchored on chain {client.w3.eth.chain_id}")
+        raise IntegrityError(f"dispute {dispute_id}: root {anchor['root']} is not anchored on chain {chain_id}")
     if not client.verify_receipt(leaf, proof, root):
-        raise IntegrityError(f"dispute {dispute_id}: the contract rejects the inclusion proof")
-    held.append(f"root anchored on chain {client.w3.eth.chain_id} at {client.address}; contract accepts the proof")
+        raise IntegrityError(f"dispute {dispute_id}: the contract on chain {chain_id} rejects the inclusion proof")
+    held.append(f"root anchored on chain {chain_id} at {client.address}; contract accepts the proof")
     return held
