@@ -7,10 +7,12 @@ time limit keeps everything found so far. Order and purpose:
 2. ``lemke_howson``: exact Lemke-Howson (`lemke_howson`) from every one of the ``m + n``
    labels. Cheap, finds at least one equilibrium, not all: the fallback on timeout.
 3. ``vertex_enumeration_exact``: all extreme equilibria in rational arithmetic
-   (`vertex_exact`), for games with at most ``exact_bases_limit`` bases.
-4. ``vertex_enumeration``: all extreme equilibria from the Qhull vertices (`vertex_float`).
+   (`vertex_exact`), for games with at most ``Limits.exact_bases`` bases (about 6x6).
+4. ``vertex_enumeration``: all extreme equilibria from the Qhull vertices (`vertex_float`;
+   nashpy's own `vertex_enumeration` rebuilds one polytope per vertex of the other and
+   took 10 s on an 8x8 game, so it is not used).
 5. ``support_enumeration``: nashpy's support enumeration (Algorithm 3.4 of Nisan et al.
-   2007) as an independent cross-check, for at most ``support_pairs_limit`` support pairs.
+   2007) as an independent cross-check, for at most ``Limits.support_pairs`` support pairs.
    It misses equilibria of degenerate games; the union with 3-4 covers them.
 
 Each raw candidate goes through `equilibrium.Verifier` (exact re-derivation or regret
@@ -111,7 +113,9 @@ def _lemke_howson(v: Verifier, exact: ExactGame | None) -> Iterator[Equilibrium 
 
 def _exact_vertices(v: Verifier, exact: ExactGame) -> Iterator[Equilibrium | None]:
     for x, y in exact_vertex_enumeration(exact):
-        yield v.from_exact(x, y, "vertex_enumeration_exact")
+        # Correct by construction; the exact Nash test is cheap insurance.
+        ok = is_equilibrium_exact(exact.a_pos, exact.b_pos, x, y)
+        yield v.from_exact(x, y, "vertex_enumeration_exact") if ok else None
 
 
 def _float_vertices(v: Verifier) -> Iterator[Equilibrium | None]:

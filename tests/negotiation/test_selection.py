@@ -160,3 +160,22 @@ def test_cli_contract_keys_and_floats():
             isinstance(v, float) for v in e["row_strategy"] + e["col_strategy"] + e["payoffs"]
         )
     assert "NaN" not in text and "Infinity" not in text
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "batna", "field"),
+    [
+        ([], {"a": 0}, "outcomes"),
+        ([{"a": 1}], {}, "batna"),
+        ([{"a": 1, "b": 2}], {"a": 0}, "outcomes[0]"),
+        ([{"a": float("nan")}], {"a": 0}, "outcomes[0].a"),
+        ([{"a": 1}], {"a": "x"}, "batna.a"),
+        ([3], {"a": 0}, "outcomes[0]"),
+    ],
+)
+def test_joint_bargaining_input_errors(outcomes, batna, field):
+    from dalrn_core.errors import InputError
+
+    with pytest.raises(InputError) as excinfo:
+        nash_bargaining_joint(outcomes, batna)
+    assert field in [p.field for p in excinfo.value.problems]

@@ -52,3 +52,19 @@ def test_spawn_start_method(monkeypatch):
     monkeypatch.setenv("DALRN_SOLVER_START_METHOD", "spawn")
     result = negotiate([[3, 0], [0, 2]], [[2, 0], [0, 3]], time_limit_s=60.0)
     assert len(result.equilibria) == 3 and not result.timed_out
+
+
+def test_concurrent_negotiations_from_worker_threads():
+    # Prefect runs tasks in worker threads: each negotiation forks its own solver process.
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(0)
+    games = [
+        (rng.integers(0, 9, (4, 4)).tolist(), rng.integers(0, 9, (4, 4)).tolist()) for _ in range(4)
+    ]
+    with ThreadPoolExecutor(2) as pool:
+        threaded = list(pool.map(lambda g: negotiate(*g, time_limit_s=30.0), games))
+    for game, result in zip(games, threaded):
+        inline = negotiate(*game, time_limit_s=None)
+        assert result.to_json()["equilibria"] == inline.to_json()["equilibria"]
+        assert not result.timed_out
