@@ -15,6 +15,15 @@ from flows.fl_nightly import fl_nightly
 SMALL = {"n_silos": 5, "n_rows": 400}  # q = 0.1, 10 steps a round: two rounds fit in eps 4
 
 
+async def _silo_task_runs(flow_run_id):
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    async with get_client() as client:
+        runs = await client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+    return sorted(r.name for r in runs if r.name.startswith("fl-train-silo"))
+
+
 async def _artifact(key):
     async with get_client() as client:
         found = await client.read_artifacts(
@@ -23,7 +32,8 @@ async def _artifact(key):
 
 
 def test_nightly_runs_rounds_publishes_and_stops_at_the_budget(prefect_harness):
-    first = fl_nightly(rounds=2, **SMALL)
+    state = fl_nightly(rounds=2, **SMALL, return_state=True)
+    first = state.result()
     assert first["round"] == 2 and first["rounds_run"] == 2 and first["refused"] is None
     assert len(first["model_hash"]) == 64
     stored = current()
@@ -34,6 +44,10 @@ def test_nightly_runs_rounds_publishes_and_stops_at_the_budget(prefect_harness):
     expected = epsilon(1.1, 0.1, 20, 1e-5)
     assert first["epsilon_spent"]["firm-3"] == pytest.approx(expected)
     assert PrivacyLedger().spent("firm-0") == pytest.approx(expected)
+
+    # One task per silo per round.
+    assert asyncio.run(_silo_task_runs(state.state_details.flow_run_id)) == sorted(
+        f"fl-train-silo-{s}-round-{r}" for s in range(5) for r in (1, 2))
 
     for key in ("fl-rounds", "fl-accuracy-loss", "fl-privacy-budgets", "fl-nightly-summary"):
         assert asyncio.run(_artifact(key)), key
