@@ -79,14 +79,17 @@ def score_equilibria(equilibria: Sequence[Equilibrium], batna: tuple[float, floa
     biggest = max(
         [abs(float(v)) for e in equilibria for v in e.payoffs] + [abs(float(v)) for v in batna]
     )
-    scale = biggest if (biggest > 1e100 or 0 < biggest < 1e-100) else 1.0
+    # Float games (no exact form) are always scored at unit scale, so the relative tie
+    # tolerance of `_tied` means the same thing at every magnitude.
+    extreme = biggest > 1e100 or 0 < biggest < 1e-100
+    scale = biggest if (extreme or (not exact and biggest > 0)) else 1.0
     div = to_fraction(scale) if exact else scale
     d = (
         tuple(to_fraction(v) / div for v in batna)
         if exact
         else tuple(float(v) / scale for v in batna)
     )
-    tol = 0 if exact else 1e-9 * max(1.0, biggest / scale)
+    tol = 0 if exact else 1e-9
     rows = []
     for k, e in enumerate(equilibria):
         u = tuple(v / div for v in (e.payoffs_exact if exact else e.payoffs))
