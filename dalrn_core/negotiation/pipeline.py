@@ -7,7 +7,7 @@ time limit keeps everything found so far. Order and purpose:
 2. ``lemke_howson``: exact Lemke-Howson (`lemke_howson`) from every one of the ``m + n``
    labels. Cheap, finds at least one equilibrium, not all: the fallback on timeout.
 3. ``vertex_enumeration_exact``: all extreme equilibria in rational arithmetic
-   (`vertex_exact`), for games with at most ``Limits.exact_bases`` bases (about 6x6).
+   (`vertex_exact`), for games with at most ``Limits.exact_bases`` bases (up to 7x7).
 4. ``vertex_enumeration``: all extreme equilibria from the Qhull vertices (`vertex_float`;
    nashpy's own `vertex_enumeration` rebuilds one polytope per vertex of the other and
    took 10 s on an 8x8 game, so it is not used).
@@ -53,7 +53,7 @@ COMPLETE_PHASES = ("vertex_enumeration_exact", "vertex_enumeration")
 class Limits:
     """Size gates for the exponential phases (counts of bases / support pairs)."""
 
-    exact_bases: int = 1000
+    exact_bases: int = 3500
     support_pairs: int = 500
 
 

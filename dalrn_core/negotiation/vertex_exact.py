@@ -33,6 +33,30 @@ def count_bases(m: int, n: int) -> int:
     return math.comb(m + n, m) - 1
 
 
+def _float_screen(cf: np.ndarray, supports: np.ndarray, tights: np.ndarray) -> np.ndarray:
+    """Which (tight, support) systems may give a vertex: a batched float pre-check.
+
+    Returns a boolean matrix over ``tights x supports``: False only where the system is
+    well conditioned and its float solution is clearly infeasible; everything else (singular,
+    ill conditioned, feasible, borderline) is decided exactly by the caller.
+    """
+    s = supports.shape[1]
+    subs = cf[tights[:, None, :, None], supports[None, :, None, :]]  # (T, S, s, s)
+    flat = subs.reshape(-1, s, s)
+    keep = np.ones(len(flat), dtype=bool)
+    with np.errstate(divide="ignore", invalid="ignore"):  # singular -> inf, decided exactly
+        cond = np.linalg.cond(flat)
+    good = np.flatnonzero(np.isfinite(cond) & (cond < _COND_LIMIT))
+    if len(good):
+        sol = np.linalg.solve(flat[good], np.ones((len(good), s, 1)))[..., 0]
+        support_of = np.tile(np.arange(len(supports)), len(tights))[good]
+        full = np.zeros((len(good), cf.shape[1]))
+        np.put_along_axis(full, supports[support_of], sol, axis=1)
+        clearly_out = (sol.min(axis=1) < -1e-6) | ((full @ cf.T).max(axis=1) > 1 + 1e-6)
+        keep[good[clearly_out]] = False
+    return keep.reshape(len(tights), len(supports))
+
+
 def _vertices(
     c: Sequence[Sequence[int]], dim: int
 ) -> list[tuple[tuple[Fraction, ...], frozenset[int], frozenset[int]]]:
@@ -41,37 +65,25 @@ def _vertices(
     cf = np.array(c, dtype=float)
     seen: dict[tuple[Fraction, ...], tuple[frozenset[int], frozenset[int]]] = {}
     for s in range(1, min(dim, k) + 1):
-        for support in combinations(range(dim), s):
-            for tight in combinations(range(k), s):
-                sub = cf[np.ix_(tight, support)]
-                try:
-                    cond = np.linalg.cond(sub)
-                    guess = np.linalg.solve(sub, np.ones(s)) if cond < _COND_LIMIT else None
-                except np.linalg.LinAlgError:
-                    guess = None
-                if guess is not None:
-                    # Clear float rejections only; anything near a boundary is decided exactly.
-                    if guess.min() < -1e-6:
-                        continue
-                    full = np.zeros(dim)
-                    full[list(support)] = guess
-                    if (cf @ full).max() > 1 + 1e-6:
-                        continue
-                rows = [[c[t][j] for j in support] for t in tight]
-                sol = solve_unique(rows, [1] * s, s)
-                if sol is None or any(v < 0 for v in sol):
-                    continue
-                z = [Fraction(0)] * dim
-                for j, v in zip(support, sol):
-                    z[j] = v
-                values = mat_vec(c, z)
-                if any(v > 1 for v in values):
-                    continue
-                key = tuple(z)
-                if key not in seen:
-                    zero = frozenset(j for j in range(dim) if z[j] == 0)
-                    tight_all = frozenset(t for t in range(k) if values[t] == 1)
-                    seen[key] = (zero, tight_all)
+        supports = np.array(list(combinations(range(dim), s)), dtype=int)
+        tights = np.array(list(combinations(range(k), s)), dtype=int)
+        for t_idx, s_idx in np.argwhere(_float_screen(cf, supports, tights)):
+            support, tight = supports[s_idx].tolist(), tights[t_idx].tolist()
+            rows = [[c[t][j] for j in support] for t in tight]
+            sol = solve_unique(rows, [1] * s, s)
+            if sol is None or any(v < 0 for v in sol):
+                continue
+            z = [Fraction(0)] * dim
+            for j, v in zip(support, sol):
+                z[j] = v
+            values = mat_vec(c, z)
+            if any(v > 1 for v in values):
+                continue
+            key = tuple(z)
+            if key not in seen:
+                zero = frozenset(j for j in range(dim) if z[j] == 0)
+                tight_all = frozenset(t for t in range(k) if values[t] == 1)
+                seen[key] = (zero, tight_all)
     return [(key, zero, tight) for key, (zero, tight) in seen.items()]
 
 
