@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction as F
 
 import nashpy
@@ -124,6 +125,7 @@ def test_magnitudes_do_not_change_equilibria(scale):
     assert mixed[0].row_strategy == pytest.approx((0.6, 0.4), abs=1e-12)
     assert mixed[0].col_strategy == pytest.approx((0.4, 0.6), abs=1e-12)
     assert mixed[0].payoffs == pytest.approx((1.2 * scale, 1.2 * scale), rel=1e-12)
+    json.dumps(result.to_json(), allow_nan=False)
 
 
 def test_mixed_magnitudes_tiny_beside_one_stay_exact():
