@@ -8,7 +8,10 @@ from prefect.runtime import flow_run
 from dalrn_core.fl.federation import RoundConfig, check_rounds
 from dalrn_core.fl.ledger import BudgetExceeded
 from dalrn_core.fl.training import TrainConfig
+from dalrn_core.podp.canonical import digest_of
 from tasks.fl import aggregate, charge_budget, current_model, evaluate, publish, train_silo
+from tasks.model_anchor import anchor_model
+from tasks.receipts import record_receipt
 
 
 @flow(name="fl_nightly", log_prints=True)
@@ -30,6 +33,9 @@ def fl_nightly(rounds: int = 1, method: str = "trimmed_mean", n_silos: int = 5, 
     model = current_model(config)
     history, refused, spent = [], None, {}
     run_id = str(flow_run.get_id() or "local")
+    chain_id = f"fl-nightly-{run_id}"
+    record_receipt(chain_id, "fl_start", params=config,
+                   outputs={"model_hash": model["model_hash"], "round": model["round"]})
     for _ in range(rounds):
         round_number = model["round"] + 1
         try:
@@ -42,10 +48,15 @@ def fl_nightly(rounds: int = 1, method: str = "trimmed_mean", n_silos: int = 5, 
                    for silo in range(n_silos)]
         model = aggregate(config, [u.result() for u in updates], round_number)
         history.append({"round": round_number, **evaluate(config, model["model_hash"])})
+        record_receipt(chain_id, "fl_round", inputs={"updates": digest_of([u.result() for u in updates])},
+                       params={"round": round_number, "method": method},
+                       outputs={"model_hash": model["model_hash"], **history[-1], "epsilon_spent": spent})
         print(f"round {round_number}: accuracy {history[-1]['accuracy']:.3f}, "
               f"loss {history[-1]['loss']:.3f}, model {model['model_hash'][:12]}")
     budgets = publish(config, history, model, refused)
+    anchor = anchor_model(chain_id, model["model_hash"], model["round"]) if history else None
     return {"model_hash": model["model_hash"], "round": model["round"],
+            "receipts_chain": chain_id, "anchor": anchor,
             "rounds_run": len(history), "history": history, "refused": refused,
             "epsilon_spent": spent or {b["tenant"]: b["epsilon_spent"] for b in budgets}}
 

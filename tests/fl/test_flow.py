@@ -74,3 +74,21 @@ def test_bad_parameters_fail_before_any_work(prefect_harness):
     with pytest.raises(InputError) as err:
         fl_nightly(method="average")
     assert err.value.problems[0].field == "method"
+
+
+def test_nightly_round_is_anchored_with_model_hash_and_round(prefect_harness, tmp_path, monkeypatch):
+    """The round's receipts are anchored on chain, the contract storing the model's hash
+    and the round number, and the whole chain verifies like a dispute's."""
+    monkeypatch.setenv("DALRN_KEYS_DIR", str(tmp_path / "keys"))
+    from dalrn_core.chain.local import open_embedded_anchor
+    from dalrn_core.podp.verify import verify_dispute
+    from flows.fl_nightly import fl_nightly
+
+    result = fl_nightly(rounds=1, n_silos=3, n_rows=200)
+    anchor = result["anchor"]
+    assert anchor["model_hash"] == result["model_hash"] and anchor["fl_round"] == result["round"]
+    client = open_embedded_anchor()
+    record, model_hash = client.contract.functions.anchorOf(bytes.fromhex(anchor["root"][2:])).call(
+        {"from": client.account.address})
+    assert model_hash.hex() == result["model_hash"] and record[3] == result["round"]
+    assert verify_dispute(result["receipts_chain"])
