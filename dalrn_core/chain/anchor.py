@@ -1,8 +1,9 @@
 """Anchoring Merkle roots with the AnchorReceipts contract, on any chain web3.py reaches.
 
 `AnchorClient` signs transactions locally with the anchorer's key and hands the raw bytes to
-a `submit` function: the embedded chain's journaled apply, or (production) a JSON-RPC
-node's `eth_sendRawTransaction` followed by waiting for the receipt.
+a `submit` function: the embedded chain's journaled apply. On a real network
+`dalrn_core.chain.production.RpcAnchorClient` replaces the sending step (nonce manager,
+EIP-1559 fees, replacement of stuck transactions, confirmations).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class AnchorResult:
     batch_id: int
     chain_id: int
     contract: str
+    block_hash: str = ""
 
 
 def _transact(w3: Web3, account: LocalAccount, submit: Submit, tx: dict) -> dict:
@@ -108,6 +110,10 @@ class AnchorClient:
         self.address = to_checksum_address(address)
         self.contract = w3.eth.contract(address=self.address, abi=artifact()["abi"])
 
+    def _send(self, tx: dict) -> dict:
+        """Sign and submit `tx`; returns its successful receipt (production overrides this)."""
+        return _transact(self.w3, self.account, self.submit, tx)
+
     def anchor_root(
         self,
         root: bytes,
@@ -120,7 +126,7 @@ class AnchorClient:
         data = self.contract.encode_abi(
             "anchorRoot", args=[root, leaf_count, manifest_uri, model_hash, fl_round]
         )
-        receipt = _transact(self.w3, self.account, self.submit, {"to": self.address, "data": data, "value": 0})
+        receipt = self._send({"to": self.address, "data": data, "value": 0})
         event = self.contract.events.RootAnchored().process_receipt(receipt)[0]
         return AnchorResult(
             root="0x" + root.hex(),
@@ -130,6 +136,7 @@ class AnchorClient:
             batch_id=event["args"]["batchId"],
             chain_id=self.w3.eth.chain_id,
             contract=self.address,
+            block_hash="0x" + bytes(receipt["blockHash"]).hex(),
         )
 
     def is_anchored(self, root: bytes) -> bool:

@@ -16,33 +16,78 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import rlp
+from eth.db import get_db_backend
 from eth_tester import EthereumTester, PyEVMBackend
 from eth_utils import to_canonical_address, to_wei
 from web3 import Web3
 from web3.providers.eth_tester import EthereumTesterProvider
+from web3.providers.eth_tester.defaults import API_ENDPOINTS, static_return
 
 from dalrn_core.errors import IntegrityError
 
 GENESIS_BALANCE = to_wei(1_000_000, "ether")
 
 
-class EmbeddedChain:
-    """A py-evm chain persisted as a journal of transactions at `journal_path`."""
+class _ChainIdBackend(PyEVMBackend):
+    """eth-tester's py-evm backend with a chain id of our choice.
 
-    def __init__(self, journal_path: Path, funded_addresses: list[str]) -> None:
+    eth-tester's `setup_tester_chain` fixes the chain id (131277322940537); this rebuilds the
+    same genesis with a subclass of its chain class that only changes `chain_id` (which the
+    EVM uses for CHAINID and to check signatures), and `_endpoints` makes web3 report it.
+    """
+
+    def __init__(self, chain_id: int, **kwargs) -> None:
+        self._wanted_chain_id = chain_id
+        super().__init__(**kwargs)
+
+    def reset_to_genesis(self, genesis_params=None, genesis_state=None, *args, **kwargs):
+        super().reset_to_genesis(genesis_params, genesis_state, *args, **kwargs)
+        chain_class = type("DalrnTesterChain", (type(self.chain),), {"chain_id": self._wanted_chain_id})
+        self.chain = chain_class.from_genesis(get_db_backend(), genesis_params, genesis_state)
+
+
+def _signed_chain_id(raw_tx: bytes) -> int | None:
+    """The chain id a raw transaction was signed for (None for a pre-EIP-155 legacy one)."""
+    if raw_tx and raw_tx[0] < 0x7F:  # EIP-2718 typed: type byte, then RLP list with chain id first
+        return int.from_bytes(rlp.decode(raw_tx[1:])[0], "big")
+    v = int.from_bytes(rlp.decode(raw_tx)[6], "big")
+    return (v - 35) // 2 if v >= 35 else None
+
+
+def _endpoints(header: dict) -> dict | None:
+    """web3's eth-tester RPC table, answering `eth_chainId` with the journal's chain id."""
+    if header.get("chain_id") is None:
+        return None
+    table = {namespace: dict(methods) for namespace, methods in API_ENDPOINTS.items()}
+    table["eth"]["chainId"] = static_return(header["chain_id"])
+    return table
+
+
+class EmbeddedChain:
+    """A py-evm chain persisted as a journal of transactions at `journal_path`.
+
+    `chain_id` picks the chain id of a new journal (default: eth-tester's); a journal keeps
+    the chain id it was created with.
+    """
+
+    def __init__(self, journal_path: Path, funded_addresses: list[str], chain_id: int | None = None) -> None:
         self.journal_path = Path(journal_path)
         self.journal_path.parent.mkdir(parents=True, exist_ok=True)
         self._lock_path = self.journal_path.with_suffix(".lock")
         with self._locked():
-            header = self._read_header(funded_addresses)
+            header = self._read_header(funded_addresses, chain_id)
         self.header = header
         state = {
             to_canonical_address(addr): {"balance": GENESIS_BALANCE, "nonce": 0, "code": b"", "storage": {}}
             for addr in header["funded"]
         }
         params = PyEVMBackend.generate_genesis_params({"timestamp": header["genesis_timestamp"]})
-        self._backend = PyEVMBackend(genesis_parameters=params, genesis_state=state)
-        self.w3 = Web3(EthereumTesterProvider(EthereumTester(self._backend)))
+        if header.get("chain_id") is None:
+            self._backend = PyEVMBackend(genesis_parameters=params, genesis_state=state)
+        else:
+            self._backend = _ChainIdBackend(header["chain_id"], genesis_parameters=params, genesis_state=state)
+        self.w3 = Web3(EthereumTesterProvider(EthereumTester(self._backend), api_endpoints=_endpoints(header)))
         self._applied = 0
         with self._locked():
             self._catch_up()
@@ -56,7 +101,7 @@ class EmbeddedChain:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def _read_header(self, funded_addresses: list[str]) -> dict:
+    def _read_header(self, funded_addresses: list[str], chain_id: int | None) -> dict:
         if self.journal_path.exists() and self.journal_path.stat().st_size:
             with open(self.journal_path) as handle:
                 return json.loads(handle.readline())
@@ -65,6 +110,8 @@ class EmbeddedChain:
             "genesis_timestamp": int(time.time()) - 1,
             "funded": sorted(Web3.to_checksum_address(a) for a in funded_addresses),
         }
+        if chain_id is not None:
+            header["chain_id"] = chain_id
         self.journal_path.write_text(json.dumps(header) + "\n")
         return header
 
@@ -94,7 +141,14 @@ class EmbeddedChain:
         return self.w3.eth.chain_id
 
     def send_raw_transaction(self, raw_tx: bytes) -> dict:
-        """Apply a signed transaction, journal it, and return its receipt."""
+        """Apply a signed transaction, journal it, and return its receipt.
+
+        A transaction signed for another chain id is refused (EIP-155 replay protection;
+        py-evm leaves that check to the client).
+        """
+        signed_for = _signed_chain_id(raw_tx)
+        if signed_for is not None and signed_for != self.chain_id:
+            raise IntegrityError(f"transaction signed for chain id {signed_for}, this chain is {self.chain_id}")
         with self._locked():
             self._catch_up()
             parent = self.w3.eth.get_block("latest")["timestamp"]

@@ -1,0 +1,148 @@
+"""AnchorReceipts on a real network through JSON-RPC: configuration, client, reorg repair.
+
+`ChainConfig` describes one network (name, chain id, RPC URL, contract, confirmations, fee
+caps); `dalrn_core/chain/networks/*.json` ship Sepolia and Polygon Amoy. `RpcAnchorClient`
+is an `AnchorClient` whose transactions go through `TxSender` over a retrying, pooled
+HTTP transport. `ensure_anchored` re-checks an anchor after the fact: if a reorg dropped
+its transaction and the contract no longer knows the root, the root is anchored again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from eth_account.signers.local import LocalAccount
+from web3.exceptions import TransactionNotFound
+
+from dalrn_core.chain.anchor import ZERO32, AnchorClient, AnchorResult, anchorer_account
+from dalrn_core.chain.contract import artifact
+from dalrn_core.chain.fees import FeeCaps
+from dalrn_core.chain.rpc import RetryPolicy, rpc_web3
+from dalrn_core.chain.sender import TxSender, still_included
+from dalrn_core.errors import InputError, IntegrityError
+
+NETWORKS = Path(__file__).resolve().parent / "networks"
+
+
+@dataclass(frozen=True)
+class ChainConfig:
+    """One network to anchor on. Fees are in gwei; no secrets here (keys come separately)."""
+
+    name: str
+    chain_id: int
+    rpc_url: str
+    contract_address: str | None = None
+    confirmations: int = 3
+    max_fee_gwei: float = 100.0
+    max_tip_gwei: float = 3.0
+    min_tip_gwei: float = 0.1
+    stuck_after_s: float = 90.0
+    poll_s: float = 2.0
+    timeout_s: float = 900.0
+    rpc_timeout_s: float = 10.0
+    rpc_attempts: int = 6
+
+    @property
+    def caps(self) -> FeeCaps:
+        return FeeCaps.from_gwei(self.max_fee_gwei, self.max_tip_gwei, self.min_tip_gwei)
+
+    def with_(self, **changes) -> ChainConfig:
+        return replace(self, **changes)
+
+
+def load_network(name: str, **overrides) -> ChainConfig:
+    """The shipped configuration `networks/<name>.json` (e.g. sepolia, polygon-amoy).
+
+    An `rpc_url` of the form `env:VAR` is read from that environment variable, since RPC
+    URLs of hosted nodes usually embed an API key.
+    """
+    path = NETWORKS / f"{name}.json"
+    if not path.exists():
+        known = sorted(p.stem for p in NETWORKS.glob("*.json"))
+        raise InputError.one("network", f"unknown network {name!r}; shipped: {', '.join(known)}")
+    values = {**json.loads(path.read_text()), **overrides}
+    if values["rpc_url"].startswith("env:"):
+        variable = values["rpc_url"].removeprefix("env:")
+        if not os.environ.get(variable):
+            raise InputError.one("rpc_url", f"set {variable} to the JSON-RPC URL of {name}")
+        values["rpc_url"] = os.environ[variable]
+    return ChainConfig(**values)
+
+
+class RpcAnchorClient(AnchorClient):
+    """An AnchorClient on a JSON-RPC network; `sender` does nonces, fees and waiting."""
+
+    def __init__(self, config: ChainConfig, account: LocalAccount, address: str | None = None) -> None:
+        self.config = config
+        policy = RetryPolicy(attempts=config.rpc_attempts)
+        w3 = rpc_web3(config.rpc_url, session_key=f"{config.name}:{config.chain_id}", policy=policy,
+                      timeout_s=config.rpc_timeout_s)
+        address = address or config.contract_address
+        if not address:
+            raise InputError.one("contract_address", f"chain {config.name} has no AnchorReceipts address")
+        super().__init__(w3, account, submit=self._no_raw_submit, address=address)
+        self.sender = TxSender(w3, account, caps=config.caps, confirmations=config.confirmations,
+                               stuck_after_s=config.stuck_after_s, poll_s=config.poll_s,
+                               timeout_s=config.timeout_s)
+        self.last_sent = None
+
+    @staticmethod
+    def _no_raw_submit(raw: bytes) -> dict:
+        raise NotImplementedError("RpcAnchorClient sends through its TxSender")
+
+    def check_chain_id(self) -> None:
+        """Refuse a node that serves another chain than the configured one."""
+        actual = self.w3.eth.chain_id
+        if actual != self.config.chain_id:
+            raise IntegrityError(f"chain {self.config.name}: node at {self.config.rpc_url} serves chain id "
+                                 f"{actual}, configured {self.config.chain_id}")
+
+    def _send(self, tx: dict) -> dict:
+        self.check_chain_id()
+        self.last_sent = self.sender.send(tx)
+        return self.last_sent.receipt
+
+
+def deploy_rpc(config: ChainConfig, account: LocalAccount) -> str:
+    """Deploy AnchorReceipts on `config`'s network with `account` as admin; its address."""
+    w3 = rpc_web3(config.rpc_url, session_key=f"{config.name}:{config.chain_id}",
+                  policy=RetryPolicy(attempts=config.rpc_attempts), timeout_s=config.rpc_timeout_s)
+    build = artifact()
+    data = w3.eth.contract(abi=build["abi"], bytecode=build["bytecode"]).constructor(account.address).data_in_transaction
+    sender = TxSender(w3, account, caps=config.caps, confirmations=config.confirmations,
+                      stuck_after_s=config.stuck_after_s, poll_s=config.poll_s, timeout_s=config.timeout_s)
+    return sender.send({"data": data, "value": 0}).receipt["contractAddress"]
+
+
+def open_rpc_anchor(config: ChainConfig, private_key: bytes) -> RpcAnchorClient:
+    return RpcAnchorClient(config, anchorer_account(private_key))
+
+
+def ensure_anchored(client: AnchorClient, result: AnchorResult, leaf_count: int, manifest_uri: str,
+                    model_hash: bytes = ZERO32, fl_round: int = 0) -> AnchorResult:
+    """Return `result` if its transaction is still canonical, else repair the anchor.
+
+    A reorg can drop the block that anchored a root. Then, if the contract no longer holds
+    the root, it is anchored again (a new transaction); if it does (the transaction was
+    re-mined in another block), the new location is looked up from the receipt.
+    """
+    if not result.block_hash:
+        raise InputError.one("result.block_hash", "an anchor result without its block hash cannot be re-checked")
+    if still_included(client.w3, result.tx_hash, result.block_hash):
+        return result
+    root = bytes.fromhex(result.root.removeprefix("0x"))
+    sender = getattr(client, "sender", None)
+    if sender is not None:
+        sender.nonces.reset()  # the reorg may have taken our nonces back: ask the node again
+    if client.is_anchored(root):
+        try:
+            receipt = client.w3.eth.get_transaction_receipt(result.tx_hash)
+        except TransactionNotFound:
+            return result  # the root is held on chain; it was not our transaction that put it there
+        return replace(result, block_number=receipt["blockNumber"],
+                       block_hash="0x" + bytes(receipt["blockHash"]).hex())
+    return client.anchor_root(root, leaf_count, manifest_uri, model_hash, fl_round)
+

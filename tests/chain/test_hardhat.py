@@ -1,0 +1,151 @@
+"""The production chain client against a real Hardhat 2 node on loopback: deploy, anchor,
+confirmations, concurrent flows, a flaky RPC in between, a stuck transaction replaced with
+higher fees, and a reorg that drops an anchor."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from eth_account import Account
+
+from dalrn_core.chain.production import ChainConfig, RpcAnchorClient, deploy_rpc, ensure_anchored
+from dalrn_core.podp.merkle import merkle_proof, merkle_root
+
+from .hardhat_node import FlakyProxy, HardhatNode, hardhat_missing, rpc
+
+pytestmark = pytest.mark.skipif(hardhat_missing() is not None, reason=str(hardhat_missing()))
+
+
+@pytest.fixture(scope="module")
+def node():
+    key = os.urandom(32)
+    hardhat = HardhatNode(key, chain_id=31337, interval_ms=200)
+    try:
+        config = ChainConfig(name="hardhat", chain_id=31337, rpc_url=hardhat.url, confirmations=2,
+                             stuck_after_s=2.0, poll_s=0.1, timeout_s=60, rpc_attempts=3)
+        account = Account.from_key(key)
+        address = deploy_rpc(config, account)
+        yield hardhat, config.with_(contract_address=address), account
+    finally:
+        hardhat.stop()
+
+
+def _batch(n: int) -> tuple[list[bytes], bytes]:
+    leaves = [os.urandom(32) for _ in range(n)]
+    return leaves, merkle_root(leaves)
+
+
+def _count(client: RpcAnchorClient) -> int:
+    return client.contract.functions.batchCount().call()
+
+
+def test_anchor_and_verify_with_confirmations(node):
+    _, config, account = node
+    client = RpcAnchorClient(config, account)
+    leaves, root = _batch(16)
+    result = client.anchor_root(root, 16, "ipfs://manifest")
+    assert result.chain_id == 31337 and client.is_anchored(root)
+    assert client.w3.eth.block_number - result.block_number + 1 >= config.confirmations
+    assert all(client.verify_receipt(leaf, merkle_proof(leaves, i), root) for i, leaf in enumerate(leaves))
+    assert not client.verify_receipt(os.urandom(32), merkle_proof(leaves, 0), root)
+    assert ensure_anchored(client, result, 16, "ipfs://manifest") == result  # no reorg: unchanged
+
+
+def test_wrong_chain_id_is_refused(node):
+    _, config, account = node
+    client = RpcAnchorClient(config.with_(chain_id=11155111), account)
+    with pytest.raises(Exception, match="serves chain id 31337, configured 11155111"):
+        client.anchor_root(os.urandom(32), 1, "x")
+
+
+def test_concurrent_flows_share_one_nonce_manager(node):
+    _, config, account = node
+    client = RpcAnchorClient(config, account)
+    roots = [_batch(2)[1] for _ in range(6)]
+    before = _count(client)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(lambda r: client.anchor_root(r, 2, "x"), roots))
+    assert _count(client) == before + 6
+    assert len({r.tx_hash for r in results}) == 6 and all(client.is_anchored(r) for r in roots)
+
+
+def test_survives_a_flaky_rpc(node):
+    hardhat, config, account = node
+    proxy = FlakyProxy(hardhat.url, failure_rate=0.35, max_in_row=3, seed=11)
+    try:
+        client = RpcAnchorClient(config.with_(rpc_url=proxy.url, rpc_attempts=6), account)
+        for _ in range(3):
+            leaves, root = _batch(8)
+            client.anchor_root(root, 8, "ipfs://flaky")
+            assert client.verify_receipt(leaves[3], merkle_proof(leaves, 3), root)
+        assert proxy.failed >= 5 and client.w3.provider.retries >= proxy.failed - 1
+        assert all(count > 0 for count in proxy.failures.values()), proxy.failures
+    finally:
+        proxy.stop()
+
+
+def test_stuck_transaction_is_replaced_with_higher_fees(node):
+    hardhat, config, account = node
+    client = RpcAnchorClient(config.with_(stuck_after_s=0.4), account)
+    before = _count(client)
+    _, root = _batch(4)
+    rpc(hardhat.url, "evm_setIntervalMining", [0])
+    rpc(hardhat.url, "evm_setAutomine", [False])
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            future = pool.submit(client.anchor_root, root, 4, "x")
+            time.sleep(2.0)  # nothing is mined: the client replaces its transaction
+            rpc(hardhat.url, "evm_setAutomine", [True])
+            rpc(hardhat.url, "evm_setIntervalMining", [200])
+            rpc(hardhat.url, "evm_mine")
+            result = future.result(timeout=60)
+    finally:
+        rpc(hardhat.url, "evm_setAutomine", [True])
+        rpc(hardhat.url, "evm_setIntervalMining", [200])
+    sent = client.last_sent
+    assert sent.replacements >= 1 and result.tx_hash in sent.tx_hashes
+    assert result.tx_hash != sent.tx_hashes[0]
+    mined = client.w3.eth.get_transaction(result.tx_hash)
+    first = sent.fees[0]
+    assert mined["maxFeePerGas"] * 10 >= first.max_fee_wei * 11
+    assert mined["maxPriorityFeePerGas"] * 10 >= first.tip_wei * 11
+    assert _count(client) == before + 1  # one anchor, however many replacements
+
+
+def test_reorg_that_drops_an_anchor_is_repaired(node):
+    hardhat, config, account = node
+    client = RpcAnchorClient(config, account)
+    snapshot = rpc(hardhat.url, "evm_snapshot")
+    leaves, root = _batch(3)
+    result = client.anchor_root(root, 3, "ipfs://reorg")
+    assert client.is_anchored(root)
+    rpc(hardhat.url, "evm_revert", [snapshot])  # the chain forgets the anchoring block
+    for _ in range(3):
+        rpc(hardhat.url, "evm_mine")
+    assert not client.is_anchored(root)
+    repaired = ensure_anchored(client, result, 3, "ipfs://reorg")
+    assert repaired.tx_hash != result.tx_hash and repaired.block_hash != result.block_hash
+    assert client.is_anchored(root) and client.verify_receipt(leaves[0], merkle_proof(leaves, 0), root)
+    assert ensure_anchored(client, repaired, 3, "ipfs://reorg") == repaired
+
+
+def test_thread_safety_of_nonces_under_the_lock(node):
+    _, config, account = node
+    client = RpcAnchorClient(config, account)
+    taken, lock = [], threading.Lock()
+
+    def take() -> None:
+        with client.sender.nonces.reserve() as nonce, lock:
+            taken.append(nonce)
+
+    threads = [threading.Thread(target=take) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(taken) == list(range(min(taken), min(taken) + 8))
+    client.sender.nonces.reset()  # nothing was sent with them: forget the counter
