@@ -54,6 +54,8 @@ def _history(w3: Web3, blocks: int, percentile: float) -> tuple[int, list[int]]:
     try:
         history = w3.eth.fee_history(blocks, "latest", [percentile])
     except (MethodUnavailable, Web3RPCError, NotImplementedError, ValueError):
+        history = {}
+    if not history.get("baseFeePerGas"):
         # Some dev chains lack eth_feeHistory: the latest base fee stands in for the next.
         return int(w3.eth.get_block("latest")["baseFeePerGas"]), []
     rewards = [int(r[0]) for r in history.get("reward") or [] if r]

@@ -8,10 +8,12 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from statistics import median
 
 import pytest
 from eth_account import Account
 
+from dalrn_core.chain.fees import Fees, quote_fees
 from dalrn_core.chain.production import ChainConfig, RpcAnchorClient, deploy_rpc, ensure_anchored
 from dalrn_core.podp.merkle import merkle_proof, merkle_root
 
@@ -53,6 +55,20 @@ def test_anchor_and_verify_with_confirmations(node):
     assert all(client.verify_receipt(leaf, merkle_proof(leaves, i), root) for i, leaf in enumerate(leaves))
     assert not client.verify_receipt(os.urandom(32), merkle_proof(leaves, 0), root)
     assert ensure_anchored(client, result, 16, "ipfs://manifest") == result  # no reorg: unchanged
+
+
+def test_fee_quote_follows_the_fee_history(node):
+    _, config, account = node
+    client, caps = RpcAnchorClient(config, account), config.caps
+
+    def expected() -> Fees:
+        history = client.w3.eth.fee_history(10, "latest", [50])
+        tip = min(max(int(median(int(r[0]) for r in history["reward"])), caps.min_tip_wei), caps.max_tip_wei)
+        return Fees(min(2 * history["baseFeePerGas"][-1] + tip, caps.max_fee_wei), tip)
+
+    before = expected()
+    fees = quote_fees(client.w3, caps)
+    assert fees in (before, expected())  # a block may be mined in between
 
 
 def test_wrong_chain_id_is_refused(node):
