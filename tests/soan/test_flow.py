@@ -30,6 +30,11 @@ def test_flow_rewires_stores_and_publishes(prefect_harness, tiny_predictor, dalr
     assert (dalrn_home / "soan" / "plots" / f"{live.hash}.png").exists()
     assert b"soan_agent_utilisation" in (dalrn_home / "soan" / "metrics.prom").read_bytes()
 
+    from dalrn_core.podp.verify import verify_dispute
+
+    # The run's steps left signed receipts, anchored with the batch, checkable like a dispute's.
+    assert len(verify_dispute(result["receipts_chain"])) == 4
+
 
 def test_report_compares_with_common_random_numbers():
     from dalrn_core.soan.report import compare, summary_markdown
