@@ -1,12 +1,25 @@
-"""Which chain anchors receipt roots, and with which key."""
+"""Which chains anchor receipt roots, with which key, and in which order.
+
+An `AnchorChain` block is one chain: `embedded` (the in-process EVM journaled in the data
+folder) or `rpc` (a JSON-RPC network: name, chain id, RPC URL, contract, confirmations and
+fee caps, optionally starting from a shipped network such as `sepolia` or `polygon-amoy`).
+Its `fallbacks` name other AnchorChain blocks: the policy is primary with fallback.
+"""
 
 from __future__ import annotations
 
+import os
+
 from prefect.blocks.core import Block
+from prefect.blocks.system import Secret
 from pydantic import Field
 
-from dalrn_core.chain.anchor import AnchorClient
-from dalrn_core.chain.local import open_embedded_anchor
+from dalrn_core.chain.anchor import AnchorClient, anchorer_account
+from dalrn_core.chain.local import ANCHORER_KEY_FILE, open_embedded_anchor
+from dalrn_core.chain.multichain import FallbackAnchorClient
+from dalrn_core.chain.production import ChainConfig, RpcAnchorClient, load_network
+from dalrn_core.errors import InputError
+from dalrn_core.keys import load_or_create
 
 
 class AnchorChain(Block):
@@ -14,12 +27,51 @@ class AnchorChain(Block):
 
     _block_type_name = "DALRN Anchor Chain"
     name: str = Field(default="embedded")
-    kind: str = Field(default="embedded", pattern="^(embedded)$")
+    kind: str = Field(default="embedded", pattern="^(embedded|rpc)$")
+    network: str | None = Field(default=None, description="shipped network to start from (sepolia, polygon-amoy)")
+    chain_id: int | None = Field(default=None, description="expected chain id (checked against the node)")
+    rpc_url: str | None = Field(default=None, description="JSON-RPC endpoint")
+    contract_address: str | None = Field(default=None, description="deployed AnchorReceipts")
+    confirmations: int | None = Field(default=None, ge=1)
+    max_fee_gwei: float | None = Field(default=None, gt=0)
+    max_tip_gwei: float | None = Field(default=None, ge=0)
+    key_secret: str | None = Field(default=None, description="Secret block holding the anchorer's hex key")
+    fallbacks: list[str] = Field(default_factory=list, description="AnchorChain blocks to try next, in order")
 
-    def open(self) -> AnchorClient:
-        return open_embedded_anchor()
+    def config(self) -> ChainConfig:
+        """The ChainConfig of an `rpc` block: the shipped network, overridden by set fields."""
+        fields = {k: getattr(self, k) for k in ("chain_id", "rpc_url", "contract_address", "confirmations",
+                                                 "max_fee_gwei", "max_tip_gwei") if getattr(self, k) is not None}
+        if self.network:
+            return load_network(self.network, **fields)
+        for required in ("chain_id", "rpc_url"):
+            if required not in fields:
+                raise InputError.one(required, f"an rpc AnchorChain without a network needs {required}")
+        return ChainConfig(name=self.name, **fields)
+
+    def _key(self) -> bytes:
+        if self.key_secret:
+            return bytes.fromhex(Secret.load(self.key_secret).get().removeprefix("0x"))
+        return load_or_create(ANCHORER_KEY_FILE, lambda: os.urandom(32))
+
+    def open_one(self) -> AnchorClient:
+        """This chain's client, without its fallbacks."""
+        if self.kind == "embedded":
+            return open_embedded_anchor()
+        return RpcAnchorClient(self.config(), anchorer_account(self._key()))
+
+    def open(self) -> AnchorClient | FallbackAnchorClient:
+        """This chain's client, or the primary-with-fallback policy over it and its fallbacks."""
+        if not self.fallbacks:
+            return self.open_one()
+        return chain_policy([self, *(AnchorChain.load(name) for name in self.fallbacks)])
 
 
-def anchor_client(block_name: str | None = None) -> AnchorClient:
+def chain_policy(chains: list[AnchorChain]) -> FallbackAnchorClient:
+    """Primary with fallback over `chains`, in the given order."""
+    return FallbackAnchorClient([chain.open_one() for chain in chains])
+
+
+def anchor_client(block_name: str | None = None) -> AnchorClient | FallbackAnchorClient:
     block = AnchorChain.load(block_name) if block_name else AnchorChain()
     return block.open()

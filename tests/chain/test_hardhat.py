@@ -13,11 +13,13 @@ from statistics import median
 import pytest
 from eth_account import Account
 
+from blocks.chain import AnchorChain, chain_policy
 from dalrn_core.chain.fees import Fees, quote_fees
+from dalrn_core.chain.local import ANCHORER_KEY_FILE
 from dalrn_core.chain.production import ChainConfig, RpcAnchorClient, deploy_rpc, ensure_anchored
 from dalrn_core.podp.merkle import merkle_proof, merkle_root
 
-from .hardhat_node import FlakyProxy, HardhatNode, hardhat_missing, rpc
+from .hardhat_node import FlakyProxy, HardhatNode, free_port, hardhat_missing, rpc
 
 pytestmark = pytest.mark.skipif(hardhat_missing() is not None, reason=str(hardhat_missing()))
 
@@ -165,3 +167,25 @@ def test_thread_safety_of_nonces_under_the_lock(node):
         t.join()
     assert sorted(taken) == list(range(min(taken), min(taken) + 8))
     client.sender.nonces.reset()  # nothing was sent with them: forget the counter
+
+
+def test_anchor_chain_blocks_with_fallback(node, tmp_path, monkeypatch):
+    hardhat, config, account = node
+    monkeypatch.setenv("DALRN_KEYS_DIR", str(tmp_path / "keys"))
+    monkeypatch.setenv("DALRN_HOME", str(tmp_path / "home"))
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / ANCHORER_KEY_FILE).write_bytes(account.key)
+    dead = AnchorChain(name="down", kind="rpc", chain_id=31337, rpc_url=f"http://127.0.0.1:{free_port()}",
+                       contract_address=config.contract_address)
+    live = AnchorChain(name="hardhat", kind="rpc", chain_id=31337, rpc_url=hardhat.url,
+                       contract_address=config.contract_address, confirmations=1)
+    assert isinstance(live.open(), RpcAnchorClient) and live.config().confirmations == 1
+    policy = chain_policy([dead, live, AnchorChain()])
+    _, root = _batch(5)
+    result = policy.anchor_root(root, 5, "ipfs://policy")
+    assert result.chain_id == 31337 and policy.failures[0].startswith("down:")
+    assert policy.is_anchored(root)
+    amoy = AnchorChain(name="amoy", kind="rpc", network="polygon-amoy", rpc_url=hardhat.url)
+    assert amoy.config().chain_id == 80002  # and a node serving 31337 is refused
+    with pytest.raises(Exception, match="serves chain id 31337, configured 80002"):
+        RpcAnchorClient(amoy.config().with_(contract_address=config.contract_address), account).check_chain_id()
