@@ -13,7 +13,7 @@ def build_index(limit: int | None = None, kind: str = "hnsw", M: int = 32,
                 ef_construction: int = 200, ef_search: int = 128,
                 nlist: int | None = None, nprobe: int = 16) -> str:
     """Embed the SPDX precedent paragraphs and index them; returns the index CID."""
-    check_table(corpus_table(limit), "precedent_corpus")
+    check_table(corpus_table(), "precedent_corpus")  # the whole input, before any subset
     corpus = load_corpus(limit)
     vectors = embed_corpus(corpus["texts"])
     params = {"kind": kind, "M": M, "ef_construction": ef_construction,

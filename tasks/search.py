@@ -26,10 +26,9 @@ def load_corpus(limit: int | None = None) -> dict:
 
 
 @task(name="corpus-table", cache_policy=NO_CACHE)
-def corpus_table(limit: int | None = None) -> pd.DataFrame:
-    """The precedent corpus as a table, for its data quality suite."""
-    corpus = load_precedents()
-    return corpus if limit is None else corpus.head(limit)
+def corpus_table() -> pd.DataFrame:
+    """The whole precedent corpus as a table, for its data quality suite."""
+    return load_precedents()
 
 
 @task(name="embed-precedents", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=2)

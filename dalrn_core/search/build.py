@@ -12,9 +12,9 @@ def build_precedent_index(*, limit: int | None = None, params: IndexParams | Non
                           progress=None) -> PrecedentIndex:
     """Embed the SPDX precedent paragraphs (the first `limit` if given) and index them."""
     corpus = load_precedents()
+    validate_table(corpus, "precedent_corpus")  # the whole input, before any subset is taken
     if limit is not None:
         corpus = corpus.head(limit)
-    validate_table(corpus, "precedent_corpus")
     vectors = Embedder.load().encode(corpus.text.tolist(), progress=progress)
     index = PrecedentIndex.build(vectors, corpus.precedent_id.tolist(), params,
                                  meta={"model": "all-minilm-l6-v2", "corpus": "spdx", "limit": limit})

@@ -76,7 +76,9 @@ def test_tampering_with_a_stored_receipt_is_caught(resolved):
     path = next(store.root.rglob(cid))
     original = path.read_bytes()
     try:
-        path.write_bytes(original.replace(b'"step":"encrypted_search"', b'"step":"encrypted_searcH"'))
+        edited = original.replace(b'"step":"', b'"step":"re', 1)
+        assert edited != original
+        path.write_bytes(edited)
         with pytest.raises(IntegrityError, match=cid):
             verify_dispute(dispute.id)
     finally:
