@@ -17,7 +17,14 @@ from blocks.chain import AnchorChain, chain_policy
 from dalrn_core.chain.fees import Fees, quote_fees
 from dalrn_core.chain.local import ANCHORER_KEY_FILE
 from dalrn_core.chain.production import ChainConfig, RpcAnchorClient, deploy_rpc, ensure_anchored
+from dalrn_core.dispute.records import load_record
+from dalrn_core.errors import IntegrityError
+from dalrn_core.evidence.store import LocalContentStore
+from dalrn_core.podp.batch import anchor_pending
 from dalrn_core.podp.merkle import merkle_proof, merkle_root
+from dalrn_core.podp.reorg import recheck_anchors
+from dalrn_core.podp.verify import verify_dispute
+from tests.podp.conftest import resolve_disputes
 
 from .hardhat_node import FlakyProxy, HardhatNode, free_port, hardhat_missing, rpc
 
@@ -189,3 +196,23 @@ def test_anchor_chain_blocks_with_fallback(node, tmp_path, monkeypatch):
     assert amoy.config().chain_id == 80002  # and a node serving 31337 is refused
     with pytest.raises(Exception, match="serves chain id 31337, configured 80002"):
         RpcAnchorClient(amoy.config().with_(contract_address=config.contract_address), account).check_chain_id()
+
+
+def test_recheck_reanchors_a_batch_a_reorg_dropped(node, tmp_path, monkeypatch):
+    hardhat, config, account = node
+    monkeypatch.setenv("DALRN_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DALRN_KEYS_DIR", str(tmp_path / "keys"))
+    ids = resolve_disputes(4)
+    client, store = RpcAnchorClient(config, account), LocalContentStore()
+    snapshot = rpc(hardhat.url, "evm_snapshot")
+    batch = anchor_pending(client, store)
+    assert recheck_anchors(client, store) == []  # nothing dropped yet
+    rpc(hardhat.url, "evm_revert", [snapshot])
+    rpc(hardhat.url, "evm_mine")
+    with pytest.raises(IntegrityError, match="is not anchored on chain 31337"):
+        verify_dispute(ids[0], client=client)
+    (repair,) = recheck_anchors(client, store)
+    assert repair["root"] == batch["root"] and repair["old_tx"] == batch["tx_hash"] != repair["new_tx"]
+    for dispute_id in ids:
+        assert load_record(dispute_id)["anchor"]["tx_hash"] == repair["new_tx"]
+        verify_dispute(dispute_id, client=client)
