@@ -18,6 +18,9 @@ def configure(*, quiet: bool = False) -> None:
         "PREFECT_HOME": str(data / "prefect"),
         "PREFECT_LOCAL_STORAGE_PATH": str(data / "prefect" / "storage"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        # A first start migrates a new SQLite database; on a busy 2-core machine that can
+        # take longer than Prefect's 20 s default.
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
         "PREFECT_UI_SHOW_PROMOTIONAL_CONTENT": "false",
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
