@@ -12,6 +12,7 @@ from dalrn_core.dispute.records import load_record, record_path
 from dalrn_core.errors import IntegrityError
 from dalrn_core.evidence.store import LocalContentStore
 from dalrn_core.podp.batch import anchor_pending, pending
+from dalrn_core.podp.reorg import recheck_anchors
 from dalrn_core.podp.verify import verify_dispute
 
 from .conftest import resolve_disputes
@@ -37,6 +38,7 @@ def test_64_disputes_in_one_transaction(home):
         held = verify_dispute(dispute_id, store=store, client=client)
         assert held[-1].startswith(f"root anchored on chain {client.w3.eth.chain_id}")
     assert anchor_pending(client, store) is None  # nothing left, nothing anchored twice
+    assert recheck_anchors(client, store) == []  # the transaction is still canonical
 
 
 @pytest.mark.parametrize("tamper", ["swap_sibling", "drop_sibling", "other_dispute_proof", "flip_bit"])
