@@ -9,28 +9,14 @@ atomically, so a reader never sees half a record.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from dalrn_core.atomic import write_json_atomic
 from dalrn_core.config import sub_dir
 from dalrn_core.errors import InputError
 
 STATUS_RESOLVED = "anchor_pending"
 STATUS_ANCHORED = "anchored"
-
-
-def write_json_atomic(path: Path, value: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(value, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def record_path(dispute_id: str) -> Path:

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
+from dalrn_core.atomic import write_bytes_atomic
 from dalrn_core.config import sub_dir
 from dalrn_core.errors import InputError, IntegrityError
 from dalrn_core.fl.model import build_model, get_parameters, model_hash
@@ -32,19 +30,6 @@ class GlobalModel:
     parameters: list[np.ndarray]
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_model(parameters: list[np.ndarray]) -> str:
     """Store a version by its hash (idempotent); returns the hash."""
     digest = model_hash(parameters)
@@ -52,7 +37,7 @@ def save_model(parameters: list[np.ndarray]) -> str:
     if not path.exists():
         buffer = io.BytesIO()
         np.savez(buffer, *[np.asarray(p, dtype=np.float32) for p in parameters])
-        _atomic_write(path, buffer.getvalue())
+        write_bytes_atomic(path, buffer.getvalue(), durable=True)
     return digest
 
 
@@ -85,4 +70,6 @@ def promote(round_number: int, digest: str) -> None:
     """Make the stored version `digest` current, as the result of `round_number`."""
     load_model(digest)  # refuses a hash that is not stored intact
     pointer = sub_dir("fl") / "global.json"
-    _atomic_write(pointer, json.dumps({"round": round_number, "hash": digest}).encode())
+    write_bytes_atomic(
+        pointer, json.dumps({"round": round_number, "hash": digest}).encode(), durable=True
+    )

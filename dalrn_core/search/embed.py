@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dalrn_core.atomic import write_bytes_atomic
 from dalrn_core.config import sub_dir
 from dalrn_core.errors import InputError
 
@@ -60,10 +61,7 @@ class EmbeddingCache:
     def put(self, key: str, vector: np.ndarray) -> None:
         """Store `vector` under `key` atomically."""
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_bytes(np.asarray(vector, dtype="<f4").tobytes())
-        os.replace(tmp, path)
+        write_bytes_atomic(path, np.asarray(vector, dtype="<f4").tobytes())
 
 
 class Embedder:

@@ -33,6 +33,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from dalrn_core.atomic import write_bytes_atomic
 from dalrn_core.config import sub_dir
 from dalrn_core.errors import InputError, IntegrityError
 from dalrn_core.evidence.cid import cid_of, parse_cid
@@ -195,7 +196,7 @@ class PrecedentIndex:
                 if not target.exists():
                     raise
         if make_latest:
-            _write_atomic(root / "LATEST", cid.encode())
+            write_bytes_atomic(root / "LATEST", cid.encode())
         self.cid = cid
         return cid
 
@@ -255,9 +256,3 @@ def _check_k(k: int, n: int) -> int:
     if not isinstance(k, int) or isinstance(k, bool) or k < 1:
         raise InputError.one("k", "must be a positive integer")
     return min(k, n)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +24,7 @@ import numpy as np
 import tenseal as ts
 from tenseal import sealapi
 
+from dalrn_core.atomic import write_bytes_atomic
 from dalrn_core.errors import InputError, IntegrityError
 from dalrn_core.search import ckks, wire
 
@@ -132,11 +132,7 @@ class TenantKeys:
                              "params": self.params}).encode()
         blob = b"".join([_FILE_MAGIC, *(struct.pack(">Q", len(p)) + p
                                         for p in (header, private, self.public_bytes))])
-        tmp = path.with_name(path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(blob)
-        os.replace(tmp, path)
+        write_bytes_atomic(path, blob, mode=0o600)
         return path
 
     @classmethod

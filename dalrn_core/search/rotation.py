@@ -13,11 +13,11 @@ The record holds key ids and dates only (public), as JSON at
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from dalrn_core.atomic import write_json_atomic
 from dalrn_core.config import sub_dir
 from dalrn_core.errors import InputError
 from dalrn_core.search.keys import DEFAULT_LIFETIME, key_id_of
@@ -82,10 +82,8 @@ class KeyRegistry:
         return {r.key_id for r in self.records.values() if r.active(moment)}
 
     def _save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps([asdict(r) for r in self.records.values()], indent=1))
-        os.replace(tmp, self.path)
+        write_json_atomic(self.path, [asdict(r) for r in self.records.values()], indent=1,
+                          sort_keys=False)
 
 
 def _utc(now: datetime | None) -> datetime:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -23,17 +22,12 @@ import networkx as nx
 import numpy as np
 import torch
 
+from dalrn_core.atomic import write_bytes_atomic
 from dalrn_core.config import sub_dir
 from dalrn_core.errors import InputError, IntegrityError
 from dalrn_core.soan.gcn import LatencyGCN, Predictor, TrainConfig
 from dalrn_core.soan.network import NetworkState, check_graph, skewed_state
 from dalrn_core.soan.topology import small_world
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def _read_verified(folder: Path, digest: str, suffix: str) -> bytes:
@@ -87,9 +81,9 @@ def save_network(
     data = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
     digest = hashlib.sha256(data).hexdigest()
     folder = networks_dir()
-    _write_atomic(folder / f"{digest}.json", data)
+    write_bytes_atomic(folder / f"{digest}.json", data)
     if make_current:
-        _write_atomic(folder / "current", digest.encode())
+        write_bytes_atomic(folder / "current", digest.encode())
     return digest
 
 
@@ -144,8 +138,8 @@ def save_predictor(predictor: Predictor, metrics: dict | None = None) -> str:
     data = buffer.getvalue()
     digest = hashlib.sha256(data).hexdigest()
     folder = models_dir()
-    _write_atomic(folder / f"{digest}.pt", data)
-    _write_atomic(folder / "latest", digest.encode())
+    write_bytes_atomic(folder / f"{digest}.pt", data)
+    write_bytes_atomic(folder / "latest", digest.encode())
     return digest
 
 
