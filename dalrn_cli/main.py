@@ -95,6 +95,12 @@ def cmd_soan_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_soan_metrics(args: argparse.Namespace) -> int:
+    from dalrn_cli.soan_metrics import serve_metrics
+
+    return serve_metrics(args.port, refresh_s=args.refresh, duration_s=args.seconds)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from dalrn_cli.serve import serve
 
@@ -147,6 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
     plot = soan_sub.add_parser("plot", help="draw the live network (colour: utilisation, size: queue)")
     plot.add_argument("--out", default="soan-network.png")
     plot.set_defaults(func=cmd_soan_plot)
+    metrics = soan_sub.add_parser("metrics", help="serve per-agent Prometheus metrics on loopback")
+    metrics.add_argument("--port", type=int, default=9108)
+    metrics.add_argument("--refresh", type=float, default=15.0, help="seconds between refreshes")
+    metrics.add_argument("--seconds", type=float, default=None, help="stop after this long")
+    metrics.set_defaults(func=cmd_soan_metrics)
 
     serve = sub.add_parser("serve", help="start a local Prefect server and serve the deployments")
     serve.add_argument("--port", type=int, default=4200)
