@@ -133,9 +133,11 @@ class TxSender:
                     sent.tx_hashes.append(self._broadcast({**tx, "nonce": nonce, **fees.as_tx()}))
                 break
             except (Web3RPCError, ValueError) as exc:
-                if "nonce too low" not in _message(exc) or attempt:
+                taken = "nonce too low" in _message(exc) or "underpriced" in _message(exc)
+                if not taken or attempt:
                     raise
-                self.nonces.reset()  # another sender used it: re-read the node's count
+                # Another process used (or holds pending) this nonce: re-read the node's count.
+                self.nonces.reset()
         return self._wait(tx, sent)
 
     def _replace(self, tx: dict, sent: SentTransaction) -> None:

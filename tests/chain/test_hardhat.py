@@ -50,6 +50,19 @@ def _batch(n: int) -> tuple[list[bytes], bytes]:
     return leaves, merkle_root(leaves)
 
 
+def _reorg(hardhat: HardhatNode, snapshot: str, tx_hash: str) -> None:
+    """Revert to `snapshot` and drop `tx_hash` from the pool: a reorg whose new branch
+    does not carry the transaction (else it could be re-mined in an identical block)."""
+    rpc(hardhat.url, "evm_setIntervalMining", [0])
+    try:
+        rpc(hardhat.url, "evm_revert", [snapshot])
+        rpc(hardhat.url, "hardhat_dropTransaction", [tx_hash])
+        for _ in range(3):
+            rpc(hardhat.url, "evm_mine")
+    finally:
+        rpc(hardhat.url, "evm_setIntervalMining", [200])
+
+
 def _count(client: RpcAnchorClient) -> int:
     return client.contract.functions.batchCount().call()
 
@@ -148,9 +161,7 @@ def test_reorg_that_drops_an_anchor_is_repaired(node):
     leaves, root = _batch(3)
     result = client.anchor_root(root, 3, "ipfs://reorg")
     assert client.is_anchored(root)
-    rpc(hardhat.url, "evm_revert", [snapshot])  # the chain forgets the anchoring block
-    for _ in range(3):
-        rpc(hardhat.url, "evm_mine")
+    _reorg(hardhat, snapshot, result.tx_hash)
     assert not client.is_anchored(root)
     repaired = ensure_anchored(client, result, 3, "ipfs://reorg")
     assert repaired.tx_hash != result.tx_hash and repaired.block_hash != result.block_hash
@@ -207,8 +218,7 @@ def test_recheck_reanchors_a_batch_a_reorg_dropped(node, tmp_path, monkeypatch):
     snapshot = rpc(hardhat.url, "evm_snapshot")
     batch = anchor_pending(client, store)
     assert recheck_anchors(client, store) == []  # nothing dropped yet
-    rpc(hardhat.url, "evm_revert", [snapshot])
-    rpc(hardhat.url, "evm_mine")
+    _reorg(hardhat, snapshot, batch["tx_hash"])
     with pytest.raises(IntegrityError, match="is not anchored on chain 31337"):
         verify_dispute(ids[0], client=client)
     (repair,) = recheck_anchors(client, store)
