@@ -20,10 +20,14 @@ def anchor_dispute(dispute_id: str, chain_block: str | None = None) -> dict:
     store = content_store()
     head = load_receipts(dispute_id, store)[-1]
     queue_leaf(dispute_id, receipt_leaf(head), receipt_cids(dispute_id)[-1])
-    batch = anchor_pending(anchor_client(chain_block), store)
-    if batch is None:  # another run anchored our leaf in its batch a moment ago
-        return load_record(dispute_id)["anchor"]
-    return batch
+    client = anchor_client(chain_block)
+    for _ in range(2):  # a batch left in flight by a failed run goes first, then ours
+        batch = anchor_pending(client, store)
+        if batch is None:  # another run anchored our leaf in its batch a moment ago
+            return load_record(dispute_id)["anchor"]
+        if dispute_id in batch["disputes"]:
+            return batch
+    return load_record(dispute_id)["anchor"]
 
 
 @task(name="anchor-pending-batch", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[5, 30, 120])

@@ -3,9 +3,10 @@
 A resolved dispute queues its leaf (the digest of its receipt chain's head) as pending.
 `anchor_pending` takes every pending leaf, builds the OpenZeppelin-rule tree, stores the
 batch manifest by CID, anchors the root, then writes each dispute's inclusion proof. If
-anchoring fails the leaves stay pending for the next batch; if the root turns out to be
-anchored already (a crash after the transaction), the proofs are written without a second
-transaction. Nothing is lost and nothing is anchored twice.
+anchoring fails the leaves stay pending and the batch is remembered as in flight: the next
+call retries that same batch (same root) before taking newer leaves; if the root turns out
+to be anchored already (a late mining, a crash after the transaction), the proofs are
+written without a second transaction. Nothing is lost and nothing is anchored twice.
 """
 
 from __future__ import annotations
@@ -52,10 +53,38 @@ def pending() -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(_pending_dir().glob("*.json"))]
 
 
+def _inflight_path() -> Path:
+    return sub_dir("anchor") / "inflight.json"
+
+
+def _finish(entries: list[dict], anchor: dict, manifest_cid: str) -> None:
+    """Write each entry's proof into its record and take it off the pending queue."""
+    leaves = [bytes.fromhex(e["leaf"]) for e in entries]
+    for index, entry in enumerate(entries):
+        proof = ["0x" + p.hex() for p in merkle_proof(leaves, index)]
+        update_record(
+            entry["dispute_id"],
+            status=STATUS_ANCHORED,
+            anchor={**anchor, "manifest_cid": manifest_cid, "leaf": "0x" + entry["leaf"],
+                    "leaf_receipt_cid": entry["receipt_cid"], "proof": proof},
+        )
+        path = _pending_dir() / f"{entry['dispute_id']}.json"
+        # A dispute resolved again meanwhile queued a newer leaf: that one stays pending.
+        if path.exists() and json.loads(path.read_text())["leaf"] == entry["leaf"]:
+            path.unlink()
+
+
 def anchor_pending(client: AnchorClient, store: ContentStore) -> dict | None:
-    """Anchor every pending leaf in one transaction; returns the batch, or None if empty."""
+    """Anchor every pending leaf in one transaction; returns the batch, or None if empty.
+
+    A batch whose anchoring failed (not mined in time, node gone) is remembered as in
+    flight: the next call anchors exactly that batch again (the same root), or, if its
+    transaction was mined after all, only writes its proofs. So a leaf is never put under
+    two roots, and a root is never anchored twice.
+    """
     with _batch_lock():
-        entries = pending()
+        inflight = json.loads(_inflight_path().read_text()) if _inflight_path().exists() else None
+        entries = inflight["leaves"] if inflight else pending()
         if not entries:
             return None
         leaves = [bytes.fromhex(e["leaf"]) for e in entries]
@@ -67,17 +96,11 @@ def anchor_pending(client: AnchorClient, store: ContentStore) -> dict | None:
             "tree": "openzeppelin-simple-merkle-tree (sorted leaves, sorted pairs, keccak256)",
         }
         manifest_cid = store.put(canonical_bytes(manifest))
+        write_json_atomic(_inflight_path(), manifest)
         if client.is_anchored(root):
             anchor = {"root": "0x" + root.hex(), "tx_hash": None, "note": "root was already anchored"}
         else:
             anchor = asdict(client.anchor_root(root, len(leaves), f"ipfs://{manifest_cid}"))
-        for index, entry in enumerate(entries):
-            proof = ["0x" + p.hex() for p in merkle_proof(leaves, index)]
-            update_record(
-                entry["dispute_id"],
-                status=STATUS_ANCHORED,
-                anchor={**anchor, "manifest_cid": manifest_cid, "leaf": "0x" + entry["leaf"],
-                        "leaf_receipt_cid": entry["receipt_cid"], "proof": proof},
-            )
-            (_pending_dir() / f"{entry['dispute_id']}.json").unlink(missing_ok=True)
+        _finish(entries, anchor, manifest_cid)
+        _inflight_path().unlink()
         return {**anchor, "manifest_cid": manifest_cid, "disputes": [e["dispute_id"] for e in entries]}

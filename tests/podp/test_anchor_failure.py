@@ -14,7 +14,7 @@ from dalrn_core.chain.production import ChainConfig, RpcAnchorClient
 from dalrn_core.dispute.records import STATUS_ANCHORED, STATUS_RESOLVED, load_record
 from dalrn_core.errors import IntegrityError
 from dalrn_core.evidence.store import LocalContentStore
-from dalrn_core.podp.batch import anchor_pending, pending
+from dalrn_core.podp.batch import anchor_pending, pending, queue_leaf
 from dalrn_core.podp.merkle import merkle_root
 from dalrn_core.podp.verify import verify_dispute
 
@@ -49,13 +49,47 @@ def test_failed_anchor_leaves_disputes_pending_for_the_next_batch(home, wrap):
 
     later = resolve_disputes(2, prefix="late")
     client = open_embedded_anchor()
-    batch = anchor_pending(client, store)
-    assert sorted(batch["disputes"]) == sorted(first + later) and pending() == []
-    assert _batches(client) == 1
+    # The batch that failed goes first, with exactly the root that was tried...
+    retried = anchor_pending(client, store)
+    assert retried["disputes"] == first and retried["root"] == "0x" + merkle_root(
+        [bytes.fromhex(load_record(d)["anchor"]["leaf"][2:]) for d in first]).hex()
+    assert [e["dispute_id"] for e in pending()] == later
+    # ...then the disputes that came later.
+    assert anchor_pending(client, store)["disputes"] == later and pending() == []
+    assert _batches(client) == 2
     for dispute_id in first + later:
         assert load_record(dispute_id)["status"] == STATUS_ANCHORED
         verify_dispute(dispute_id)
-    assert anchor_pending(client, store) is None and _batches(client) == 1
+    assert anchor_pending(client, store) is None and _batches(client) == 2
+
+
+def test_batch_mined_after_its_timeout_is_finished_without_a_second_transaction(home):
+    first = resolve_disputes(3, prefix="slow")
+    store = LocalContentStore()
+    root = merkle_root([bytes.fromhex(e["leaf"]) for e in pending()])
+    with pytest.raises(ConnectionError):
+        anchor_pending(_unreachable_chain(), store)
+    later = resolve_disputes(1, prefix="next")
+    client = open_embedded_anchor()
+    client.anchor_root(root, 3, "ipfs://mined-late")  # the lost transaction was mined after all
+    batch = anchor_pending(client, store)
+    assert batch["disputes"] == first and batch["tx_hash"] is None and _batches(client) == 1
+    for dispute_id in first:
+        verify_dispute(dispute_id)
+    assert [e["dispute_id"] for e in pending()] == later
+
+
+def test_dispute_resolved_again_during_a_failed_batch_keeps_its_new_leaf(home):
+    (dispute_id,) = resolve_disputes(1, prefix="again")
+    store = LocalContentStore()
+    with pytest.raises(ConnectionError):
+        anchor_pending(_unreachable_chain(), store)
+    old_leaf = pending()[0]["leaf"]
+    queue_leaf(dispute_id, b"\x42" * 32, "bafkreifakecidfortest")
+    client = open_embedded_anchor()
+    assert anchor_pending(client, store)["disputes"] == [dispute_id]
+    assert load_record(dispute_id)["anchor"]["leaf"] == "0x" + old_leaf
+    assert [e["leaf"] for e in pending()] == ["42" * 32]  # the newer head waits for the next batch
 
 
 def test_root_anchored_before_a_crash_is_not_anchored_again(home):
