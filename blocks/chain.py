@@ -42,12 +42,14 @@ class AnchorChain(Block):
         """The ChainConfig of an `rpc` block: the shipped network, overridden by set fields."""
         fields = {k: getattr(self, k) for k in ("chain_id", "rpc_url", "contract_address", "confirmations",
                                                  "max_fee_gwei", "max_tip_gwei") if getattr(self, k) is not None}
+        if "name" in self.model_fields_set:
+            fields["name"] = self.name
         if self.network:
             return load_network(self.network, **fields)
         for required in ("chain_id", "rpc_url"):
             if required not in fields:
                 raise InputError.one(required, f"an rpc AnchorChain without a network needs {required}")
-        return ChainConfig(name=self.name, **fields)
+        return ChainConfig(**{"name": self.name, **fields})
 
     def _key(self) -> bytes:
         if self.key_secret:

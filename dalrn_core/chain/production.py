@@ -53,21 +53,21 @@ class ChainConfig:
         return replace(self, **changes)
 
 
-def load_network(name: str, **overrides) -> ChainConfig:
+def load_network(network: str, **overrides) -> ChainConfig:
     """The shipped configuration `networks/<name>.json` (e.g. sepolia, polygon-amoy).
 
     An `rpc_url` of the form `env:VAR` is read from that environment variable, since RPC
     URLs of hosted nodes usually embed an API key.
     """
-    path = NETWORKS / f"{name}.json"
+    path = NETWORKS / f"{network}.json"
     if not path.exists():
         known = sorted(p.stem for p in NETWORKS.glob("*.json"))
-        raise InputError.one("network", f"unknown network {name!r}; shipped: {', '.join(known)}")
+        raise InputError.one("network", f"unknown network {network!r}; shipped: {', '.join(known)}")
     values = {**json.loads(path.read_text()), **overrides}
     if values["rpc_url"].startswith("env:"):
         variable = values["rpc_url"].removeprefix("env:")
         if not os.environ.get(variable):
-            raise InputError.one("rpc_url", f"set {variable} to the JSON-RPC URL of {name}")
+            raise InputError.one("rpc_url", f"set {variable} to the JSON-RPC URL of {network}")
         values["rpc_url"] = os.environ[variable]
     return ChainConfig(**values)
 
