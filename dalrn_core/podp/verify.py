@@ -108,6 +108,13 @@ def verify_dispute(
 
     client = client if client is not None else open_embedded_anchor()
     chain_id = client.w3.eth.chain_id
+    recorded_chain, recorded_contract = anchor.get("chain_id"), anchor.get("contract")
+    if recorded_chain is not None and recorded_chain != chain_id:
+        raise IntegrityError(f"dispute {dispute_id}: anchored on chain {recorded_chain}, but checked against chain "
+                             f"{chain_id}; verify with that chain's client")
+    if recorded_contract and recorded_contract.lower() != client.address.lower():
+        raise IntegrityError(f"dispute {dispute_id}: anchored by contract {recorded_contract}, but checked against "
+                             f"{client.address}")
     if not client.is_anchored(root):
         raise IntegrityError(f"dispute {dispute_id}: root {anchor['root']} is not anchored on chain {chain_id}")
     if not client.verify_receipt(leaf, proof, root):

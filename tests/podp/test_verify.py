@@ -118,3 +118,20 @@ def test_cli_exit_codes(anchored):
     _edit_record(anchored, _break_proof)
     bad = subprocess.run(run, check=False, capture_output=True, text=True, env=os.environ.copy(), timeout=120)
     assert bad.returncode != 0 and "Merkle proof does not lead to root" in bad.stdout + bad.stderr
+
+
+def test_anchor_on_another_chain_is_named(home, tmp_path):
+    from eth_account import Account
+
+    from dalrn_core.chain.anchor import AnchorClient, deploy_anchor_contract
+    from dalrn_core.chain.embedded import EmbeddedChain
+
+    (dispute_id,) = resolve_disputes(1)
+    account = Account.create()
+    chain = EmbeddedChain(tmp_path / "other.jsonl", [account.address], chain_id=5001)
+    other = AnchorClient(chain.w3, account, chain.send_raw_transaction,
+                         deploy_anchor_contract(chain.w3, account, chain.send_raw_transaction))
+    anchor_pending(other, LocalContentStore())
+    verify_dispute(dispute_id, client=other)
+    with pytest.raises(IntegrityError, match=f"dispute {dispute_id}: anchored on chain 5001, but checked against chain"):
+        verify_dispute(dispute_id)
