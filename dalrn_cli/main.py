@@ -101,6 +101,22 @@ def cmd_soan_metrics(args: argparse.Namespace) -> int:
     return serve_metrics(args.port, refresh_s=args.refresh, duration_s=args.seconds)
 
 
+def cmd_tenant_prepare(args: argparse.Namespace) -> int:
+    from dalrn_cli.tenant import prepare
+
+    print(json.dumps(prepare(args.file, k=args.k), indent=2))
+    return 0
+
+
+def cmd_tenant_respond(args: argparse.Namespace) -> int:
+    from dalrn_cli.tenant import respond_now
+
+    say = (lambda message: print(message, file=sys.stderr)) if args.json else print
+    chosen = respond_now(args.run_id, say=say)
+    print(json.dumps(chosen, indent=2) if args.json else f"resumed run {args.run_id} with {len(chosen)} precedents")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from dalrn_cli.serve import serve
 
@@ -158,6 +174,17 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_argument("--refresh", type=float, default=15.0, help="seconds between refreshes")
     metrics.add_argument("--seconds", type=float, default=None, help="stop after this long")
     metrics.set_defaults(func=cmd_soan_metrics)
+
+    tenant = sub.add_parser("tenant", help="the tenant's side of an encrypted precedent search")
+    tenant_sub = tenant.add_subparsers(dest="tenant_command", required=True)
+    prepare = tenant_sub.add_parser("prepare", help="print run parameters with the encrypted query")
+    prepare.add_argument("file")
+    prepare.add_argument("--k", type=int, default=5, help="precedents to reveal")
+    prepare.set_defaults(func=cmd_tenant_prepare)
+    respond = tenant_sub.add_parser("respond", help="decrypt a paused run's scores and resume it")
+    respond.add_argument("run_id")
+    respond.add_argument("--json", action="store_true")
+    respond.set_defaults(func=cmd_tenant_respond)
 
     serve = sub.add_parser("serve", help="start a local Prefect server and serve the deployments")
     serve.add_argument("--port", type=int, default=4200)

@@ -12,26 +12,16 @@ import asyncio
 import sys
 import uuid
 
+from dalrn_cli.tenant import reveal_to_run
 from dalrn_core.dispute.model import Dispute
 from dalrn_core.evidence.store import LocalContentStore
-from dalrn_core.podp.ledger import load_receipts
-from dalrn_core.search.index import PrecedentIndex
-from dalrn_core.tenant import prepare_search, reveal_precedents
+from dalrn_core.tenant import prepare_search
 
 
-def _scores_to_reveal(dispute_id: str, store: LocalContentStore) -> list[str]:
-    """Score CIDs of the dispute's latest encrypted search, read from its receipts."""
-    for receipt in reversed(load_receipts(dispute_id, store)):
-        if receipt["step"] == "encrypted_search":
-            return receipt["outputs"]["score_cids"]
-    raise RuntimeError(f"dispute {dispute_id}: the flow paused before any encrypted search")
-
-
-async def _answer_pause(tag: str, dispute: Dispute, request: dict, store, say) -> None:
+async def _answer_pause(tag: str, dispute: Dispute, request: dict, say) -> None:
     """Wait for the tagged run to pause, then decrypt and reveal the tenant's choice."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
-    from prefect.flow_runs import resume_flow_run
 
     async with get_client() as client:
         while True:
@@ -46,11 +36,7 @@ async def _answer_pause(tag: str, dispute: Dispute, request: dict, store, say) -
                 return
             if run.state.is_paused():
                 break
-        index = PrecedentIndex.latest()
-        chosen = reveal_precedents(dispute.tenant, _scores_to_reveal(dispute.id, store),
-                                   index.ids, store, request["k"])
-        say(f"tenant: decrypted {len(index)} scores locally, revealing top {len(chosen)}")
-        await resume_flow_run(run.id, run_input={"precedents": chosen})
+    await reveal_to_run(run.id, dispute.id, dispute.tenant, request["k"], say)
 
 
 async def resolve_async(dispute: Dispute, *, rule: str = "nsw", search: bool = True, say=print) -> dict:
@@ -69,7 +55,7 @@ async def resolve_async(dispute: Dispute, *, rule: str = "nsw", search: bool = T
             dispute_resolution(dispute.model_dump(mode="json"), precedent_search=request, rule=rule)
         )
         if request is not None:
-            tenant_task = asyncio.create_task(_answer_pause(tag, dispute, request, store, say))
+            tenant_task = asyncio.create_task(_answer_pause(tag, dispute, request, say))
             done, _ = await asyncio.wait({flow_task, tenant_task}, return_when=asyncio.FIRST_EXCEPTION)
             if tenant_task in done and tenant_task.exception() is not None:
                 flow_task.cancel()

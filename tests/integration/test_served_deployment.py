@@ -17,6 +17,21 @@ import pytest
 SAMPLE = json.loads((Path(__file__).resolve().parents[2] / "examples" / "supply-contract.json").read_text())
 
 
+def _wait_for(api: str, run_id: str, states: set[str], deadline: float) -> str:
+    state = None
+    while time.monotonic() < deadline:
+        state = _request(f"{api}/flow_runs/{run_id}")["state"]["type"]
+        if state in states:
+            break
+        time.sleep(1)
+    return state
+
+
+def _dalrn(*args: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dalrn_cli.main", *args], env=env, capture_output=True,
+                          text=True, timeout=300, check=False)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -40,7 +55,7 @@ def test_rest_triggered_run_completes(tmp_path, small_index):
     server = subprocess.Popen([sys.executable, "-m", "dalrn_cli.main", "serve", "--port", str(port)],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 240
+        deadline = time.monotonic() + 400
         deployment = None
         while time.monotonic() < deadline and deployment is None:
             assert server.poll() is None, "dalrn serve exited early"
@@ -52,16 +67,26 @@ def test_rest_triggered_run_completes(tmp_path, small_index):
         dispute = {**SAMPLE, "id": "rest-run-001"}
         run = _request(f"{api}/deployments/{deployment['id']}/create_flow_run",
                        {"parameters": {"dispute": dispute}})
-        state = None
-        while time.monotonic() < deadline:
-            state = _request(f"{api}/flow_runs/{run['id']}")["state"]["type"]
-            if state in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
-                break
-            time.sleep(1)
-        assert state == "COMPLETED"
+        final = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+        assert _wait_for(api, run["id"], final, deadline) == "COMPLETED"
+
+        # The tenant's path: encrypted query by CID, the run pauses with encrypted scores,
+        # the tenant decrypts locally and resumes it from another process.
+        tenant_env = {**env, "PREFECT_API_URL": api}
+        sample = tmp_path / "dispute.json"
+        sample.write_text(json.dumps({**SAMPLE, "id": "rest-run-002"}))
+        prepared = _dalrn("tenant", "prepare", str(sample), env=tenant_env)
+        assert prepared.returncode == 0, prepared.stderr
+        run = _request(f"{api}/deployments/{deployment['id']}/create_flow_run",
+                       {"parameters": json.loads(prepared.stdout)})
+        assert _wait_for(api, run["id"], final | {"PAUSED"}, deadline) == "PAUSED"
+        answered = _dalrn("tenant", "respond", run["id"], "--json", env=tenant_env)
+        assert answered.returncode == 0, answered.stderr
+        assert len(json.loads(answered.stdout)) == 5
+        assert _wait_for(api, run["id"], final, deadline) == "COMPLETED"
     finally:
         server.terminate()
         server.wait(timeout=60)
     from dalrn_core.podp.verify import verify_dispute
 
-    assert verify_dispute("rest-run-001")
+    assert verify_dispute("rest-run-001") and verify_dispute("rest-run-002")
