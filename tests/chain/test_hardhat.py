@@ -209,6 +209,26 @@ def test_anchor_chain_blocks_with_fallback(node, tmp_path, monkeypatch):
         RpcAnchorClient(amoy.config().with_(contract_address=config.contract_address), account).check_chain_id()
 
 
+def test_anchor_re_mined_in_another_block_is_followed_not_repeated(node):
+    hardhat, config, account = node
+    client = RpcAnchorClient(config, account)
+    snapshot = rpc(hardhat.url, "evm_snapshot")
+    _, root = _batch(3)
+    result = client.anchor_root(root, 3, "ipfs://again")
+    mined = client.w3.eth.get_transaction(result.tx_hash)
+    same = {"type": 2, "chainId": mined["chainId"], "nonce": mined["nonce"], "to": mined["to"],
+            "value": mined["value"], "data": mined["input"], "gas": mined["gas"],
+            "maxFeePerGas": mined["maxFeePerGas"], "maxPriorityFeePerGas": mined["maxPriorityFeePerGas"]}
+    raw = account.sign_transaction(same).raw_transaction  # deterministic: the same transaction
+    _reorg(hardhat, snapshot, result.tx_hash)
+    client.w3.eth.send_raw_transaction(raw)  # the new branch carries it, in a later block
+    before = _count(client)
+    followed = ensure_anchored(client, result, 3, "ipfs://again")
+    assert followed.tx_hash == result.tx_hash
+    assert followed.block_hash != result.block_hash and followed.block_number > result.block_number
+    assert _count(client) == before  # followed, not anchored a second time
+
+
 def test_recheck_reanchors_a_batch_a_reorg_dropped(node, tmp_path, monkeypatch):
     hardhat, config, account = node
     monkeypatch.setenv("DALRN_HOME", str(tmp_path / "home"))
