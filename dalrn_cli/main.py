@@ -63,7 +63,16 @@ def cmd_negotiate(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from dalrn_core.podp.verify import verify_dispute
 
-    report = verify_dispute(args.dispute_id)
+    client = store = None
+    if args.chain:
+        from blocks.chain import AnchorChain
+
+        client = AnchorChain.load(args.chain).open_one()
+    if args.store:
+        from blocks.evidence_store import EvidenceStore
+
+        store = EvidenceStore.load(args.store).open()
+    report = verify_dispute(args.dispute_id, store=store, client=client)
     for line in report:
         print(f"ok  {line}")
     return 0
@@ -149,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     receipts_sub = receipts.add_subparsers(dest="receipts_command", required=True)
     verify = receipts_sub.add_parser("verify", help="check a dispute's receipts, proof and anchor")
     verify.add_argument("dispute_id")
+    verify.add_argument("--chain", help="AnchorChain block to check the root on (default: embedded)")
+    verify.add_argument("--store", help="EvidenceStore block to read receipts from (default: local)")
     verify.set_defaults(func=cmd_verify)
 
     index = sub.add_parser("index", help="the precedent index")

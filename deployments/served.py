@@ -12,6 +12,7 @@ from prefect.schedules import Cron, Interval
 DEPLOYMENTS = [
     ("flows.dispute_resolution", "dispute_resolution", "dispute-resolution", None),
     ("flows.build_index", "build_index", "build-index", None),
+    ("flows.anchor_batches", "anchor_batches", "anchor-batches", Interval(300)),
     ("flows.soan_rewire", "soan_rewire", "soan-rewire", Interval(900)),
     ("flows.fl_nightly", "fl_nightly", "fl-nightly", Cron("0 2 * * *", timezone="Europe/London")),
 ]

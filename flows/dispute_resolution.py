@@ -54,6 +54,7 @@ async def dispute_resolution(
     precedent_search: PrecedentSearchRequest | None = None,
     rule: str = "nsw",
     tenant_wait_seconds: int = 900,
+    chain_block: str | None = None,
 ) -> dict:
     """Resolve `dispute`; returns the settlement, memo CID, Merkle root, tx and receipts."""
     clock = _Clock()
@@ -99,7 +100,10 @@ async def dispute_resolution(
     receipts.append(record_receipt(dispute_id, "explain", outputs=memo))
     clock.lap("explain")
 
-    anchor = anchor_dispute(dispute_id)
+    try:
+        anchor = anchor_dispute(dispute_id, chain_block)
+    except Exception as exc:  # noqa: BLE001 - retries spent: the next scheduled batch takes it
+        anchor = {"status": "anchor_pending", "root": None, "tx_hash": None, "error": str(exc)[:500]}
     receipts.append(record_receipt(dispute_id, "anchor", outputs=anchor))
     clock.lap("anchor")
     return {

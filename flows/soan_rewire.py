@@ -8,7 +8,6 @@ from prefect.runtime import flow_run
 from dalrn_core.podp.canonical import digest_of
 from tasks.anchor import anchor_dispute
 from tasks.receipts import record_receipt
-
 from tasks.soan import (
     current_network,
     latency_predictor,
