@@ -8,8 +8,8 @@ from dataclasses import asdict
 
 from dalrn_core.chain.anchor import AnchorClient
 from dalrn_core.dispute.records import STATUS_ANCHORED, update_record
-from dalrn_core.evidence.store import ContentStore
 from dalrn_core.errors import InputError
+from dalrn_core.evidence.store import ContentStore
 from dalrn_core.podp.canonical import canonical_bytes
 from dalrn_core.podp.ledger import load_receipts, receipt_cids
 from dalrn_core.podp.merkle import merkle_root

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -38,12 +39,20 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _request(url: str, body: dict | None = None) -> dict:
+def _request(url: str, body: dict | None = None, attempts: int = 5) -> dict:
+    """One API call; a 503 (the SQLite server busy under load) is retried a few times."""
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method="POST" if body is not None else "GET",
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
+    for attempt in range(attempts):
+        request = urllib.request.Request(url, data=data, method="POST" if body is not None else "GET",
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            if exc.code != 503 or attempt == attempts - 1:
+                raise
+            time.sleep(1 + attempt)
+    raise AssertionError("unreachable")
 
 
 @pytest.mark.integration
