@@ -9,8 +9,17 @@ from dalrn_core.fl.federation import RoundConfig, check_rounds
 from dalrn_core.fl.ledger import BudgetExceeded
 from dalrn_core.fl.training import TrainConfig
 from dalrn_core.podp.canonical import digest_of
-from tasks.fl import aggregate, charge_budget, current_model, evaluate, publish, train_silo
+from tasks.fl import (
+    aggregate,
+    charge_budget,
+    current_model,
+    evaluate,
+    publish,
+    silo_table,
+    train_silo,
+)
 from tasks.model_anchor import anchor_model
+from tasks.quality import check_table
 from tasks.receipts import record_receipt
 
 
@@ -30,6 +39,8 @@ def fl_nightly(rounds: int = 1, method: str = "trimmed_mean", n_silos: int = 5, 
         n_silos=n_silos, seed=seed, n_rows=n_rows, method=method,
         train=TrainConfig(dp=dp, noise_multiplier=noise_multiplier, max_grad_norm=max_grad_norm),
         epsilon_budget=epsilon_budget, delta=delta).validate().as_dict()
+    for silo in range(n_silos):  # each firm's table passes its suite before any training
+        check_table(silo_table(config, silo), "fl_silo")
     model = current_model(config)
     history, refused, spent = [], None, {}
     run_id = str(flow_run.get_id() or "local")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 
+import pandas as pd
 import torch
 from prefect import task
 from prefect.artifacts import create_image_artifact, create_markdown_artifact, create_table_artifact
@@ -28,6 +29,12 @@ def charge_budget(config: dict, round_number: int, run_id: str) -> dict[str, flo
     No retries: a refusal (BudgetExceeded) is final for tonight.
     """
     return federation.charge_round(RoundConfig.from_dict(config), round_number, run_id)
+
+
+@task(name="fl-silo-table", cache_policy=NO_CACHE)
+def silo_table(config: dict, silo: int) -> pd.DataFrame:
+    """One firm's private table, for its data quality suite (checked at the silo)."""
+    return federation.silo_table(RoundConfig.from_dict(config), silo)
 
 
 @task(name="fl-train-silo", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=[5],

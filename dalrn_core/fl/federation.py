@@ -89,12 +89,17 @@ def charge_round(config: RoundConfig, round_number: int, run_id: str) -> dict[st
     return ledger.spend(tenants(config), cost, f"{run_id}/round-{round_number}")
 
 
+def silo_table(config: RoundConfig, silo: int):
+    """Firm `silo`'s private table (the embedded default generates it, seeded)."""
+    return make_silos(config.n_silos, config.seed, config.n_rows)[silo]
+
+
 def train_silo(config: RoundConfig, silo: int, model_hash: str, round_number: int) -> dict:
     """Run silo `silo`'s Flower client on the stored global model `model_hash`.
 
     Returns {"silo", "parameters" (nested lists), "num_examples", "metrics"}.
     """
-    frame = make_silos(config.n_silos, config.seed, config.n_rows)[silo]
+    frame = silo_table(config, silo)
     client = SiloClient(tenants(config)[silo], frame, config.train, config.hidden, config.seed)
     params, num_examples, metrics = client.fit(load_model(model_hash),
                                                {"server_round": round_number})

@@ -50,3 +50,18 @@ def test_failed_suite_fails_the_flow_run_with_its_report(corpus):
         with pytest.raises(DataQualityError, match="expect_column_values_to_not_be_null on text"):
             state.result()
         assert check(corpus.head(150)) == 150
+
+
+def test_firm_tables_pass_and_a_broken_one_fails():
+    from dalrn_core.fl.data import make_silos
+
+    silos = make_silos(5, seed=0, n_rows=200)
+    for table in silos:
+        assert all(o.success for o in validate_table(table, "fl_silo"))
+    bad = silos[0].copy()
+    bad.loc[bad.index[2], "accepted"] = 3
+    bad.loc[bad.index[4], "evidence_strength"] = 1.5
+    with pytest.raises(DataQualityError) as caught:
+        validate_table(bad, "fl_silo")
+    failed = {o.column for o in caught.value.outcomes if not o.success}
+    assert failed == {"accepted", "evidence_strength"}
