@@ -28,6 +28,19 @@ def _is_number(value: Any) -> bool:
     )
 
 
+def _finite_number(entry: Any, where: str) -> tuple[float, Problem | None]:
+    """`entry` as a float, or the problem with it (not a number, or not finite)."""
+    if not _is_number(entry):
+        return math.nan, Problem(where, f"must be a number, got {type(entry).__name__} {entry!r}"[:160])
+    try:
+        number = float(entry)
+    except OverflowError:  # an int too large for a float
+        number = math.inf
+    if not math.isfinite(number):
+        return number, Problem(where, f"must be finite, got {entry!r}"[:160])
+    return number, None
+
+
 def _matrix(name: str, value: Any, max_strategies: int) -> tuple[np.ndarray | None, list[Problem]]:
     """One matrix: a non-empty, rectangular list of rows of finite real numbers."""
     if isinstance(value, np.ndarray):
@@ -73,18 +86,9 @@ def _matrix(name: str, value: Any, max_strategies: int) -> tuple[np.ndarray | No
     out = np.empty((rows, cols), dtype=float)
     for i, row in enumerate(value):
         for j, entry in enumerate(row):
-            where = f"{name}[{i}][{j}]"
-            if not _is_number(entry):
-                problems.append(
-                    Problem(where, f"must be a number, got {type(entry).__name__} {entry!r}"[:160])
-                )
-                continue
-            try:
-                number = float(entry)
-            except OverflowError:
-                number = math.inf
-            if not math.isfinite(number):
-                problems.append(Problem(where, f"must be finite, got {entry!r}"[:160]))
+            number, problem = _finite_number(entry, f"{name}[{i}][{j}]")
+            if problem is not None:
+                problems.append(problem)
                 continue
             out[i, j] = number
     return (None if problems else out), problems
@@ -157,15 +161,9 @@ def validate_batna(batna: Any, a: np.ndarray, b: np.ndarray) -> tuple[float, flo
     problems = []
     values = []
     for k, entry in enumerate(batna):
-        if not _is_number(entry):
-            problems.append(Problem(f"batna[{k}]", f"must be a number, got {type(entry).__name__}"))
-            continue
-        try:
-            number = float(entry)
-        except OverflowError:
-            number = math.inf
-        if not math.isfinite(number):
-            problems.append(Problem(f"batna[{k}]", f"must be finite, got {entry!r}"))
+        number, problem = _finite_number(entry, f"batna[{k}]")
+        if problem is not None:
+            problems.append(problem)
         values.append(number)
     if problems:
         raise InputError(problems, subject=_SUBJECT)
