@@ -1,0 +1,190 @@
+"""Dispute runs through Prefect's API: start one, follow it, answer its tenant pause.
+
+The gateway never imports `flows/`: it starts the `dispute-resolution` deployment by name
+and reads the run back, so it works against any Prefect server the operator runs (with its
+API auth string in `PREFECT_API_AUTH_STRING`). Prefect's own flow-run idempotency key makes
+a retried start return the run it already created, never a second one; the key is scoped
+by tenant because Prefect's uniqueness is per flow, not per caller.
+
+A run's status comes from its Prefect state; whether a settled dispute is also anchored
+comes from its record in the data folder, because the `anchor-batches` flow may anchor it
+after the run has finished.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from dalrn_core.dispute.records import STATUS_ANCHORED, record_path
+
+DEPLOYMENT = "dispute-resolution/dispute-resolution"
+
+QUEUED, RUNNING, AWAITING_TENANT = "queued", "running", "awaiting_tenant"
+RESOLVED, ANCHORED, FAILED = "resolved", "anchored", "failed"
+STATUSES = (QUEUED, RUNNING, AWAITING_TENANT, RESOLVED, ANCHORED, FAILED)
+
+_BY_STATE_TYPE = {
+    "SCHEDULED": QUEUED, "PENDING": QUEUED, "RUNNING": RUNNING, "PAUSED": AWAITING_TENANT,
+    "CANCELLING": RUNNING, "FAILED": FAILED, "CRASHED": FAILED, "CANCELLED": FAILED,
+}
+
+
+class RunNotFound(LookupError):
+    """No flow run with that id (or it is not a dispute-resolution run)."""
+
+
+class RunNotPaused(RuntimeError):
+    """The run is not waiting for its tenant's reveal."""
+
+
+@dataclass(frozen=True)
+class RunView:
+    """What the gateway tells a tenant about a dispute run."""
+
+    status: str
+    result: dict | None
+    updated_at: datetime
+    state_name: str
+    message: str | None = None
+
+
+def run_key(tenant: str, idempotency_key: str) -> str:
+    """Prefect's flow-run idempotency key for one tenant's key (unique per flow server-side)."""
+    return f"dalrn-gateway:{tenant}:{idempotency_key}"
+
+
+def chain_id(parameters: dict[str, Any]) -> str | None:
+    """The receipt chain a run writes, from its parameters (None when they hold no dispute)."""
+    dispute = parameters.get("dispute") or {}
+    dispute_id = dispute.get("id") if isinstance(dispute, dict) else None
+    if not isinstance(dispute_id, str):
+        return None
+    tenant = parameters.get("tenant")
+    try:  # tenant-scoped chains, once the flow takes a `tenant` parameter
+        from dalrn_core.dispute.records import chain_key
+    except ImportError:
+        return dispute_id
+    return chain_key(tenant, dispute_id)
+
+
+def record_summary(chain: str) -> dict | None:
+    """The settled dispute as its record and explain receipt hold it, or None if not settled."""
+    import json
+
+    from dalrn_core.evidence.store import LocalContentStore
+
+    path = record_path(chain)
+    if not path.exists():
+        return None
+    record = json.loads(path.read_text())
+    cids = record.get("receipts", [])
+    store = LocalContentStore()
+    explain = next((r for r in (json.loads(store.get(c)) for c in reversed(cids)) if r["step"] == "explain"), None)
+    if explain is None:
+        return None
+    anchor = record.get("anchor") or {}
+    return {
+        "dispute_id": chain,
+        "settlement": explain["outputs"].get("settlement"),
+        "memo_cid": explain["outputs"].get("memo_cid"),
+        "memo_markdown_cid": explain["outputs"].get("memo_markdown_cid"),
+        "merkle_root": anchor.get("root"),
+        "tx_hash": anchor.get("tx_hash"),
+        "anchor_status": record.get("status"),
+        "receipts": cids,
+    }
+
+
+def settled_status(result: dict | None, chain: str | None) -> tuple[str, dict | None]:
+    """`anchored` when the record (or the run's own result) shows the root on chain, else `resolved`."""
+    summary = record_summary(chain) if chain else None
+    if summary is not None and summary["anchor_status"] == STATUS_ANCHORED:
+        return ANCHORED, {**(result or {}), **{k: v for k, v in summary.items() if v is not None}}
+    merged = result if result is not None else summary
+    if merged is not None and merged.get("merkle_root") and merged.get("tx_hash"):
+        return ANCHORED, merged
+    return RESOLVED, merged
+
+
+class DisputeRuns:
+    """Starts and follows dispute-resolution runs through the Prefect API."""
+
+    def __init__(self, deployment: str = DEPLOYMENT) -> None:
+        self.deployment = deployment
+        self._deployment_id: UUID | None = None
+
+    @staticmethod
+    def _client():
+        from prefect.client.orchestration import get_client
+
+        return get_client()
+
+    async def _deployment(self, client) -> UUID:
+        if self._deployment_id is None:
+            self._deployment_id = (await client.read_deployment_by_name(self.deployment)).id
+        return self._deployment_id
+
+    async def start(self, *, tenant: str, dispute: dict, idempotency_key: str) -> str:
+        """Start (or find, for a key already used) the run of `dispute`; returns its flow run id."""
+        async with self._client() as client:
+            run = await client.create_flow_run_from_deployment(
+                await self._deployment(client),
+                parameters={"dispute": dispute},
+                idempotency_key=run_key(tenant, idempotency_key),
+                tags=[f"tenant-{tenant}", "gateway"],
+            )
+        return str(run.id)
+
+    async def _read(self, client, flow_run_id: str):
+        from prefect.exceptions import ObjectNotFound
+
+        try:
+            run_id = UUID(flow_run_id)
+        except ValueError:
+            raise RunNotFound(flow_run_id) from None
+        try:
+            run = await client.read_flow_run(run_id)
+        except ObjectNotFound:
+            raise RunNotFound(flow_run_id) from None
+        if run.deployment_id != await self._deployment(client):
+            raise RunNotFound(flow_run_id)
+        return run
+
+    async def view(self, flow_run_id: str) -> RunView:
+        """The run's status (and result, once settled), read from Prefect and the record."""
+        async with self._client() as client:
+            run = await self._read(client, flow_run_id)
+        state = run.state
+        if state is None:
+            return RunView(QUEUED, None, run.created or datetime.now(UTC), "Scheduled")
+        updated = state.timestamp or run.updated or datetime.now(UTC)
+        kind = state.type.value
+        if kind != "COMPLETED":
+            return RunView(_BY_STATE_TYPE.get(kind, RUNNING), None, updated, state.name, state.message)
+        result = await self._result(state)
+        status, merged = settled_status(result, chain_id(run.parameters))
+        return RunView(status, merged, updated, state.name, state.message)
+
+    @staticmethod
+    async def _result(state) -> dict | None:
+        """The run's persisted return value, or None where Prefect did not persist it."""
+        from prefect.exceptions import MissingResult
+
+        try:
+            value = await state.aresult(raise_on_failure=False, retry_result_failure=False)
+        except (MissingResult, OSError, ValueError):
+            return None
+        return value if isinstance(value, dict) else None
+
+    async def reveal(self, flow_run_id: str, precedents: list[dict]) -> None:
+        """Resume the paused run with the tenant's chosen precedents (its TenantReveal input)."""
+        async with self._client() as client:
+            run = await self._read(client, flow_run_id)
+            if run.state is None or not run.state.is_paused():
+                raise RunNotPaused(f"run {flow_run_id} is not waiting for its tenant")
+            response = await client.resume_flow_run(run.id, run_input={"precedents": precedents})
+        if response.status.value == "REJECT":
+            raise RunNotPaused(f"run {flow_run_id} can no longer be resumed: {response.details.reason}")

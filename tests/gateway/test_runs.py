@@ -1,0 +1,103 @@
+"""DisputeRuns against a real (closed) Prefect server: idempotent starts, state mapping."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+import json
+
+import pytest
+from prefect import flow
+
+from dalrn_core.dispute.records import record_path
+from gateway.runs import DisputeRuns, RunNotFound, RunNotPaused, chain_id, settled_status
+from tests.gateway.prefect_server import closed_prefect_server
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+
+
+@flow(name="dalrn-test-dispute")
+def stand_in(dispute: dict) -> dict:
+    return {"dispute_id": dispute["id"]}
+
+
+@pytest.fixture(scope="module")
+def runs():
+    with closed_prefect_server():
+        asyncio.run(stand_in.to_deployment(name="gateway-test").aapply())
+        yield DisputeRuns(deployment="dalrn-test-dispute/gateway-test")
+
+
+async def _force(run_id: str, state) -> None:
+    from prefect.client.orchestration import get_client
+
+    async with get_client() as client:
+        await client.set_flow_run_state(run_id, state, force=True)
+
+
+def test_a_retried_start_returns_the_same_run_and_tenants_never_share_one(runs):
+    dispute = {"id": "acme-globex-2026-001"}
+
+    async def go():
+        first = await runs.start(tenant="acme", dispute=dispute, idempotency_key="k-1")
+        again = await runs.start(tenant="acme", dispute=dispute, idempotency_key="k-1")
+        other_key = await runs.start(tenant="acme", dispute=dispute, idempotency_key="k-2")
+        other_tenant = await runs.start(tenant="globex", dispute=dispute, idempotency_key="k-1")
+        return first, again, other_key, other_tenant
+
+    first, again, other_key, other_tenant = asyncio.run(go())
+    assert first == again
+    assert len({first, other_key, other_tenant}) == 3
+
+
+def test_prefect_states_map_to_dispute_statuses(runs):
+    from prefect.states import Cancelled, Completed, Crashed, Failed, Paused, Pending, Running
+
+    async def go():
+        run_id = await runs.start(tenant="acme", dispute={"id": "states-001"}, idempotency_key="states")
+        seen = [(await runs.view(run_id)).status]
+        for state in (Pending(), Running(), Paused(), Failed(message="boom"), Crashed(), Cancelled()):
+            await _force(run_id, state)
+            seen.append((await runs.view(run_id)).status)
+        await _force(run_id, Completed())
+        done = await runs.view(run_id)
+        return seen, done
+
+    seen, done = asyncio.run(go())
+    assert seen == ["queued", "queued", "running", "awaiting_tenant", "failed", "failed", "failed"]
+    # Completed with no persisted result and no record: settled, anchor not yet known.
+    assert done.status == "resolved" and done.result is None and done.state_name == "Completed"
+
+
+def test_unknown_runs_and_runs_of_other_deployments_do_not_exist(runs):
+    async def go():
+        with pytest.raises(RunNotFound):
+            await runs.view("not-a-uuid")
+        with pytest.raises(RunNotFound):
+            await runs.view("00000000-0000-0000-0000-000000000000")
+        elsewhere = DisputeRuns(deployment="dalrn-test-dispute/gateway-test")
+        elsewhere._deployment_id = uuid.uuid4()  # a run of another deployment
+        run_id = await runs.start(tenant="acme", dispute={"id": "other-001"}, idempotency_key="other")
+        with pytest.raises(RunNotFound):
+            await elsewhere.view(run_id)
+
+    asyncio.run(go())
+
+
+def test_reveal_refuses_a_run_that_is_not_paused(runs):
+    async def go():
+        run_id = await runs.start(tenant="acme", dispute={"id": "reveal-001"}, idempotency_key="reveal")
+        with pytest.raises(RunNotPaused):
+            await runs.reveal(run_id, [])
+
+    asyncio.run(go())
+
+
+def test_anchored_status_comes_from_the_record_or_the_result():
+    assert settled_status({"merkle_root": "0x01", "tx_hash": "0x02"}, None)[0] == "anchored"
+    assert settled_status({"merkle_root": None, "tx_hash": None}, None)[0] == "resolved"
+    assert chain_id({"dispute": {"id": "x-1"}}) == "x-1" and chain_id({}) is None
+    path = record_path("no-explain-yet")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"dispute_id": "no-explain-yet", "receipts": []}))
+    assert settled_status(None, "no-explain-yet") == ("resolved", None)
