@@ -129,7 +129,7 @@ def cmd_tenant_respond(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from dalrn_cli.serve import serve
 
-    return serve(port=args.port)
+    return serve(port=args.port, prefect_port=args.prefect_port)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -197,8 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     respond.add_argument("--json", action="store_true")
     respond.set_defaults(func=cmd_tenant_respond)
 
-    serve = sub.add_parser("serve", help="start a local Prefect server and serve the deployments")
-    serve.add_argument("--port", type=int, default=4200)
+    serve = sub.add_parser("serve", help="start Prefect (closed by its auth string), the gateway and the deployments")
+    serve.add_argument("--port", type=int, default=8000, help="the gateway's port on 127.0.0.1")
+    serve.add_argument("--prefect-port", type=int, default=4200, help="the Prefect server's port on 127.0.0.1")
     serve.set_defaults(func=cmd_serve)
     return parser
 

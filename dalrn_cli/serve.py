@@ -1,57 +1,111 @@
-"""`dalrn serve`: a local Prefect server on loopback and every DALRN deployment served.
+"""`dalrn serve`: Prefect (closed by its API auth string), the gateway and every deployment.
 
-Open the printed UI address, pick `dispute-resolution`, press Run and paste a dispute; or
-start the same deployment through the REST API (see the README). Ctrl-C stops both.
+The Prefect server runs on loopback with `PREFECT_SERVER_API_AUTH_STRING`; the served
+deployments, the gateway and the operator's CLI reach it with `PREFECT_API_AUTH_STRING`.
+The string is generated once and kept in the keys folder (0600), so firms, which reach
+only the gateway, never hold it. Ctrl-C stops everything.
 """
 
 from __future__ import annotations
 
+import base64
 import os
+import secrets
 import subprocess
 import sys
 import time
 import urllib.request
 
+from dalrn_core.keys import keys_dir, load_or_create
+
 HOST = "127.0.0.1"
+AUTH_FILE = "prefect-api-auth"
 
 
-def _wait_healthy(url: str, server: subprocess.Popen, timeout_s: float = 120.0) -> None:
+def prefect_auth_string() -> str:
+    """The Prefect API auth string (`user:password`), created on first use with mode 0600."""
+    raw = load_or_create(AUTH_FILE, lambda: f"dalrn:{secrets.token_urlsafe(32)}".encode())
+    return raw.decode().strip()
+
+
+def basic_auth_header(auth_string: str) -> dict[str, str]:
+    """The Authorization header Prefect's server expects for `auth_string`."""
+    return {"Authorization": "Basic " + base64.b64encode(auth_string.encode()).decode()}
+
+
+def client_env(api_url: str, auth_string: str, base: dict | None = None) -> dict[str, str]:
+    """The environment of a process that talks to the closed Prefect API."""
+    env = dict(os.environ if base is None else base)
+    env.update({"PREFECT_API_URL": api_url, "PREFECT_API_AUTH_STRING": auth_string})
+    return env
+
+
+def _wait_healthy(url: str, process: subprocess.Popen, what: str, timeout_s: float = 180.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"the Prefect server exited with status {server.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+        if process.poll() is not None:
+            raise RuntimeError(f"the {what} exited with status {process.returncode}")
+        try:  # the health path answers without credentials, so probes need no secret
+            with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
                     return
         except OSError:
             time.sleep(0.5)
-    raise RuntimeError(f"the Prefect server did not answer at {url} within {timeout_s:.0f} s")
+    raise RuntimeError(f"the {what} did not answer at {url} within {timeout_s:.0f} s")
 
 
-def start_server(port: int) -> tuple[subprocess.Popen, str]:
-    """Start `prefect server start` on loopback; returns the process and its API URL."""
+def start_server(port: int, auth_string: str | None = None, *, quiet: bool = True) -> tuple[subprocess.Popen, str]:
+    """Start `prefect server start` on loopback, closed by `auth_string`; returns it and its API URL."""
     api = f"http://{HOST}:{port}/api"
+    env = os.environ.copy()
+    env.pop("PREFECT_API_URL", None)
+    # The UI is a static app that calls the API from the browser: tell it the served port.
+    env["PREFECT_UI_API_URL"] = api
+    if auth_string is not None:
+        env["PREFECT_SERVER_API_AUTH_STRING"] = auth_string
+    out = subprocess.DEVNULL if quiet else None
     server = subprocess.Popen(
         [sys.executable, "-m", "prefect", "server", "start", "--host", HOST, "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy(),
+        stdout=out, stderr=out, env=env,
     )
-    _wait_healthy(api, server)
+    _wait_healthy(f"{api}/health", server, "Prefect server")
     return server, api
 
 
-def serve(port: int = 4200) -> int:
-    server, api = start_server(port)
-    os.environ["PREFECT_API_URL"] = api
-    print(f"Prefect UI:  http://{HOST}:{port}")
-    print(f"REST API:    {api}")
+def start_gateway(port: int, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    """Start the gateway with uvicorn on loopback; returns it and its base URL."""
+    url = f"http://{HOST}:{port}"
+    gateway = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "gateway.app:create_app", "--factory", "--host", HOST,
+         "--port", str(port), "--log-level", "warning"],
+        env=env,
+    )
+    _wait_healthy(f"{url}/healthz", gateway, "gateway")
+    return gateway, url
+
+
+def _stop(process: subprocess.Popen | None) -> None:
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def serve(port: int = 8000, prefect_port: int = 4200) -> int:
+    auth = prefect_auth_string()
+    server, api = start_server(prefect_port, auth)
     try:
+        os.environ.update(client_env(api, auth, base={}))
+        print(f"Prefect UI:  http://{HOST}:{prefect_port}  (auth string in {keys_dir() / AUTH_FILE})")
+        print(f"Prefect API: {api}")
         from deployments.served import serve_all
 
         serve_all()
     except KeyboardInterrupt:
         pass
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        _stop(server)
     return 0

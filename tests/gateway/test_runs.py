@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 import json
+import uuid
 
 import pytest
 from prefect import flow

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from dalrn_cli.serve import basic_auth_header, prefect_auth_string
+
 SAMPLE = json.loads((Path(__file__).resolve().parents[2] / "examples" / "supply-contract.json").read_text())
 
 
@@ -44,7 +46,8 @@ def _request(url: str, body: dict | None = None, attempts: int = 5) -> dict:
     data = json.dumps(body).encode() if body is not None else None
     for attempt in range(attempts):
         request = urllib.request.Request(url, data=data, method="POST" if body is not None else "GET",
-                                         headers={"Content-Type": "application/json"})
+                                         headers={"Content-Type": "application/json",
+                                                  **basic_auth_header(prefect_auth_string())})
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 return json.loads(response.read())
@@ -61,7 +64,8 @@ def test_rest_triggered_run_completes(tmp_path, small_index):
     api = f"http://127.0.0.1:{port}/api"
     env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": ""}
     env.pop("PREFECT_API_URL")
-    server = subprocess.Popen([sys.executable, "-m", "dalrn_cli.main", "serve", "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "dalrn_cli.main", "serve", "--prefect-port", str(port),
+                               "--port", str(_free_port())],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 400
@@ -81,7 +85,7 @@ def test_rest_triggered_run_completes(tmp_path, small_index):
 
         # The tenant's path: encrypted query by CID, the run pauses with encrypted scores,
         # the tenant decrypts locally and resumes it from another process.
-        tenant_env = {**env, "PREFECT_API_URL": api}
+        tenant_env = {**env, "PREFECT_API_URL": api, "PREFECT_API_AUTH_STRING": prefect_auth_string()}
         sample = tmp_path / "dispute.json"
         sample.write_text(json.dumps({**SAMPLE, "id": "rest-run-002"}))
         prepared = _dalrn("tenant", "prepare", str(sample), env=tenant_env)
