@@ -63,6 +63,13 @@ def cmd_negotiate(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from dalrn_core.podp.verify import verify_dispute
 
+    if args.api:  # keyless: only the operator's published keys and the chain are trusted
+        from dalrn_cli.api_client import verify_public_proof
+
+        for line in verify_public_proof(args.api, args.dispute_id, receipts_file=args.receipts, rpc=args.rpc,
+                                        skip_chain=args.skip_chain):
+            print(f"ok  {line}")
+        return 0
     client = store = None
     if args.chain:
         from blocks.chain import AnchorChain
@@ -160,6 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("dispute_id")
     verify.add_argument("--chain", help="AnchorChain block to check the root on (default: embedded)")
     verify.add_argument("--store", help="EvidenceStore block to read receipts from (default: local)")
+    verify.add_argument("--api", help="gateway URL: verify the public proof with this ID (its proof id), no key needed")
+    verify.add_argument("--receipts", help="with --api: JSON file of the receipts, to check their signatures")
+    verify.add_argument("--rpc", help="with --api: JSON-RPC URL of the chain the root is anchored on")
+    verify.add_argument("--skip-chain", action="store_true", help="with --api: do not check the root on chain")
     verify.set_defaults(func=cmd_verify)
 
     index = sub.add_parser("index", help="the precedent index")

@@ -1,0 +1,122 @@
+"""The public proof of an anchored dispute and the operator's receipt-signing keys.
+
+Both answer without a token, so anyone a party hands a proof id to can check that the
+dispute's receipt chain was anchored, on a machine that holds no key of the operator.
+A proof carries hashes only: the receipt CIDs in order, the anchored leaf, its Merkle
+proof, the root and the chain transaction. Receipts themselves (which name the settlement)
+stay behind the authenticated API; a party that holds them checks their signatures and
+links against the same proof.
+
+The proof id is the CID of the anchored head receipt: unguessable, so a public URL never
+reveals whether some tenant has a dispute of some name.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException
+
+from dalrn_core.config import sub_dir
+from dalrn_core.dispute.records import STATUS_ANCHORED
+from dalrn_core.errors import InputError
+from dalrn_core.evidence.cid import parse_cid
+
+PROOF_VERSION = "dalrn.proof/1"
+KEYS_VERSION = "dalrn.receipt-keys/1"
+KEYS_PATH = "/.well-known/dalrn-receipt-keys.json"
+
+router = APIRouter(tags=["proofs"])
+
+
+def _anchored_records() -> list[dict]:
+    """Every anchored record in the data folder (the embedded scale: one file per chain)."""
+    out = []
+    for path in sorted(Path(sub_dir("disputes")).glob("*/record.json")):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if record.get("status") == STATUS_ANCHORED and record.get("anchor"):
+            out.append(record)
+    return out
+
+
+def public_proof(record: dict) -> dict:
+    """The hash-only proof of an anchored record (no receipt body, no dispute id)."""
+    anchor = record["anchor"]
+    cids = record.get("receipts", [])
+    leaf_cid = anchor["leaf_receipt_cid"]
+    return {
+        "version": PROOF_VERSION,
+        "proof_id": leaf_cid,
+        # The chain up to the anchored head: later receipts belong to a later batch.
+        "receipts": cids[: cids.index(leaf_cid) + 1] if leaf_cid in cids else [],
+        "leaf_receipt_cid": leaf_cid,
+        "leaf": anchor["leaf"],
+        "proof": anchor["proof"],
+        "root": anchor["root"],
+        "tree": "openzeppelin-simple-merkle-tree (sorted leaves, sorted pairs, keccak256)",
+        "chain": {
+            "chain_id": anchor.get("chain_id"),
+            "contract": anchor.get("contract"),
+            "tx_hash": anchor.get("tx_hash"),
+            "block_number": anchor.get("block_number"),
+            "block_hash": anchor.get("block_hash"),
+        },
+        "signer_keys": KEYS_PATH,
+    }
+
+
+def find_proof(proof_id: str) -> dict | None:
+    """The public proof whose anchored head receipt has CID `proof_id`, or None."""
+    for record in _anchored_records():
+        if record["anchor"].get("leaf_receipt_cid") == proof_id:
+            return public_proof(record)
+    return None
+
+
+def proof_id_of(chain: str) -> str | None:
+    """The proof id of an anchored receipt chain, for the tenant's own answers."""
+    from dalrn_core.dispute.records import record_path
+
+    path = record_path(chain)
+    if not path.exists():
+        return None
+    record = json.loads(path.read_text())
+    anchor = record.get("anchor") or {}
+    return anchor.get("leaf_receipt_cid") if record.get("status") == STATUS_ANCHORED else None
+
+
+def receipt_keys() -> dict:
+    """The operator's receipt-signing public keys, the only keys a verifier trusts."""
+    from dalrn_core.podp.signing import ReceiptSigner
+
+    current = ReceiptSigner.from_key_file().public_key
+    return {
+        "version": KEYS_VERSION,
+        "keys": [{"kid": current[:16], "alg": "Ed25519", "public_key": current, "status": "active"}],
+    }
+
+
+def _not_found(proof_id: str) -> HTTPException:
+    return HTTPException(404, {"code": "proof.not_found", "message": f"no anchored proof {proof_id}",
+                               "field": "proof_id"})
+
+
+@router.get("/v1/proofs/{proof_id}", summary="Public proof of an anchored dispute (no token)")
+def get_proof(proof_id: str) -> dict:
+    try:
+        parse_cid(proof_id, field="proof_id")
+    except InputError:
+        raise _not_found(proof_id) from None
+    proof = find_proof(proof_id)
+    if proof is None:
+        raise _not_found(proof_id)
+    return proof
+
+
+@router.get(KEYS_PATH, summary="The operator's receipt-signing public keys (no token)")
+def get_receipt_keys() -> dict:
+    return receipt_keys()
