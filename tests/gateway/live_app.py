@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import threading
 import time
 
@@ -14,10 +15,11 @@ from tests.gateway.prefect_server import free_port
 
 @contextlib.contextmanager
 def live(app, probe: str = "/openapi.json", timeout_s: float = 30.0):
-    """Yields the base URL of `app` served on 127.0.0.1; stops the server after."""
+    """Yields the base URL of `app` served on 127.0.0.1 (with this context's settings); stops it after."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
+    # The server thread sees this thread's context, so Prefect's temporary settings hold there.
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(server.run,), daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout_s

@@ -1,0 +1,122 @@
+"""`/healthz` (the process answers) and `/readyz` (everything a request needs answers).
+
+Readiness checks each dependency with its own time limit and reports it with its status
+and latency, so an operator sees which one is down; any one down makes the answer 503 so a
+load balancer stops sending traffic. Errors name only the exception type: a public probe
+must not leak hosts, paths or credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+CHECK_TIMEOUT_S = 3.0
+PROBE = b"dalrn readiness probe\n"
+
+router = APIRouter(tags=["health"])
+
+Check = Callable[[Request], Awaitable[None]]
+
+
+async def check_prefect(request: Request) -> None:
+    """An authenticated call, so a wrong auth string shows as down, not only a dead server."""
+    from prefect.client.orchestration import get_client
+
+    async with get_client() as client:
+        await client.api_version()
+
+
+_chain_client = None
+
+
+def _chain_ping() -> None:
+    global _chain_client
+    from blocks.chain import anchor_client
+
+    if _chain_client is None:  # the embedded chain replays its journal on open: once per process
+        _chain_client = anchor_client(None)
+    failures = []
+    for one in getattr(_chain_client, "clients", None) or [_chain_client]:  # a fallback chain counts
+        try:
+            one.w3.eth.get_block_number()
+            return
+        except Exception as exc:  # noqa: BLE001 - try the next chain of the policy
+            failures.append(exc)
+    raise failures[-1]
+
+
+def warm_up() -> None:
+    """Open the chain and store clients once (the app's startup calls it), so probes stay fast."""
+    _chain_ping()
+    _store_ping()
+
+
+async def check_chain(request: Request) -> None:
+    await asyncio.to_thread(_chain_ping)
+
+
+def _store_ping() -> None:
+    from blocks.evidence_store import content_store
+
+    store = content_store(None)
+    cid = store.put(PROBE)  # same bytes, same CID: the probe never grows the store
+    if store.get(cid) != PROBE:
+        raise RuntimeError("content store returned other bytes")
+
+
+async def check_store(request: Request) -> None:
+    await asyncio.to_thread(_store_ping)
+
+
+async def check_database(request: Request) -> None:
+    """The identity database answers a trivial query (the gateway's own engine)."""
+    from sqlalchemy import text
+
+    engine = request.app.state.engine
+
+    def ping() -> None:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    await asyncio.to_thread(ping)
+
+
+CHECKS: dict[str, Check] = {
+    "database": check_database,
+    "prefect": check_prefect,
+    "chain": check_chain,
+    "content_store": check_store,
+}
+
+
+async def _run(name: str, check: Check, request: Request) -> dict:
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(check(request), CHECK_TIMEOUT_S)
+        outcome = {"status": "ok"}
+    except TimeoutError:
+        outcome = {"status": "down", "error": f"no answer within {CHECK_TIMEOUT_S:g} s"}
+    except Exception as exc:  # noqa: BLE001 - any failure of a dependency means "down"
+        outcome = {"status": "down", "error": type(exc).__name__}
+    return {"name": name, **outcome, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
+
+
+@router.get("/healthz", summary="The process is alive")
+async def healthz() -> dict:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Database, Prefect API, chain and content store each answer",
+            responses={503: {"description": "at least one dependency is down"}})
+async def readyz(request: Request) -> JSONResponse:
+    checks = getattr(request.app.state, "readiness_checks", CHECKS)
+    results = await asyncio.gather(*(_run(name, check, request) for name, check in checks.items()))
+    ready = all(r["status"] == "ok" for r in results)
+    body = {"status": "ready" if ready else "not_ready",
+            "checks": {r.pop("name"): r for r in results}}
+    return JSONResponse(body, status_code=200 if ready else 503)
