@@ -50,7 +50,6 @@ def test_each_dependency_down_is_named_and_gives_503(prefect, tmp_path):
         assert checks["database"]["status"] == "down" and checks["prefect"]["status"] == "ok"
         assert str(tmp_path) not in answer.text  # a public probe names no path
 
-        api, _ = prefect
     with temporary_settings(updates={PREFECT_API_AUTH_STRING: "dalrn:wrong"}), live(_app(broken_db)) as url:
         checks = httpx.get(f"{url}/readyz", timeout=30).json()["checks"]
     assert checks["prefect"]["status"] == "down"  # a wrong auth string is not "ready"
