@@ -86,8 +86,8 @@ class GatewayClient:
         return {"Authorization": f"Bearer {self._token}"}
 
     def request(self, method: str, path: str, *, ok: tuple[int, ...] = (200,), **kwargs) -> httpx.Response:
-        headers = {**self._bearer(), **kwargs.pop("headers", {})}
         try:
+            headers = {**self._bearer(), **kwargs.pop("headers", {})}
             response = self._http.request(method, path, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
             raise InputError.one("api", f"cannot reach the gateway at {self.api}: {exc}") from None

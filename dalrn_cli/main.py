@@ -133,6 +133,26 @@ def cmd_tenant_respond(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_submit(args: argparse.Namespace) -> int:
+    from dalrn_cli.submit import submit
+
+    answer = submit(args.file, api=args.api, idempotency_key=args.idempotency_key)
+    print(json.dumps(answer, indent=2) if args.json else f"dispute {answer['dispute_id']}: {answer['status']}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from dalrn_cli.submit import print_status, status
+
+    say = None if args.json or not args.wait else (lambda message: print(message, file=sys.stderr))
+    answer = status(args.dispute_id, api=args.api, wait=args.wait, timeout_s=args.timeout, say=say)
+    if args.json:
+        _emit(answer, True)
+    else:
+        print_status(answer)
+    return 0 if answer.get("status") != "failed" else 1
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from dalrn_cli.serve import serve
 
@@ -207,6 +227,21 @@ def build_parser() -> argparse.ArgumentParser:
     respond.add_argument("run_id")
     respond.add_argument("--json", action="store_true")
     respond.set_defaults(func=cmd_tenant_respond)
+
+    submit = sub.add_parser("submit", help="send a dispute to the gateway (DALRN_API_KEY=KEY_ID:SECRET)")
+    submit.add_argument("file")
+    submit.add_argument("--api", help="gateway URL (default: $DALRN_API_URL)")
+    submit.add_argument("--idempotency-key", help="default: SHA-256 of the dispute, so a retry starts nothing new")
+    submit.add_argument("--json", action="store_true")
+    submit.set_defaults(func=cmd_submit)
+
+    status = sub.add_parser("status", help="a submitted dispute's status from the gateway")
+    status.add_argument("dispute_id")
+    status.add_argument("--api", help="gateway URL (default: $DALRN_API_URL)")
+    status.add_argument("--wait", action="store_true", help="poll until anchored, failed or rejected")
+    status.add_argument("--timeout", type=float, default=900.0, help="seconds --wait waits at most")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=cmd_status)
 
     serve = sub.add_parser("serve", help="start Prefect (closed by its auth string), the gateway and the deployments")
     serve.add_argument("--port", type=int, default=8000, help="the gateway's port on 127.0.0.1")
