@@ -22,13 +22,13 @@ from dalrn_core.fl.attacks import ATTACKS, Attack
 from dalrn_core.fl.privacy import epsilon
 from dalrn_core.fl.simulation import SimulationConfig, run_simulation
 from dalrn_core.fl.strategies import STRATEGIES
-from dalrn_core.fl.training import TrainConfig
+from dalrn_core.fl.training import SiloTrainConfig
 
 TARGET = 0.83
 
 
 def _row(method: str, attack: str | None, dp: bool, rounds: int, n_rows: int = 400) -> dict:
-    config = SimulationConfig(method=method, rounds=rounds, train=TrainConfig(dp=dp), n_rows=n_rows,
+    config = SimulationConfig(method=method, rounds=rounds, train=SiloTrainConfig(dp=dp), n_rows=n_rows,
                               attack=Attack(attack) if attack else None, byzantine=(2,))
     started = time.perf_counter()
     result = run_simulation(config)

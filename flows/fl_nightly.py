@@ -7,7 +7,7 @@ from prefect.runtime import flow_run
 
 from dalrn_core.fl.federation import RoundConfig, check_rounds
 from dalrn_core.fl.ledger import BudgetExceeded
-from dalrn_core.fl.training import TrainConfig
+from dalrn_core.fl.training import SiloTrainConfig
 from dalrn_core.podp.canonical import digest_of
 from tasks.fl import (
     aggregate,
@@ -33,11 +33,13 @@ def fl_nightly(rounds: int = 1, method: str = "trimmed_mean", n_silos: int = 5, 
     Each round: charge every firm's privacy budget (refused rounds stop the night before
     any training), train one task per firm, aggregate robustly, evaluate. The returned
     `model_hash` and `round` identify the global model to anchor with the round's receipts.
+    With `dp=False` each round is still recorded in the privacy ledger, as non-private
+    (epsilon infinite), and the summary artifact says so.
     """
     check_rounds(rounds)
     config = RoundConfig(
         n_silos=n_silos, seed=seed, n_rows=n_rows, method=method,
-        train=TrainConfig(dp=dp, noise_multiplier=noise_multiplier, max_grad_norm=max_grad_norm),
+        train=SiloTrainConfig(dp=dp, noise_multiplier=noise_multiplier, max_grad_norm=max_grad_norm),
         epsilon_budget=epsilon_budget, delta=delta).validate().as_dict()
     for silo in range(n_silos):  # each firm's table passes its suite before any training
         check_table(silo_table(config, silo), "fl_silo")
@@ -60,7 +62,7 @@ def fl_nightly(rounds: int = 1, method: str = "trimmed_mean", n_silos: int = 5, 
         model = aggregate(config, [u.result() for u in updates], round_number)
         history.append({"round": round_number, **evaluate(config, model["model_hash"])})
         record_receipt(chain_id, "fl_round", inputs={"updates": digest_of([u.result() for u in updates])},
-                       params={"round": round_number, "method": method},
+                       params={"round": round_number, "method": method, "private": dp},
                        outputs={"model_hash": model["model_hash"], **history[-1], "epsilon_spent": spent})
         print(f"round {round_number}: accuracy {history[-1]['accuracy']:.3f}, "
               f"loss {history[-1]['loss']:.3f}, model {model['model_hash'][:12]}")

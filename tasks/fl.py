@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import math
 
 import pandas as pd
 import torch
@@ -60,7 +61,8 @@ def evaluate(config: dict, model_hash: str) -> dict:
 @task(name="fl-publish", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
 def publish(config: dict, history: list[dict], final: dict, refused: str | None) -> list[dict]:
     """Per-round table, accuracy/loss plot, and the silos' privacy budgets as artifacts."""
-    budgets = federation.budgets(RoundConfig.from_dict(config))
+    round_config = RoundConfig.from_dict(config)
+    budgets = federation.budgets(round_config)
     if history:
         create_table_artifact(table=history, key="fl-rounds",
                               description="Global model per round: accuracy and loss")
@@ -69,10 +71,19 @@ def publish(config: dict, history: list[dict], final: dict, refused: str | None)
         create_image_artifact(
             image_url="data:image/png;base64," + base64.b64encode(png.read_bytes()).decode(),
             key="fl-accuracy-loss", description="Accuracy and loss of the global model per round")
-    create_table_artifact(table=budgets, key="fl-privacy-budgets",
-                          description="Epsilon spent per firm (RDP accountant)")
+    # JSON has no infinity: a budget spent by a non-private round is shown as "inf".
+    table = [{**b, "epsilon_spent": b["epsilon_spent"] if math.isfinite(b["epsilon_spent"])
+              else "inf"} for b in budgets]
+    create_table_artifact(table=table, key="fl-privacy-budgets",
+                          description="Epsilon spent per firm (RDP accountant; inf after a "
+                          "round without differential privacy)")
+    privacy = ("Differential privacy: on (DP-SGD, RDP accountant).\n" if round_config.train.dp
+               else "Differential privacy: OFF. Tonight's rounds trained on the firms' rows "
+               "without DP and are recorded in the privacy ledger as non-private: no finite "
+               "epsilon bounds what the model reveals about those rows.\n")
     create_markdown_artifact(
         key="fl-nightly-summary",
         markdown=(f"Global model `{final['model_hash']}` at round {final['round']}.\n\n"
+                  + privacy + "\n"
                   + (f"Refused: {refused}\n" if refused else "All planned rounds ran.\n")))
     return budgets

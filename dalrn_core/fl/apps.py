@@ -19,16 +19,16 @@ from flwr.common import Context, ndarrays_to_parameters
 from flwr.server import ServerApp, ServerAppComponents, ServerConfig
 
 from dalrn_core.fl.client import SiloClient
-from dalrn_core.fl.data import make_silos, make_test_set, to_arrays
+from dalrn_core.fl.data import make_silos, make_test_set, silo_name, silo_names, to_arrays
 from dalrn_core.fl.ledger import PrivacyLedger
 from dalrn_core.fl.model import build_model, evaluate, set_parameters
 from dalrn_core.fl.store import current, promote, save_model
 from dalrn_core.fl.strategies import make_strategy
-from dalrn_core.fl.training import TrainConfig
+from dalrn_core.fl.training import SiloTrainConfig
 
 
-def _train_config(run: dict) -> TrainConfig:
-    return TrainConfig(dp=bool(run.get("dp", True)),
+def _train_config(run: dict) -> SiloTrainConfig:
+    return SiloTrainConfig(dp=bool(run.get("dp", True)),
                        noise_multiplier=float(run.get("noise-multiplier", 1.1)),
                        max_grad_norm=float(run.get("max-grad-norm", 1.0))).validate()
 
@@ -39,7 +39,7 @@ def _client_fn(context: Context):
     seed, n_rows = int(run.get("seed", 0)), int(run.get("n-rows", 400))
     # Embedded data: each SuperNode draws its own firm's rows; a real firm loads its own.
     frame = make_silos(n_silos, seed, n_rows)[silo]
-    return SiloClient(f"firm-{silo}", frame, _train_config(run), seed=seed).to_client()
+    return SiloClient(silo_name(silo), frame, _train_config(run), seed=seed).to_client()
 
 
 client_app = ClientApp(client_fn=_client_fn)
@@ -68,7 +68,7 @@ def _server_fn(context: Context) -> ServerAppComponents:
         initial_parameters=ndarrays_to_parameters(start.parameters))
     if train.dp:
         ledger = PrivacyLedger()
-        tenants = [f"firm-{i}" for i in range(n_silos)]
+        tenants = silo_names(n_silos)
         cost = train.cost(n_rows)
         strategy.before_round = lambda r: ledger.spend(
             tenants, cost, f"flower-run-{context.run_id}/round-{start.round + r}")

@@ -24,7 +24,7 @@ from dalrn_core.fl.model import (
     set_parameters,
     unflatten,
 )
-from dalrn_core.fl.training import TrainConfig, local_train
+from dalrn_core.fl.training import SiloTrainConfig, local_train
 
 
 def round_seed(silo_id: str, server_round: int, seed: int) -> int:
@@ -42,7 +42,7 @@ class SiloClient(NumPyClient):
         The firm (also its privacy-ledger tenant name).
     frame : pandas.DataFrame
         The firm's private rows (`data.FEATURES` and `data.LABEL`).
-    config : TrainConfig
+    config : SiloTrainConfig
         Local training, including DP-SGD settings.
     hidden : int
         Model shape (0: logistic regression), identical for every party.
@@ -52,7 +52,7 @@ class SiloClient(NumPyClient):
         Makes this client Byzantine.
     """
 
-    def __init__(self, silo_id: str, frame: pd.DataFrame, config: TrainConfig,
+    def __init__(self, silo_id: str, frame: pd.DataFrame, config: SiloTrainConfig,
                  hidden: int = 0, seed: int = 0, attack: Attack | None = None) -> None:
         self.silo_id = silo_id
         self.x, self.y = to_arrays(frame)

@@ -32,6 +32,16 @@ _TRUE_WEIGHTS = np.array([-2.0, 9.0, 1.8, -6.0, -0.9, 4.0])
 _TRUE_BIAS = -3.3
 
 
+def silo_name(silo: int) -> str:
+    """The firm behind silo number `silo`: its tenant name in the privacy ledger."""
+    return f"firm-{silo}"
+
+
+def silo_names(n_silos: int) -> list[str]:
+    """Tenant names of `n_silos` silos, in silo order."""
+    return [silo_name(i) for i in range(n_silos)]
+
+
 def _silo_profile(silo: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Feature means and spreads of one firm: a shifted copy of the base profile."""
     base_mean = np.array([0.0, 0.55, 1.0, 0.5, 1.0, 0.6])
@@ -54,7 +64,7 @@ def _draw(silo: int, n_rows: int, seed: int, stream: int) -> pd.DataFrame:
     y = (rng.random(n_rows) < 1.0 / (1.0 + np.exp(-logits))).astype(np.int64)
     frame = pd.DataFrame(x, columns=list(FEATURES))
     frame[LABEL] = y
-    frame["firm"] = f"firm-{silo}"
+    frame["firm"] = silo_name(silo)
     return frame
 
 

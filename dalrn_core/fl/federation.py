@@ -13,55 +13,36 @@ deployment runs `train_silo` inside each firm (a Flower SuperNode), never centra
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from dalrn_core.errors import InputError
 from dalrn_core.fl.client import SiloClient
+from dalrn_core.fl.config import FederationConfig
 from dalrn_core.fl.data import make_silos, make_test_set, to_arrays
 from dalrn_core.fl.ledger import PrivacyLedger
 from dalrn_core.fl.model import build_model, evaluate, set_parameters
 from dalrn_core.fl.store import current, load_model, promote, save_model
-from dalrn_core.fl.strategies import STRATEGIES, make_strategy
-from dalrn_core.fl.training import TrainConfig
+from dalrn_core.fl.strategies import make_strategy
+from dalrn_core.fl.training import SiloTrainConfig
 
 
 @dataclass(frozen=True)
-class RoundConfig:
-    """Everything that defines a nightly round; plain values so Prefect can pass it."""
+class RoundConfig(FederationConfig):
+    """Everything that defines a nightly round: the federation and each firm's budget."""
 
-    n_silos: int = 5
-    seed: int = 0
-    n_rows: int = 2000
-    method: str = "trimmed_mean"
-    beta: float = 0.2
-    f: int = 1
-    m: int | None = None
-    hidden: int = 0
-    train: TrainConfig = field(default_factory=TrainConfig)
     epsilon_budget: float = 4.0
     delta: float = 1e-5
 
     def validate(self) -> RoundConfig:
-        if self.method not in STRATEGIES:
-            raise InputError.one("method", f"must be one of {', '.join(STRATEGIES)}")
-        if isinstance(self.n_silos, bool) or not isinstance(self.n_silos, int) \
-                or not 3 <= self.n_silos <= 64:
-            raise InputError.one("n_silos", "must be an integer between 3 and 64")
-        if self.method in ("krum", "multi_krum") and self.n_silos <= 2 * self.f + 2:
-            raise InputError.one("n_silos", f"{self.method} with f={self.f} needs more than "
-                                 f"{2 * self.f + 2} silos")
-        self.train.validate()
+        super().validate()
         return self
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
     @classmethod
     def from_dict(cls, values: dict) -> RoundConfig:
         values = dict(values)
-        values["train"] = TrainConfig(**values.get("train", {}))
+        values["train"] = SiloTrainConfig(**values.get("train", {}))
         return cls(**values)
 
 
@@ -72,21 +53,20 @@ def check_rounds(rounds: int) -> int:
     return rounds
 
 
-def tenants(config: RoundConfig) -> list[str]:
-    """The privacy-ledger tenant of each silo, in silo order."""
-    return [f"firm-{i}" for i in range(config.n_silos)]
-
-
 def charge_round(config: RoundConfig, round_number: int, run_id: str) -> dict[str, float]:
     """Charge one round's DP cost to every silo at once; BudgetExceeded refuses the round.
 
-    Returns each silo's epsilon spent after the round ({} when training without DP).
+    Without DP the round is still recorded, as non-private (epsilon infinite from then on,
+    see `PrivacyLedger.record_nonprivate`), and {} is returned: there is no epsilon to
+    report for it.
+    Returns each silo's epsilon spent after the round.
     """
-    if not config.train.dp:
-        return {}
     ledger = PrivacyLedger(epsilon_budget=config.epsilon_budget, delta=config.delta)
-    cost = config.train.cost(config.n_rows)
-    return ledger.spend(tenants(config), cost, f"{run_id}/round-{round_number}")
+    round_id = f"{run_id}/round-{round_number}"
+    if not config.train.dp:
+        ledger.record_nonprivate(config.silos, round_id)
+        return {}
+    return ledger.spend(config.silos, config.train.cost(config.n_rows), round_id)
 
 
 def silo_table(config: RoundConfig, silo: int):
@@ -100,10 +80,10 @@ def train_silo(config: RoundConfig, silo: int, model_hash: str, round_number: in
     Returns {"silo", "parameters" (nested lists), "num_examples", "metrics"}.
     """
     frame = silo_table(config, silo)
-    client = SiloClient(tenants(config)[silo], frame, config.train, config.hidden, config.seed)
+    client = SiloClient(config.silos[silo], frame, config.train, config.hidden, config.seed)
     params, num_examples, metrics = client.fit(load_model(model_hash),
                                                {"server_round": round_number})
-    return {"silo": tenants(config)[silo], "parameters": [p.tolist() for p in params],
+    return {"silo": config.silos[silo], "parameters": [p.tolist() for p in params],
             "num_examples": num_examples, "metrics": metrics}
 
 
@@ -139,7 +119,12 @@ def start(config: RoundConfig) -> dict:
 
 
 def budgets(config: RoundConfig) -> list[dict]:
-    """Each silo's epsilon spent and remaining."""
+    """Each silo's epsilon spent and budget, and how many of its rounds had no DP."""
     ledger = PrivacyLedger(epsilon_budget=config.epsilon_budget, delta=config.delta)
-    return [{"tenant": t, "epsilon_spent": ledger.spent(t), "epsilon_budget": ledger.budget(t)[0],
-             "delta": ledger.budget(t)[1]} for t in tenants(config)]
+    rows = []
+    for tenant in config.silos:
+        budget, delta = ledger.budget(tenant)
+        rows.append({"tenant": tenant, "epsilon_spent": ledger.spent(tenant),
+                     "epsilon_budget": budget, "delta": delta,
+                     "non_private_rounds": sum(not h["private"] for h in ledger.history(tenant))})
+    return rows

@@ -11,11 +11,17 @@ curve, adds the round's cost, and either writes all new curves or none: a round 
 take any tenant over budget is refused before training, and two concurrent rounds can
 never both pass the check on the same stale balance. The ledger is a file, so it survives
 restarts.
+
+A round trained without DP is recorded too (`record_nonprivate`), as a spend marked
+`private = 0` with epsilon infinite: the firms' rows were used with no privacy guarantee,
+so from then on no finite epsilon bounds what the models reveal about them, and every
+later private round for those tenants is refused (their budget is gone, not just lower).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import time
 from collections.abc import Mapping, Sequence
@@ -47,7 +53,8 @@ CREATE TABLE IF NOT EXISTS spends (
     sample_rate REAL NOT NULL,
     steps INTEGER NOT NULL,
     epsilon_after REAL NOT NULL,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    private INTEGER NOT NULL DEFAULT 1   -- 0: trained without DP, epsilon_after is inf
 );
 """
 
@@ -100,6 +107,9 @@ class PrivacyLedger:
             # WAL lets readers (spent, history) proceed while a round holds the write lock.
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(spends)")}
+            if "private" not in columns:  # a ledger written before non-private rounds
+                conn.execute("ALTER TABLE spends ADD COLUMN private INTEGER NOT NULL DEFAULT 1")
         finally:
             conn.close()
 
@@ -148,6 +158,12 @@ class PrivacyLedger:
                 budget, delta, curve = self._row(conn, tenant)
                 new_curve = curve + extras[tenant]
                 eps = epsilon_from_rdp(new_curve, delta)
+                if _has_nonprivate(conn, tenant):
+                    problems.append(Problem(
+                        f"tenant[{tenant}]",
+                        "its rows trained a round without differential privacy, so no "
+                        "finite epsilon is left to spend; refused before training"))
+                    continue
                 if eps > budget:
                     problems.append(Problem(
                         f"tenant[{tenant}]",
@@ -179,6 +195,38 @@ class PrivacyLedger:
         finally:
             conn.close()
 
+    def record_nonprivate(self, tenants: Sequence[str], round_id: str) -> dict[str, float]:
+        """Record a round trained without DP for every tenant: epsilon spent becomes inf.
+
+        Returns each tenant's epsilon spent after the round (infinite).
+        """
+        names = _check_tenants(tenants)
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            now = time.time()
+            for tenant in names:
+                budget, delta, curve = self._row(conn, tenant)
+                # The RDP curve stays as the private rounds left it (so their record
+                # stays checkable); spent_epsilon says what holds now: nothing bounds it.
+                conn.execute(
+                    "INSERT INTO budgets (tenant, epsilon_budget, delta, rdp, spent_epsilon) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT(tenant) DO UPDATE SET "
+                    "spent_epsilon = excluded.spent_epsilon",
+                    (tenant, budget, delta, json.dumps(curve.tolist()), math.inf))
+                conn.execute(
+                    "INSERT INTO spends (tenant, round_id, noise_multiplier, sample_rate, "
+                    "steps, epsilon_after, created_at, private) VALUES (?, ?, 0, 0, 0, ?, ?, 0)",
+                    (tenant, round_id, math.inf, now))
+            conn.execute("COMMIT")
+            return {tenant: math.inf for tenant in names}
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            conn.close()
+
     def _row(self, conn: sqlite3.Connection, tenant: str) -> tuple[float, float, np.ndarray]:
         row = conn.execute("SELECT epsilon_budget, delta, rdp FROM budgets WHERE tenant = ?",
                            (tenant,)).fetchone()
@@ -190,7 +238,10 @@ class PrivacyLedger:
         """Epsilon the tenant would have spent after `cost` (reads only, no reservation)."""
         conn = self._connect()
         try:
-            _, delta, curve = self._row(conn, _check_tenants([tenant])[0])
+            name = _check_tenants([tenant])[0]
+            _, delta, curve = self._row(conn, name)
+            if _has_nonprivate(conn, name):
+                return math.inf
         finally:
             conn.close()
         return epsilon_from_rdp(curve + cost.rdp(), delta)
@@ -249,12 +300,17 @@ class PrivacyLedger:
         conn = self._connect()
         try:
             rows = conn.execute(
-                "SELECT round_id, noise_multiplier, sample_rate, steps, epsilon_after "
+                "SELECT round_id, noise_multiplier, sample_rate, steps, epsilon_after, private "
                 "FROM spends WHERE tenant = ? ORDER BY id", (tenant,)).fetchall()
         finally:
             conn.close()
         keys = ("round_id", "noise_multiplier", "sample_rate", "steps", "epsilon_after")
-        return [dict(zip(keys, r)) for r in rows]
+        return [{**dict(zip(keys, r[:5])), "private": bool(r[5])} for r in rows]
+
+
+def _has_nonprivate(conn: sqlite3.Connection, tenant: str) -> bool:
+    return conn.execute("SELECT 1 FROM spends WHERE tenant = ? AND private = 0 LIMIT 1",
+                        (tenant,)).fetchone() is not None
 
 
 def _per_tenant(names: list[str], cost: RoundCost | Mapping[str, RoundCost]

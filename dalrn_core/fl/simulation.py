@@ -11,7 +11,7 @@ way Flower's Ray proxy hands them to an actor. Clients train in Flower's thread 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from flwr.common import (
@@ -35,11 +35,11 @@ from flwr.server.client_proxy import ClientProxy
 from dalrn_core.errors import InputError
 from dalrn_core.fl.attacks import Attack
 from dalrn_core.fl.client import SiloClient
+from dalrn_core.fl.config import FederationConfig
 from dalrn_core.fl.data import make_silos, make_test_set, to_arrays
 from dalrn_core.fl.ledger import BudgetExceeded, PrivacyLedger
 from dalrn_core.fl.model import build_model, evaluate, get_parameters, model_hash, set_parameters
 from dalrn_core.fl.strategies import make_strategy
-from dalrn_core.fl.training import TrainConfig
 
 
 class InProcessClientProxy(ClientProxy):
@@ -66,19 +66,12 @@ class InProcessClientProxy(ClientProxy):
 
 
 @dataclass(frozen=True)
-class SimulationConfig:
-    """One federated run: silos, rounds, aggregation rule, local training, attacker."""
+class SimulationConfig(FederationConfig):
+    """One federated run: the federation, how many rounds, and an optional attacker."""
 
-    n_silos: int = 5
-    seed: int = 0
     n_rows: int = 400
-    rounds: int = 10
     method: str = "fedavg"
-    beta: float = 0.2
-    f: int = 1
-    m: int | None = None
-    hidden: int = 0
-    train: TrainConfig = field(default_factory=TrainConfig)
+    rounds: int = 10
     attack: Attack | None = None
     byzantine: tuple[int, ...] = (0,)  # silo indices that run `attack`
     max_workers: int = 1  # Flower's client thread pool; 1 keeps CPU use low and runs exact
@@ -105,11 +98,6 @@ class SimulationResult:
         return None
 
 
-def silo_ids(n_silos: int) -> list[str]:
-    """Tenant names of the silos, in order."""
-    return [f"firm-{i}" for i in range(n_silos)]
-
-
 def run_simulation(config: SimulationConfig, ledger: PrivacyLedger | None = None,
                    run_id: str = "simulation") -> SimulationResult:
     """Run `config.rounds` federated rounds in this process with Flower's Server.
@@ -120,9 +108,10 @@ def run_simulation(config: SimulationConfig, ledger: PrivacyLedger | None = None
     """
     if config.rounds < 1:
         raise InputError.one("rounds", "must be >= 1")
+    config.validate()
     frames = make_silos(config.n_silos, config.seed, config.n_rows)
     x_test, y_test = to_arrays(make_test_set(config.n_silos, config.seed))
-    names = silo_ids(config.n_silos)
+    names = config.silos
     manager = SimpleClientManager()
     for i, (name, frame) in enumerate(zip(names, frames)):
         attack = config.attack if i in config.byzantine else None

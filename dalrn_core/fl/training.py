@@ -31,7 +31,7 @@ warnings.filterwarnings("ignore", message="Full backward hook is firing", catego
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class SiloTrainConfig:
     """How each silo trains in one round.
 
     `dp=False` trains with plain minibatch SGD (no privacy; for experiments only).
@@ -44,7 +44,7 @@ class TrainConfig:
     noise_multiplier: float = 1.1
     max_grad_norm: float = 1.0
 
-    def validate(self) -> TrainConfig:
+    def validate(self) -> SiloTrainConfig:
         problems = []
         if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
             problems.append(Problem("lr", "must be a finite number > 0"))
@@ -78,11 +78,11 @@ class TrainResult:
     sample_rate: float
     loss: float
     # Opacus' own accountant history for the round, [(sigma, q, steps)]; empty without DP.
-    # Kept so tests can check that `TrainConfig.cost` charges exactly what Opacus counted.
+    # Kept so tests can check that `SiloTrainConfig.cost` charges exactly what Opacus counted.
     opacus_history: tuple[tuple[float, float, int], ...]
 
 
-def local_train(model: nn.Module, x: np.ndarray, y: np.ndarray, config: TrainConfig,
+def local_train(model: nn.Module, x: np.ndarray, y: np.ndarray, config: SiloTrainConfig,
                 seed: int) -> TrainResult:
     """Train `model` in place on (x, y) for `config.local_epochs` epochs.
 
@@ -92,7 +92,7 @@ def local_train(model: nn.Module, x: np.ndarray, y: np.ndarray, config: TrainCon
         Starts at the global parameters; ends at the silo's update.
     x, y : numpy.ndarray
         Features (float32 [n, d]) and 0/1 labels (float32 [n]).
-    config : TrainConfig
+    config : SiloTrainConfig
     seed : int
         Seeds batch sampling and DP noise (a private generator, so concurrent silos
         in threads do not share random state).

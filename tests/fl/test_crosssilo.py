@@ -29,7 +29,8 @@ def test_two_rounds_over_tls_with_budget_and_model_store(tmp_path):
     assert model.round == 2 and model_hash(model.parameters) == model.hash
     ledger = PrivacyLedger()
     for tenant in ("firm-0", "firm-1", "firm-2"):
-        assert len(ledger.history(tenant)) == 2
+        assert [(h["round_id"].rsplit("/", 1)[1], h["steps"]) for h in ledger.history(tenant)] \
+            == [("round-1", 10), ("round-2", 10)]
         assert ledger.spent(tenant) == pytest.approx(epsilon(1.1, 0.1, 20, 1e-5))
 
 

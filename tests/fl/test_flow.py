@@ -24,10 +24,13 @@ async def _silo_task_runs(flow_run_id):
     return sorted(r.name for r in runs if r.name.startswith("fl-train-silo"))
 
 
-async def _artifact(key):
+async def _artifact(key, flow_run_id=None):
+    from prefect.client.schemas.filters import ArtifactFilterFlowRunId
+
+    by_run = ArtifactFilterFlowRunId(any_=[flow_run_id]) if flow_run_id else None
     async with get_client() as client:
         found = await client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]), flow_run_id=by_run))
     return found
 
 
@@ -59,7 +62,8 @@ def test_nightly_runs_rounds_publishes_and_stops_at_the_budget(prefect_harness):
     second = fl_nightly(rounds=1, **SMALL)
     assert second["rounds_run"] == 0 and "tenant[firm-0]" in second["refused"]
     assert (second["round"], second["model_hash"]) == (2, first["model_hash"])
-    assert len(PrivacyLedger().history("firm-0")) == 2
+    assert [h["round_id"].rsplit("/", 1)[1] for h in PrivacyLedger().history("firm-0")] == [
+        "round-1", "round-2"]  # the refused round wrote nothing
 
 
 def test_bad_parameters_fail_before_any_work(prefect_harness):
@@ -92,3 +96,23 @@ def test_nightly_round_is_anchored_with_model_hash_and_round(prefect_harness, tm
         {"from": client.account.address})
     assert model_hash.hex() == result["model_hash"] and record[3] == result["round"]
     assert verify_dispute(result["receipts_chain"])
+
+
+def test_nightly_without_dp_is_recorded_as_nonprivate_and_says_so(prefect_harness):
+    state = fl_nightly(rounds=1, n_silos=3, n_rows=200, dp=False, return_state=True)
+    result = state.result()
+    assert result["rounds_run"] == 1
+    ledger = PrivacyLedger()
+    for tenant in ("firm-0", "firm-1", "firm-2"):
+        [entry] = ledger.history(tenant)
+        assert entry["private"] is False and entry["epsilon_after"] == float("inf")
+        assert entry["round_id"].endswith("/round-1")
+        assert result["epsilon_spent"][tenant] == float("inf")
+    run_id = state.state_details.flow_run_id
+    [summary] = asyncio.run(_artifact("fl-nightly-summary", run_id))
+    assert "Differential privacy: OFF" in summary.data and "non-private" in summary.data
+    [budgets] = asyncio.run(_artifact("fl-privacy-budgets", run_id))
+    assert '"inf"' in budgets.data and '"non_private_rounds": 1' in budgets.data
+    # The next private night cannot spend a budget that is already gone.
+    refused = fl_nightly(rounds=1, n_silos=3, n_rows=200)
+    assert refused["rounds_run"] == 0 and "without differential privacy" in refused["refused"]

@@ -1,3 +1,4 @@
+import math
 import multiprocessing
 import threading
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -145,3 +146,40 @@ def test_bad_tenants(tmp_path, tenants, field):
     with pytest.raises(InputError) as err:
         PrivacyLedger(tmp_path / "l.sqlite").spend(tenants, COST, "r")
     assert err.value.problems[0].field == field
+
+
+def test_nonprivate_round_is_recorded_and_ends_the_budget(tmp_path):
+    ledger = PrivacyLedger(tmp_path / "l.sqlite")
+    private_eps = ledger.spend(["a", "b"], COST, "r0")["a"]
+    assert ledger.record_nonprivate(["a"], "r1") == {"a": math.inf}
+    assert [(h["round_id"], h["private"]) for h in ledger.history("a")] == [("r0", True), ("r1", False)]
+    assert ledger.history("a")[1]["epsilon_after"] == math.inf
+    assert ledger.spent("a") == math.inf and ledger.remaining("a") == 0.0
+    assert ledger.would_spend("a", COST) == math.inf
+    assert ledger.spent("b") == pytest.approx(private_eps)  # b was not in the round
+    # A later private round that includes `a` is refused for `a` alone; nothing is written.
+    with pytest.raises(BudgetExceeded) as err:
+        ledger.spend(["a", "b"], COST, "r2")
+    assert [p.field for p in err.value.problems] == ["tenant[a]"]
+    assert "without differential privacy" in err.value.problems[0].rule
+    assert len(ledger.history("b")) == 1
+    # The record survives reopening the file.
+    assert PrivacyLedger(tmp_path / "l.sqlite").spent("a") == math.inf
+
+
+def test_ledger_written_before_nonprivate_rounds_gains_the_column(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "CREATE TABLE budgets (tenant TEXT PRIMARY KEY, epsilon_budget REAL NOT NULL, "
+        "delta REAL NOT NULL, rdp TEXT NOT NULL, spent_epsilon REAL NOT NULL);"
+        "CREATE TABLE spends (id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, "
+        "round_id TEXT NOT NULL, noise_multiplier REAL NOT NULL, sample_rate REAL NOT NULL, "
+        "steps INTEGER NOT NULL, epsilon_after REAL NOT NULL, created_at REAL NOT NULL);")
+    conn.close()
+    ledger = PrivacyLedger(path)
+    ledger.spend(["a"], COST, "r0")
+    ledger.record_nonprivate(["a"], "r1")
+    assert [h["private"] for h in ledger.history("a")] == [True, False]

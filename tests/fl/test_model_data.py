@@ -1,4 +1,5 @@
 import hashlib
+import re
 import struct
 
 import numpy as np
@@ -19,7 +20,7 @@ from dalrn_core.fl.model import (
 
 def test_silos_are_reproducible_and_seed_dependent():
     a, b = make_silos(5, seed=0), make_silos(5, seed=0)
-    assert len(a) == 5 and all(isinstance(f, pd.DataFrame) for f in a)
+    assert [f["firm"].unique().tolist() for f in a] == [[f"firm-{i}"] for i in range(5)]
     for x, y in zip(a, b):
         pd.testing.assert_frame_equal(x, y)
     assert not make_silos(5, seed=1)[0].equals(a[0])
@@ -65,7 +66,7 @@ def test_parameters_round_trip_and_hash():
     # Same values, different shapes: different hash.
     reshaped = [params[0].reshape(6, 8), *params[1:]]
     assert model_hash(reshaped) != model_hash(params)
-    assert len(model_hash(params)) == 64
+    assert re.fullmatch(r"[0-9a-f]{64}", model_hash(params))  # SHA-256 in hex
 
 
 def test_hash_is_pinned_to_its_documented_layout():

@@ -1,12 +1,13 @@
 """The embedded mode end to end: Flower's server loop, DP-SGD clients, the budget ledger."""
 
 
+from dalrn_core.fl.data import silo_names
 from dalrn_core.fl.ledger import PrivacyLedger
 from dalrn_core.fl.privacy import epsilon
-from dalrn_core.fl.simulation import SimulationConfig, run_simulation, silo_ids
-from dalrn_core.fl.training import TrainConfig
+from dalrn_core.fl.simulation import SimulationConfig, run_simulation
+from dalrn_core.fl.training import SiloTrainConfig
 
-DP = SimulationConfig(n_silos=5, n_rows=400, method="trimmed_mean", train=TrainConfig())
+DP = SimulationConfig(n_silos=5, n_rows=400, method="trimmed_mean", train=SiloTrainConfig())
 
 
 def test_round_over_budget_is_refused_before_training(tmp_path):
@@ -18,7 +19,7 @@ def test_round_over_budget_is_refused_before_training(tmp_path):
     budgeted = run_simulation(SimulationConfig(**{**DP.__dict__, "rounds": 5}), ledger, "t")
     assert budgeted.rounds_done == 2
     assert "tenant[firm-0]" in budgeted.refused
-    for tenant in silo_ids(5):
+    for tenant in silo_names(5):
         assert [h["round_id"] for h in ledger.history(tenant)] == ["t/round-1", "t/round-2"]
         assert ledger.spent(tenant) <= 4.0
     # Nothing trained in round 3: the model is bit-for-bit the two-round model.

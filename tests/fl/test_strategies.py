@@ -9,7 +9,7 @@ from dalrn_core.fl.data import make_silos
 from dalrn_core.fl.model import flatten
 from dalrn_core.fl.simulation import InProcessClientProxy
 from dalrn_core.fl.strategies import STRATEGIES, make_strategy
-from dalrn_core.fl.training import TrainConfig
+from dalrn_core.fl.training import SiloTrainConfig
 
 FRAME = make_silos(1, n_rows=5)[0]
 
@@ -18,7 +18,7 @@ def _results(vectors, sizes=None):
     sizes = sizes or [10] * len(vectors)
     out = []
     for i, (v, n) in enumerate(zip(vectors, sizes)):
-        proxy = InProcessClientProxy(f"firm-{i}", SiloClient(f"firm-{i}", FRAME, TrainConfig()))
+        proxy = InProcessClientProxy(f"firm-{i}", SiloClient(f"firm-{i}", FRAME, SiloTrainConfig()))
         arrays = [v[:6].reshape(1, 6).astype(np.float32), v[6:].astype(np.float32)]
         out.append((proxy, FitRes(Status(Code.OK, ""), ndarrays_to_parameters(arrays), n,
                                   {"loss": 0.5})))

@@ -4,7 +4,7 @@ import pytest
 from dalrn_core.errors import InputError
 from dalrn_core.fl.data import make_silos, make_test_set, to_arrays
 from dalrn_core.fl.model import build_model, evaluate, flatten, get_parameters, set_parameters
-from dalrn_core.fl.training import TrainConfig, local_train
+from dalrn_core.fl.training import SiloTrainConfig, local_train
 
 
 @pytest.fixture(scope="module")
@@ -14,7 +14,7 @@ def silo():
 
 def test_dp_cost_is_what_opacus_counted(silo):
     x, y = silo
-    config = TrainConfig(batch_size=25, local_epochs=2)
+    config = SiloTrainConfig(batch_size=25, local_epochs=2)
     result = local_train(build_model(), x, y, config, seed=1)
     cost = config.cost(len(x))
     assert result.steps == cost.steps == 16
@@ -24,7 +24,7 @@ def test_dp_cost_is_what_opacus_counted(silo):
 
 def test_dp_training_is_seeded_and_noisy(silo):
     x, y = silo
-    config = TrainConfig()
+    config = SiloTrainConfig()
     runs = []
     for seed in (7, 7, 8):
         model = build_model()
@@ -33,7 +33,7 @@ def test_dp_training_is_seeded_and_noisy(silo):
     np.testing.assert_array_equal(runs[0], runs[1])
     assert not np.allclose(runs[0], runs[2])
     plain = build_model()
-    local_train(plain, x, y, TrainConfig(dp=False), seed=7)
+    local_train(plain, x, y, SiloTrainConfig(dp=False), seed=7)
     assert not np.allclose(flatten(get_parameters(plain)), runs[0])
 
 
@@ -46,7 +46,7 @@ def test_dp_training_still_learns(silo):
         model = build_model()
         set_parameters(model, params)
         evaluate(model, xt, yt)  # leaves eval mode; training must still work
-        local_train(model, x, y, TrainConfig(), seed=r)
+        local_train(model, x, y, SiloTrainConfig(), seed=r)
         params = get_parameters(model)
     loss, accuracy = evaluate(model, xt, yt)
     assert loss < before[0] and accuracy > 0.7
@@ -55,7 +55,7 @@ def test_dp_training_still_learns(silo):
 def test_clipping_bounds_each_step(silo):
     """With clip C, no noise to speak of and one step, the update is at most lr * C."""
     x, y = silo
-    config = TrainConfig(lr=0.1, batch_size=200, max_grad_norm=0.05, noise_multiplier=1e-6)
+    config = SiloTrainConfig(lr=0.1, batch_size=200, max_grad_norm=0.05, noise_multiplier=1e-6)
     model = build_model()
     start = flatten(get_parameters(model))
     result = local_train(model, x, y, config, seed=0)
@@ -68,5 +68,5 @@ def test_clipping_bounds_each_step(silo):
 
 def test_bad_config_names_fields():
     with pytest.raises(InputError) as err:
-        TrainConfig(lr=-1, batch_size=0).validate()
+        SiloTrainConfig(lr=-1, batch_size=0).validate()
     assert {p.field for p in err.value.problems} == {"lr", "batch_size"}
