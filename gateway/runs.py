@@ -171,11 +171,9 @@ class DisputeRuns:
     @staticmethod
     async def _result(state) -> dict | None:
         """The run's persisted return value, or None where Prefect did not persist it."""
-        from prefect.exceptions import MissingResult
-
         try:
             value = await state.aresult(raise_on_failure=False, retry_result_failure=False)
-        except (MissingResult, OSError, ValueError):
+        except Exception:  # noqa: BLE001 - not persisted, storage gone, or unreadable: use the record
             return None
         return value if isinstance(value, dict) else None
 
