@@ -87,20 +87,51 @@ def anchor_pending(client: AnchorClient, store: ContentStore) -> dict | None:
         entries = inflight["leaves"] if inflight else pending()
         if not entries:
             return None
-        leaves = [bytes.fromhex(e["leaf"]) for e in entries]
-        root = merkle_root(leaves)
-        manifest = {
-            "version": MANIFEST_VERSION,
-            "root": "0x" + root.hex(),
-            "leaves": entries,
-            "tree": "openzeppelin-simple-merkle-tree (sorted leaves, sorted pairs, keccak256)",
-        }
-        manifest_cid = store.put(canonical_bytes(manifest))
-        write_json_atomic(_inflight_path(), manifest)
-        if client.is_anchored(root):
-            anchor = {"root": "0x" + root.hex(), "tx_hash": None, "note": "root was already anchored"}
+        return _anchor_entries(client, store, entries, _inflight_path(), {})
+
+
+def anchor_model_batch(client: AnchorClient, store: ContentStore, entry: dict, model_hash: str,
+                       fl_round: int) -> dict:
+    """Anchor one receipt-chain head as its own batch, the contract carrying the model.
+
+    A federated round's root holds the round's model hash and number in the contract's
+    own fields, so it is not mixed with the disputes' pending leaves. It goes the same way
+    as theirs: under the batch lock, with a stored manifest and an in-flight record (per
+    chain), so a failed attempt is retried with the same root and a root already on chain
+    is never sent again.
+    """
+    inflight_path = sub_dir("anchor", "inflight-model") / f"{entry['dispute_id']}.json"
+    with _batch_lock():
+        if inflight_path.exists():  # an earlier attempt for this chain: finish that one
+            recorded = json.loads(inflight_path.read_text())
+            entries = recorded["leaves"]
+            model = {"model_hash": recorded["model_hash"], "fl_round": recorded["fl_round"]}
         else:
-            anchor = asdict(client.anchor_root(root, len(leaves), f"ipfs://{manifest_cid}"))
-        _finish(entries, anchor, manifest_cid)
-        _inflight_path().unlink()
-        return {**anchor, "manifest_cid": manifest_cid, "disputes": [e["dispute_id"] for e in entries]}
+            entries, model = [entry], {"model_hash": model_hash, "fl_round": fl_round}
+        return _anchor_entries(client, store, entries, inflight_path, model)
+
+
+def _anchor_entries(client: AnchorClient, store: ContentStore, entries: list[dict],
+                    inflight_path: Path, model: dict) -> dict:
+    """Store the batch's manifest, remember it as in flight, anchor its root once, write
+    every entry's proof. The caller holds the batch lock."""
+    leaves = [bytes.fromhex(e["leaf"]) for e in entries]
+    root = merkle_root(leaves)
+    manifest = {
+        "version": MANIFEST_VERSION,
+        "root": "0x" + root.hex(),
+        **model,
+        "leaves": entries,
+        "tree": "openzeppelin-simple-merkle-tree (sorted leaves, sorted pairs, keccak256)",
+    }
+    manifest_cid = store.put(canonical_bytes(manifest))
+    write_json_atomic(inflight_path, manifest)
+    if client.is_anchored(root):
+        anchor = {"root": "0x" + root.hex(), "tx_hash": None, "note": "root was already anchored"}
+    else:
+        on_chain = (bytes.fromhex(model["model_hash"]), int(model["fl_round"])) if model else ()
+        anchor = asdict(client.anchor_root(root, len(leaves), f"ipfs://{manifest_cid}", *on_chain))
+    anchor.update(model)
+    _finish(entries, anchor, manifest_cid)
+    inflight_path.unlink()
+    return {**anchor, "manifest_cid": manifest_cid, "disputes": [e["dispute_id"] for e in entries]}

@@ -1,16 +1,20 @@
 """Anchoring a federated round: the run's receipt chain with the global model's hash and
 round number, in the contract's own fields, so anyone can check which model a night
-produced and that its receipts existed then."""
+produced and that its receipts existed then.
+
+The round goes through the batch anchoring path (`batch.anchor_model_batch`: batch lock,
+stored manifest, in-flight record), as a batch of one leaf: the chain's head.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import re
 
 from dalrn_core.chain.anchor import AnchorClient
-from dalrn_core.dispute.records import STATUS_ANCHORED, update_record
+from dalrn_core.dispute.records import STATUS_ANCHORED, load_record
 from dalrn_core.errors import InputError
 from dalrn_core.evidence.store import ContentStore
-from dalrn_core.podp.canonical import canonical_bytes
+from dalrn_core.podp.batch import anchor_model_batch
 from dalrn_core.podp.ledger import load_receipts, receipt_cids
 from dalrn_core.podp.merkle import merkle_root
 from dalrn_core.podp.receipts import receipt_leaf
@@ -18,21 +22,26 @@ from dalrn_core.podp.receipts import receipt_leaf
 
 def anchor_model_round(client: AnchorClient, store: ContentStore, chain_id: str, model_hash: str,
                        fl_round: int) -> dict:
-    """Anchor the head of `chain_id`'s receipts as a one-leaf batch carrying the model."""
-    if len(model_hash) != 64:
-        raise InputError.one("model_hash", "must be a SHA-256 digest in hex (64 characters)")
-    if fl_round < 1:
+    """Anchor the head of `chain_id`'s receipts with `model_hash` and `fl_round` on chain.
+
+    Returns the chain's recorded anchor (root, transaction, manifest CID, leaf, proof,
+    model hash, round). Asking again for the same head, model and round returns the
+    recorded anchor and sends nothing.
+    """
+    if not isinstance(model_hash, str) or not re.fullmatch(r"[0-9a-f]{64}", model_hash):
+        raise InputError.one("model_hash", "must be a SHA-256 digest in lowercase hex (64 characters)")
+    if isinstance(fl_round, bool) or not isinstance(fl_round, int) or fl_round < 1:
         raise InputError.one("fl_round", "must be a positive round number")
-    head = load_receipts(chain_id, store)[-1]
-    leaf = receipt_leaf(head)
-    root = merkle_root([leaf])
-    manifest = {"version": "dalrn.podp.batch/1", "root": "0x" + root.hex(), "model_hash": model_hash,
-                "fl_round": fl_round, "leaves": [{"dispute_id": chain_id, "leaf": leaf.hex(),
-                                                  "receipt_cid": receipt_cids(chain_id)[-1]}]}
-    manifest_cid = store.put(canonical_bytes(manifest))
-    result = client.anchor_root(root, 1, f"ipfs://{manifest_cid}", bytes.fromhex(model_hash), fl_round)
-    anchor = {**asdict(result), "manifest_cid": manifest_cid, "leaf": "0x" + leaf.hex(),
-              "leaf_receipt_cid": receipt_cids(chain_id)[-1], "proof": [],
-              "model_hash": model_hash, "fl_round": fl_round}
-    update_record(chain_id, status=STATUS_ANCHORED, anchor=anchor)
-    return anchor
+    receipts = load_receipts(chain_id, store)
+    if not receipts:
+        raise InputError.one("chain_id", f"receipt chain {chain_id!r} has no receipts to anchor")
+    leaf = receipt_leaf(receipts[-1])
+    record = load_record(chain_id)
+    anchor = record.get("anchor") or {}
+    if (record.get("status") == STATUS_ANCHORED and anchor.get("tx_hash")
+            and anchor.get("root") == "0x" + merkle_root([leaf]).hex()
+            and (anchor.get("model_hash"), anchor.get("fl_round")) == (model_hash, fl_round)):
+        return anchor
+    entry = {"dispute_id": chain_id, "leaf": leaf.hex(), "receipt_cid": receipt_cids(chain_id)[-1]}
+    anchor_model_batch(client, store, entry, model_hash, fl_round)
+    return load_record(chain_id)["anchor"]

@@ -120,4 +120,11 @@ def verify_dispute(
     if not client.verify_receipt(leaf, proof, root):
         raise IntegrityError(f"dispute {dispute_id}: the contract on chain {chain_id} rejects the inclusion proof")
     held.append(f"root anchored on chain {chain_id} at {client.address}; contract accepts the proof")
+    if anchor.get("model_hash"):  # a federated round: the contract holds its model and round
+        stored, model_hash = client.contract.functions.anchorOf(root).call({"from": client.account.address})
+        if model_hash.hex() != anchor["model_hash"] or stored[3] != anchor.get("fl_round"):
+            raise IntegrityError(f"dispute {dispute_id}: the contract holds model {model_hash.hex()} round {stored[3]} "
+                                 f"for root {anchor['root']}, not the recorded model {anchor['model_hash']} round "
+                                 f"{anchor.get('fl_round')}")
+        held.append(f"contract holds model {anchor['model_hash'][:12]}... at round {anchor['fl_round']}")
     return held
