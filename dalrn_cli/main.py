@@ -70,6 +70,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
                                         skip_chain=args.skip_chain):
             print(f"ok  {line}")
         return 0
+    from dalrn_core.keys import keys_dir
+    from dalrn_core.podp.signing import RECEIPT_KEY_FILE
+
+    if not (keys_dir() / RECEIPT_KEY_FILE).exists():  # never make up a key to trust
+        raise IntegrityError(f"no receipt-signing key in {keys_dir()}: on a machine other than the operator's, "
+                             "verify the public proof with --api URL")
     client = store = None
     if args.chain:
         from blocks.chain import AnchorChain

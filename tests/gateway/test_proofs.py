@@ -112,3 +112,13 @@ def test_verify_catches_a_tampered_receipt_and_a_foreign_signer(anchored, tmp_pa
     bad.write_text(json.dumps(forged.receipts))
     result = _verify(url, proof_id, "--receipts", str(bad), "--skip-chain", home=str(tmp_path), keys=str(keys))
     assert result.returncode == 3 and "not trusted" in result.stderr, result.stderr
+
+
+def test_verify_without_api_on_a_keyless_machine_fails_and_creates_no_key(tmp_path):
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    result = subprocess.run([sys.executable, "-m", "dalrn_cli.main", "receipts", "verify", "any-dispute"],
+                            env={**os.environ, "DALRN_HOME": str(tmp_path / "home"), "DALRN_KEYS_DIR": str(keys)},
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 3 and "--api" in result.stderr, result.stderr
+    assert list(keys.iterdir()) == []
