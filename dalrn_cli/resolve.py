@@ -79,8 +79,13 @@ def print_summary(result: dict, stream=sys.stdout) -> None:
         lines.append(f"  {who:<12} {term}" + (f"  (payoff {payoff:g})" if payoff is not None else ""))
     lines += [
         f"memo CID       {result['memo_cid']}",
-        f"Merkle root    {result['merkle_root']}",
-        f"transaction    {result['tx_hash']}",
+        f"precedents     {', '.join(result['precedents']) or 'none revealed'}",
+    ]
+    if result["anchor_status"] == "anchored":
+        lines += [f"Merkle root    {result['merkle_root']}", f"transaction    {result['tx_hash']}"]
+    else:
+        lines.append("anchor         pending: the next anchor_batches run anchors it")
+    lines += [
         f"receipts       {len(result['receipts'])} (last {result['receipts'][-1]})",
         "stage times",
     ]

@@ -45,7 +45,7 @@ def soan_rewire(
     )
     anchor = anchor_dispute(chain_id)
     return {"network": new_network, "parent": network, "model": model, "plot": plot,
-            "receipts_chain": chain_id, "merkle_root": anchor["root"], **summary}
+            "receipts_chain": chain_id, "merkle_root": anchor.root, **summary}
 
 
 if __name__ == "__main__":

@@ -1,17 +1,24 @@
 """Causal influence diagram of a settlement decision (networkx), as Mermaid and PNG.
 
 A causal influence diagram (Howard and Matheson 1984; Everitt et al. 2021, "Agent
-incentives: a causal perspective") is a DAG with three node kinds:
+incentives: a causal perspective") is a DAG with three node kinds. Each edge here is a
+dependency of DALRN's computation, nothing more:
 
-- ``chance``: evidence strength (one per evidence CID), precedent relevance (one per
-  precedent id) and the settlement outcome;
-- ``decision``: each party's offer or acceptance, informed by the evidence and precedents
-  (information links);
-- ``utility``: each party's payoff, caused by the settlement and by its own decision.
+- ``chance`` ``game``: the stated payoffs and BATNAs. The equilibrium strategies are
+  computed from it (``game -> decision``) and the selection rule measures gains above the
+  BATNAs (``game -> settlement``);
+- ``decision``: each party's strategy (offer / accept); the selected profile is the
+  settlement (``decision -> settlement``);
+- ``chance`` ``settlement``: the selected outcome; each party's payoff is read off it
+  (``settlement -> utility``);
+- ``utility``: each party's payoff;
+- ``chance`` evidence (one per evidence id) and precedents (one per revealed precedent):
+  they reach only the memo's evidence-to-precedent relevance (``-> relevance``), never the
+  negotiation, so no edge leads from them to a decision or the settlement.
 
 `pycid` would model this, but it does not install beside our numpy 2 stack (see
 ENVIRONMENT.md), so the graph is a `networkx.DiGraph` with node attributes ``kind``,
-``label`` and ``layer`` (0 chance inputs, 1 decisions, 2 settlement, 3 utilities).
+``label`` and ``layer`` (0 inputs, 1 decisions, 2 settlement and relevance, 3 utilities).
 """
 
 from __future__ import annotations
@@ -54,15 +61,16 @@ def influence_diagram(
     parties : list of str
         Party names; one decision and one utility node each.
     evidence_ids : list of str
-        Evidence content ids (CIDs); one chance node "strength of evidence" each.
+        Evidence ids; one chance node each.
     precedent_ids : list of str
-        Precedent ids; one chance node "relevance of precedent" each.
+        Revealed precedent ids; one chance node each.
 
     Returns
     -------
     networkx.DiGraph
-        Node ids ``decision:<party>``, ``utility:<party>``, ``evidence:<cid>``,
-        ``precedent:<id>`` and ``settlement``; attributes ``kind``, ``label``, ``layer``.
+        Node ids ``game``, ``decision:<party>``, ``settlement``, ``utility:<party>``,
+        ``evidence:<id>``, ``precedent:<id>`` and (when both of the last two exist)
+        ``relevance``; attributes ``kind``, ``label``, ``layer``.
     """
     problems = (
         _check_ids("parties", parties, need_one=True)
@@ -72,25 +80,24 @@ def influence_diagram(
     if problems:
         raise InputError(problems, subject=_SUBJECT)
     g = nx.DiGraph(name="settlement causal influence diagram")
-    inputs = []
-    for cid in evidence_ids:
-        g.add_node(f"evidence:{cid}", kind="chance", label=f"evidence strength\n{cid}", layer=0)
-        inputs.append(f"evidence:{cid}")
-    for pid in precedent_ids:
-        g.add_node(f"precedent:{pid}", kind="chance", label=f"precedent relevance\n{pid}", layer=0)
-        inputs.append(f"precedent:{pid}")
+    g.add_node("game", kind="chance", label="stated payoffs\nand BATNAs", layer=0)
     g.add_node("settlement", kind="chance", label="settlement outcome", layer=2)
-    for node in inputs:
-        g.add_edge(node, "settlement")  # the merits shape what an adjudicated outcome would be
+    g.add_edge("game", "settlement")  # the rule ranks outcomes by gains above BATNA
     for party in parties:
         decision, utility = f"decision:{party}", f"utility:{party}"
         g.add_node(decision, kind="decision", label=f"{party}: offer / accept", layer=1)
         g.add_node(utility, kind="utility", label=f"{party}: payoff", layer=3)
-        for node in inputs:
-            g.add_edge(node, decision)  # information link: the party sees the evidence
+        g.add_edge("game", decision)  # equilibrium strategies are computed from the game
         g.add_edge(decision, "settlement")
         g.add_edge("settlement", utility)
-        g.add_edge(decision, utility)  # the cost of one's own concession
+    for cid in evidence_ids:
+        g.add_node(f"evidence:{cid}", kind="chance", label=f"evidence\n{cid}", layer=0)
+    for pid in precedent_ids:
+        g.add_node(f"precedent:{pid}", kind="chance", label=f"precedent\n{pid}", layer=0)
+    if evidence_ids and precedent_ids:
+        g.add_node("relevance", kind="chance", label="evidence-precedent\nrelevance (memo)", layer=2)
+        for node in [*(f"evidence:{c}" for c in evidence_ids), *(f"precedent:{p}" for p in precedent_ids)]:
+            g.add_edge(node, "relevance")
     assert nx.is_directed_acyclic_graph(g)
     return g
 
@@ -160,14 +167,11 @@ def render_png(graph: nx.DiGraph, path: str | Path) -> Path:
     fig = Figure(figsize=(min(width, 30.0), 7.0), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    straight = [
-        e
-        for e in graph.edges
-        if not (graph.nodes[e[0]]["kind"] == "decision" and graph.nodes[e[1]]["kind"] == "utility")
-    ]
-    curved = [e for e in graph.edges if e not in set(straight)]
+    layer = nx.get_node_attributes(graph, "layer")
+    curved = [e for e in graph.edges if layer[e[1]] - layer[e[0]] > 1]
+    straight = [e for e in graph.edges if e not in set(curved)]
     for edges, style in ((straight, "arc3"), (curved, "arc3,rad=0.25")):
-        # Decision -> own utility links curve, so they never hide behind the settlement node.
+        # Links that skip a layer curve, so they never hide behind a node in between.
         nx.draw_networkx_edges(
             graph,
             pos,

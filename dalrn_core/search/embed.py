@@ -8,8 +8,10 @@ inner product is the cosine similarity.
 Cache: each vector is stored as 384 raw float32 values in
 ``data_dir()/embeddings/<model tag>/<h[:2]>/<h>.f32`` where ``h`` is the sha256 of the UTF-8
 text (``$DALRN_EMBEDDINGS_DIR/<model tag>/...`` when that is set, so throw-away data
-folders, as in tests, can share one warm cache: entries depend on the text alone). One file per text keeps writes atomic (write, then rename) when several processes
-embed at once, and re-encoding a known text returns the stored bytes unchanged.
+folders, as in tests, can share one warm cache). The key is the pair (model tag, text): the
+tag is the folder, so another model never reads these vectors. One file per text keeps
+writes atomic (write, then rename) when several processes embed at once, and re-encoding a
+known text returns the stored bytes unchanged.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from dalrn_core.config import sub_dir
 from dalrn_core.errors import InputError
 
 DIM = 384
-MODEL_TAG = "all-minilm-l6-v2"
+MODEL_TAG = "all-minilm-l6-v2"  # the one name of the model: cache folder, index manifest, receipts
+MODELS = (MODEL_TAG,)  # the models this build ships (offline, no download)
 Progress = Callable[[int, int], None]
 
 
@@ -39,10 +42,11 @@ def text_hash(text: str) -> str:
 class EmbeddingCache:
     """Content-addressed store of embedding vectors (one small file per text)."""
 
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, model: str = MODEL_TAG) -> None:
         if root is None:
             shared = os.environ.get("DALRN_EMBEDDINGS_DIR")
-            root = Path(shared) / MODEL_TAG if shared else sub_dir("embeddings", MODEL_TAG)
+            root = Path(shared) / model if shared else sub_dir("embeddings", model)
+        self.model = model
         self.root = Path(root)
 
     def _path(self, key: str) -> Path:
@@ -73,16 +77,21 @@ class Embedder:
     _shared: Embedder | None = None
     _lock = threading.Lock()
 
-    def __init__(self, model, cache: EmbeddingCache | None = None) -> None:
+    def __init__(self, model, cache: EmbeddingCache | None = None, tag: str = MODEL_TAG) -> None:
         self.model = model
-        self.cache = cache if cache is not None else EmbeddingCache()
+        self.tag = tag
+        self.cache = cache if cache is not None else EmbeddingCache(model=tag)
+        if self.cache.model != tag:
+            raise InputError.one("cache", f"holds {self.cache.model!r} vectors, not {tag!r}")
 
     @classmethod
-    def load(cls) -> Embedder:
-        """The process-wide embedder, loading the bundled model on first use."""
+    def load(cls, model: str = MODEL_TAG) -> Embedder:
+        """The process-wide embedder of `model`, loading the bundled model on first use."""
+        if model not in MODELS:
+            raise InputError.one("model", f"must be one of {list(MODELS)}, got {model!r}")
         with cls._lock:
             if cls._shared is None:
-                cls._shared = cls(_load_model())
+                cls._shared = cls(_load_model(), tag=model)
             return cls._shared
 
     def encode(self, texts: Sequence[str], batch_size: int = 64,

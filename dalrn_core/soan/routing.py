@@ -9,14 +9,31 @@ a mediator can only hand a case to agents it is linked to.
 from __future__ import annotations
 
 import hashlib
+from typing import Any, Literal
 
 import networkx as nx
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 
 from dalrn_core.errors import InputError
 from dalrn_core.soan.gcn import Predictor
-from dalrn_core.soan.network import NetworkState, check_graph
+from dalrn_core.soan.network import NetworkState, check_graph, solve
 from dalrn_core.soan.predict import predict_latency
+from dalrn_core.soan.store import NetworkVersion, load_current_network, load_predictor
+
+
+class MediatorRoute(BaseModel):
+    """The agent that handles a dispute, on which network version, by which latency."""
+
+    model_config = ConfigDict(frozen=True)
+
+    agent: int
+    network: str
+    basis: Literal["gcn", "jackson_closed_form"]
+    predicted_latency: float
+
+    def receipt_fields(self) -> dict[str, dict[str, Any]]:
+        return {"params": {"network": self.network}, "outputs": self.model_dump(mode="json")}
 
 
 def entry_agent(dispute_id: str, n: int) -> int:
@@ -49,3 +66,23 @@ def route_dispute(
         latency = predict_latency(graph, state, predictor)
     candidates = sorted([entry, *graph.neighbors(entry)])
     return min(candidates, key=lambda a: (float(latency[a]), a))
+
+
+def route_on(network: NetworkVersion, predictor: Predictor | None, dispute_id: str) -> MediatorRoute:
+    """Route `dispute_id` on `network`, by the GCN's predicted latency when one is trained.
+
+    Before any predictor exists (the soan-rewire flow trains one) the exact Jackson-network
+    latency is used instead, so routing never waits on training.
+    """
+    if predictor is not None:
+        latency, basis = predict_latency(network.graph, network.state, predictor), "gcn"
+    else:
+        latency, basis = solve(network.graph, network.state).latency, "jackson_closed_form"
+    agent = route_dispute(network.graph, network.state, dispute_id, latency=latency)
+    return MediatorRoute(agent=int(agent), network=network.hash, basis=basis,
+                         predicted_latency=float(latency[agent]))
+
+
+def route_on_current_network(dispute_id: str) -> MediatorRoute:
+    """`route_on` the live network with the latest stored predictor (if any)."""
+    return route_on(load_current_network(), load_predictor(), dispute_id)

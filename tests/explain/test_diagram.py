@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import matplotlib.image as mpimg
 import networkx as nx
+import numpy as np
 import pytest
 
 from dalrn_core.errors import InputError
@@ -21,31 +23,34 @@ PRECEDENTS = ["prec-7"]
 def test_node_kinds_and_counts():
     g = influence_diagram(PARTIES, EVIDENCE, PRECEDENTS)
     kinds = nx.get_node_attributes(g, "kind")
-    assert sorted(n for n, k in kinds.items() if k == "decision") == [
-        "decision:alice",
-        "decision:bob",
-    ]
+    assert sorted(n for n, k in kinds.items() if k == "decision") == ["decision:alice", "decision:bob"]
     assert sorted(n for n, k in kinds.items() if k == "utility") == ["utility:alice", "utility:bob"]
     assert {n for n, k in kinds.items() if k == "chance"} == {
-        "evidence:bafkreievidenceone",
-        "evidence:bafkreievidencetwo",
-        "precedent:prec-7",
-        "settlement",
+        "game", "settlement", "relevance",
+        "evidence:bafkreievidenceone", "evidence:bafkreievidencetwo", "precedent:prec-7",
     }
-    assert set(kinds.values()) <= {"decision", "chance", "utility"}
 
 
-def test_causal_structure():
+def test_every_edge_is_a_dependency_of_the_computation():
     g = influence_diagram(PARTIES, EVIDENCE, PRECEDENTS)
-    assert nx.is_directed_acyclic_graph(g)
+    expected = {("game", "settlement")}
     for party in PARTIES:
-        # Information links: each party decides knowing every evidence and precedent node.
-        assert set(g.predecessors(f"decision:{party}")) == {f"evidence:{c}" for c in EVIDENCE} | {
-            "precedent:prec-7"
-        }
-        assert set(g.predecessors(f"utility:{party}")) == {"settlement", f"decision:{party}"}
-        assert g.out_degree(f"utility:{party}") == 0  # utilities are sinks
-    assert {f"decision:{p}" for p in PARTIES} <= set(g.predecessors("settlement"))
+        # settle() computes the equilibrium strategies from the game, the selected profile
+        # is the settlement, and each payoff is read off the settlement.
+        expected |= {("game", f"decision:{party}"), (f"decision:{party}", "settlement"),
+                     ("settlement", f"utility:{party}")}
+    # Evidence and precedents reach only the memo's relevance table, never the negotiation.
+    expected |= {(f"evidence:{c}", "relevance") for c in EVIDENCE} | {("precedent:prec-7", "relevance")}
+    assert set(g.edges) == expected
+    assert nx.is_directed_acyclic_graph(g)
+    inputs = {f"evidence:{c}" for c in EVIDENCE} | {"precedent:prec-7"}
+    assert not any(nx.has_path(g, node, "settlement") for node in inputs)
+
+
+def test_no_relevance_node_without_precedents():
+    g = influence_diagram(PARTIES, EVIDENCE, [])
+    assert "relevance" not in g
+    assert all(g.degree(f"evidence:{c}") == 0 for c in EVIDENCE)
 
 
 def test_mermaid_has_every_node_and_edge_with_safe_ids():
@@ -62,6 +67,16 @@ def test_png_is_deterministic_across_processes(tmp_path):
     path = render_png(influence_diagram(PARTIES, EVIDENCE, PRECEDENTS), tmp_path / "a.png")
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    image = mpimg.imread(path)  # decodes the whole file: a truncated PNG raises here
+    # 7 inches high; 2.2 inches per node of the widest layer (game, two evidence, one
+    # precedent), at 100 dpi
+    assert image.shape[:2] == (700, 880)
+    pixels = image[..., :3].reshape(-1, 3)
+    # drawn, not blank: the node fill colours and the edge grey are all present
+    colours = {tuple(round(float(c) * 255) for c in px) for px in np.unique(pixels, axis=0)}
+    for fill in ((0xdb, 0xea, 0xfe), (0xfe, 0xf9, 0xc3), (0xdc, 0xfc, 0xe7)):
+        assert fill in colours
+    assert (pixels.min(axis=1) < 0.5).mean() > 0.005  # dark ink: labels, outlines, arrows
     # Same graph in another interpreter with another hash seed: the same bytes (stored by CID).
     code = (
         "from dalrn_core.explain.diagram import influence_diagram, render_png;"

@@ -16,6 +16,7 @@ from dalrn_core.dispute.records import load_record, record_path
 from dalrn_core.errors import IntegrityError
 from dalrn_core.evidence.store import LocalContentStore
 from dalrn_core.podp.verify import verify_dispute
+from dalrn_core.search.corpus import load_precedents
 from dalrn_core.tenant import query_vector
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "supply-contract.json"
@@ -67,6 +68,28 @@ def test_revealed_precedents_equal_plaintext_ranking(resolved):
     scores = {p["precedent_id"]: p["score"] for p in memo["precedents"]}
     for pid in expected:
         assert abs(scores[pid] - plain[index.ids.index(pid)]) < 1e-3
+
+
+def test_memo_and_receipt_name_exactly_the_revealed_precedents(resolved):
+    # The tenant's reveal is the only source of precedents: the flow's result, the memo
+    # and the signed "precedents" receipt all name the same ones, in the same order, and
+    # each receipt CID holds that precedent's corpus text.
+    dispute, result, _ = resolved
+    store = LocalContentStore()
+    memo = json.loads(store.get(result["memo_cid"]))
+    receipts = {r["step"]: r for r in (json.loads(store.get(c)) for c in load_record(dispute.id)["receipts"])}
+    assert result["precedents"] == [p["precedent_id"] for p in memo["precedents"]]
+    assert receipts["precedents"]["outputs"]["revealed"] == [p["cid"] for p in memo["precedents"]]
+    texts = load_precedents().set_index("precedent_id").text
+    for hit in memo["precedents"]:
+        assert store.get(hit["cid"]).decode() == texts[hit["precedent_id"]]
+    # each evidence's closest precedents are among the revealed ones, never others
+    for doc in memo["evidence"]:
+        assert {c["precedent_id"] for c in doc["closest_precedents"]} <= set(result["precedents"])
+    assert receipts["explain"]["outputs"]["memo_cid"] == result["memo_cid"]
+    assert receipts["anchor"]["outputs"]["status"] == "anchored"
+    assert set(result["stage_seconds"]) == {
+        "intake", "route", "embed", "encrypted_search", "precedents", "negotiate", "explain", "anchor"}
 
 
 def test_tampering_with_a_stored_receipt_is_caught(resolved):

@@ -58,6 +58,16 @@ def _request(url: str, body: dict | None = None, attempts: int = 5) -> dict:
     raise AssertionError("unreachable")
 
 
+def _memo_precedents(dispute_id: str) -> list[str]:
+    from dalrn_core.dispute.records import load_record
+    from dalrn_core.evidence.store import LocalContentStore
+
+    store = LocalContentStore()
+    receipts = [json.loads(store.get(cid)) for cid in load_record(dispute_id)["receipts"]]
+    explain = next(r for r in reversed(receipts) if r["step"] == "explain")
+    return [p["precedent_id"] for p in json.loads(store.get(explain["outputs"]["memo_cid"]))["precedents"]]
+
+
 @pytest.mark.integration
 def test_rest_triggered_run_completes(tmp_path, small_index):
     port = _free_port()
@@ -95,8 +105,11 @@ def test_rest_triggered_run_completes(tmp_path, small_index):
         assert _wait_for(api, run["id"], final | {"PAUSED"}, deadline) == "PAUSED"
         answered = _dalrn("tenant", "respond", run["id"], "--json", env=tenant_env)
         assert answered.returncode == 0, answered.stderr
-        assert len(json.loads(answered.stdout)) == 5
+        revealed = [p["precedent_id"] for p in json.loads(answered.stdout)]
+        assert len(revealed) == 5
         assert _wait_for(api, run["id"], final, deadline) == "COMPLETED"
+        # the memo names exactly the precedents this tenant revealed, in its order
+        assert _memo_precedents("rest-run-002") == revealed
     finally:
         server.terminate()
         server.wait(timeout=60)

@@ -2,6 +2,7 @@ import pytest
 
 from dalrn_core.search.build import build_precedent_index
 from dalrn_core.search.corpus import load_precedents
+from dalrn_core.search.embed import MODEL_TAG
 from dalrn_core.search.index import PrecedentIndex
 
 
@@ -25,3 +26,11 @@ def test_build_index_flow_versions_the_index_by_cid(harness, embedder, tmp_path,
     # the CLI's one-call build and the flow name the same content by the same CID
     assert build_precedent_index(limit=40).cid == cid
     assert build_index(limit=40, ef_search=64) != cid
+    assert index.meta["model"] == MODEL_TAG
+    # the run left its corpus quality report and its embedding progress in the UI
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        artifacts = {a.key: a for a in client.read_artifacts()}
+    assert "passed" in artifacts["quality-precedent-corpus"].description
+    assert artifacts["embed-precedents"].data == 100.0

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from dalrn_core.errors import InputError
-from dalrn_core.search.embed import DIM, Embedder, EmbeddingCache, text_hash
+from dalrn_core.search.embed import DIM, MODEL_TAG, Embedder, EmbeddingCache, text_hash
 
 MIT_DISCLAIMER = ('THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR '
                   "IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY, "
@@ -63,3 +63,34 @@ def test_bad_input_names_the_field(fresh):
         fresh.encode(["fine", "  "])
     with pytest.raises(InputError, match="batch_size"):
         fresh.encode(["fine"], batch_size=0)
+
+
+def test_cache_key_names_the_model(embedder, tmp_path, monkeypatch):
+    monkeypatch.setenv("DALRN_EMBEDDINGS_DIR", str(tmp_path / "shared"))
+    ours = Embedder(embedder.model)
+    vector = ours.encode([PATENT_GRANT])[0]
+    key = text_hash(PATENT_GRANT)
+    assert (tmp_path / "shared" / MODEL_TAG / key[:2] / f"{key}.f32").exists()
+    # the same text under another model's tag is another entry: no vector is shared
+    other = EmbeddingCache(model="another-model")
+    assert other.root == tmp_path / "shared" / "another-model" and other.get(key) is None
+    np.testing.assert_array_equal(EmbeddingCache().get(key), vector)
+    with pytest.raises(InputError, match="cache"):
+        Embedder(embedder.model, other)
+    with pytest.raises(InputError, match="model"):
+        Embedder.load("another-model")
+
+
+def test_embed_task_cache_key_includes_the_model():
+    from types import SimpleNamespace
+
+    from tasks.embed import embed_texts
+
+    ctx = SimpleNamespace(task=embed_texts)  # what TASK_SOURCE reads of a task run context
+
+    def key(**inputs):
+        return embed_texts.cache_policy.compute_key(task_ctx=ctx, inputs=inputs, flow_parameters={})
+
+    assert key(texts=[PATENT_GRANT], model=MODEL_TAG) is not None
+    assert key(texts=[PATENT_GRANT], model=MODEL_TAG) == key(texts=[PATENT_GRANT], model=MODEL_TAG)
+    assert key(texts=[PATENT_GRANT], model=MODEL_TAG) != key(texts=[PATENT_GRANT], model="another-model")

@@ -1,0 +1,131 @@
+"""What each stage of the dispute flow hands the next, as typed models.
+
+The dispute is parsed once, at intake; later stages take the `Intake` (which carries the
+validated `Dispute`). Every stage model says what its receipt commits to
+(`receipt_fields`), so `podp.trail.Trail.record` can sign it without a hand-built dict.
+`Resolution` is what the flow returns (`model_dump(mode="json")` for the CLI's `--json`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from dalrn_core.dispute.model import Dispute
+from dalrn_core.podp.anchoring import AnchorOutcome
+from dalrn_core.podp.canonical import digest_of
+from dalrn_core.search.precedents import PrecedentHits, PrecedentSearchRequest
+from dalrn_core.soan.routing import MediatorRoute
+
+__all__ = ["AnchorOutcome", "Embedding", "EncryptedSearch", "Intake", "MediatorRoute", "Memo",
+           "Negotiation", "PrecedentHits", "Resolution"]
+
+Fields = dict[str, dict[str, Any]]
+
+
+class _Stage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Intake(_Stage):
+    """The validated dispute and where its bytes are stored."""
+
+    dispute: Dispute
+    submitted_digest: str  # sha256 of the submission as received, before parsing
+    dispute_cid: str
+    evidence_cids: dict[str, str]
+
+    @property
+    def chain_id(self) -> str:
+        return self.dispute.id
+
+    @property
+    def evidence_ids(self) -> list[str]:
+        return [doc.id for doc in self.dispute.evidence]
+
+    @property
+    def texts(self) -> list[str]:
+        return [doc.text for doc in self.dispute.evidence]
+
+    def receipt_fields(self) -> Fields:
+        return {"inputs": {"dispute": self.submitted_digest},
+                "outputs": {"dispute_cid": self.dispute_cid, "evidence_cids": self.evidence_cids}}
+
+
+class Embedding(_Stage):
+    """One L2-normalised vector per evidence text, by the named model."""
+
+    model: str
+    texts_digest: str
+    vectors: list[list[float]]
+
+    def receipt_fields(self) -> Fields:
+        return {"inputs": {"evidence": self.texts_digest}, "params": {"model": self.model},
+                "outputs": {"embeddings": digest_of(self.vectors)}}
+
+
+class EncryptedSearch(_Stage):
+    """The tenant's encrypted query scored against the index: ciphertexts by CID."""
+
+    request: PrecedentSearchRequest
+    index_cid: str
+    score_cids: list[str]
+    documents: int
+
+    def receipt_fields(self) -> Fields:
+        return {"inputs": {"context": self.request.context_cid, "query": self.request.query_cid},
+                "params": {"index": self.index_cid, "key_id": self.request.key_id},
+                "outputs": {"score_cids": self.score_cids, "index_cid": self.index_cid,
+                            "documents": self.documents}}
+
+
+class Negotiation(_Stage):
+    """The settlement by `rule` of the dispute stored under `dispute_cid`."""
+
+    rule: str
+    dispute_cid: str
+    result: dict[str, Any]  # every equilibrium, the selected one, the outcome (JSON)
+
+    def receipt_fields(self) -> Fields:
+        return {"inputs": {"dispute": self.dispute_cid}, "params": {"rule": self.rule},
+                "outputs": {"result": digest_of(self.result)}}
+
+
+class Memo(_Stage):
+    """The stored settlement memo (JSON and Markdown) and its influence diagram."""
+
+    memo_cid: str
+    memo_markdown_cid: str
+    diagram_cid: str
+    settlement: dict[str, Any]
+
+    def receipt_fields(self) -> Fields:
+        return {"outputs": self.model_dump(mode="json")}
+
+
+class Resolution(_Stage):
+    """What a resolved dispute returns: the keys `dalrn resolve --json` prints."""
+
+    dispute_id: str
+    settlement: dict[str, Any]
+    negotiation: dict[str, Any]
+    memo_cid: str
+    memo_markdown_cid: str
+    merkle_root: str | None
+    tx_hash: str | None
+    anchor_status: str
+    mediator: int
+    precedents: list[str]
+    receipts: list[str]
+    stage_seconds: dict[str, float]
+
+    @classmethod
+    def of(cls, *, intake: Intake, route: MediatorRoute, hits: PrecedentHits, negotiation: Negotiation,
+           memo: Memo, anchor: AnchorOutcome, receipts: list[str],
+           stage_seconds: dict[str, float]) -> Resolution:
+        return cls(dispute_id=intake.dispute.id, settlement=memo.settlement, negotiation=negotiation.result,
+                   memo_cid=memo.memo_cid, memo_markdown_cid=memo.memo_markdown_cid,
+                   merkle_root=anchor.root, tx_hash=anchor.tx_hash, anchor_status=anchor.status,
+                   mediator=route.agent, precedents=hits.ids, receipts=list(receipts),
+                   stage_seconds=dict(stage_seconds))
