@@ -21,6 +21,7 @@ from dalrn_core.search.precedents import (
     PrecedentSearchRequest,
     RevealedPrecedent,
     describe_revealed,
+    latest_index_cid,
 )
 from dalrn_core.search.rotation import KeyRegistry
 
@@ -37,10 +38,7 @@ class TenantReveal(RunInput):
 @task(name="precedent-index", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 4])
 def current_index_cid() -> str:
     """The CID of the latest precedent index (built by the `build_index` flow)."""
-    index = PrecedentIndex.latest()
-    if index is None:
-        raise RuntimeError("no precedent index yet: run `dalrn index build` (the build_index flow)")
-    return index.cid
+    return latest_index_cid()
 
 
 @task(name="encrypted-search", cache_policy=NO_CACHE, persist_result=False, log_prints=False,

@@ -69,6 +69,14 @@ class PrecedentHits(BaseModel):
                 "outputs": {"revealed": [h.cid for h in self.precedents]}}
 
 
+def latest_index_cid() -> str:
+    """The CID of the latest precedent index; a clear error when none was built yet."""
+    index = PrecedentIndex.latest()
+    if index is None:
+        raise RuntimeError("no precedent index yet: run `dalrn index build` (the build_index flow)")
+    return index.cid
+
+
 def describe_revealed(revealed: list[RevealedPrecedent], index_cid: str, evidence_ids: list[str],
                       evidence_vectors: list[list[float]], store: ContentStore) -> PrecedentHits:
     """The revealed precedents with text and CID (stored), and evidence-to-precedent relevance."""
