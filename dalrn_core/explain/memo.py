@@ -2,8 +2,8 @@
 
 The memo states the parties and claims, the evidence (with CIDs), the precedents the tenant
 revealed (with scores), every equilibrium found, the selection rule and the welfare numbers
-that decided, why each alternative lost, the BATNA check, any fallback or timeout, and the
-receipts so far. It is built from plain values so that the same inputs give the same bytes
+that decided, why each alternative lost, each party's BATNA against its settlement payoff,
+what the equilibrium search established (complete or not), and the receipts so far. It is built from plain values so that the same inputs give the same bytes
 and the same CID.
 """
 
@@ -31,22 +31,58 @@ def describe_strategy(labels: list[str], mix: list[float]) -> str:
 
 def settlement_terms(dispute: Dispute, negotiation: dict) -> dict:
     """The selected outcome in the parties' own words, with each party's payoff."""
-    selected = negotiation.get("selected")
-    if selected is None:
-        return {"outcome": negotiation["outcome"], "terms": {}, "payoffs": {}}
-    if dispute.game is not None and "row_strategy" in selected:
+    outcome = negotiation["outcome"]
+    if outcome == "no_agreement":
+        return {"outcome": outcome, "terms": {}, "payoffs": {}}
+    if dispute.game is not None:
+        selected = negotiation["selected"]
         game = dispute.game
-        terms = {
-            game.row_party: describe_strategy(game.row_strategies, selected["row_strategy"]),
-            game.col_party: describe_strategy(game.col_strategies, selected["col_strategy"]),
-        }
-        payoffs = dict(zip((game.row_party, game.col_party), selected["payoffs"]))
+        parties = (game.row_party, game.col_party)
+        payoffs = dict(zip(parties, (float(v) for v in selected["payoffs"])))
+        if "row_strategy" in selected:
+            terms = {
+                game.row_party: describe_strategy(game.row_strategies, selected["row_strategy"]),
+                game.col_party: describe_strategy(game.col_strategies, selected["col_strategy"]),
+            }
+        else:  # a bargained lottery over the game's cells
+            cells = [(f"{game.row_strategies[c['row']]} / {game.col_strategies[c['col']]}",
+                      c["probability"]) for c in selected["lottery"]]
+            terms = {"agreement": _describe_lottery(cells)}
+        return {"outcome": outcome, "terms": terms, "payoffs": payoffs}
+    labels = [o.label for o in dispute.outcomes or []]
+    cells = [(labels[item["outcome"]], item["probability"]) for item in negotiation["lottery"]]
+    return {"outcome": outcome, "terms": {"agreement": _describe_lottery(cells)},
+            "payoffs": {k: float(v) for k, v in (negotiation["payoffs"] or {}).items()}}
+
+
+def _describe_lottery(cells: list[tuple[str, float]]) -> str:
+    if len(cells) == 1:
+        return cells[0][0]
+    return "lottery: " + ", ".join(f"{p:.0%} {label}" for label, p in cells)
+
+
+def batna_comparison(dispute: Dispute, negotiation: dict, settlement: dict) -> dict:
+    """Each party's BATNA as the negotiation used it, against what the settlement gives it.
+
+    For a two-party game also the equilibria that give every party at least its BATNA
+    (the admissible ones the rule chose among).
+    """
+    if dispute.game is not None:
+        batna = dict(zip((dispute.game.row_party, dispute.game.col_party),
+                         (float(v) for v in negotiation["batna"])))
     else:
-        terms = {"agreement": selected.get("description") or selected.get("label", "bargained outcome")}
-        payoffs = selected.get("payoffs", {})
-        if isinstance(payoffs, list) and dispute.game is not None:
-            payoffs = dict(zip((dispute.game.row_party, dispute.game.col_party), payoffs))
-    return {"outcome": negotiation["outcome"], "terms": terms, "payoffs": payoffs}
+        batna = {k: float(v) for k, v in negotiation["batna"].items()}
+    parties = {}
+    for party, value in batna.items():
+        payoff = settlement["payoffs"].get(party)
+        parties[party] = {"batna": value, "settlement_payoff": payoff,
+                          "gain": None if payoff is None else payoff - value}
+    scores = negotiation.get("scores", [])
+    return {
+        "parties": parties,
+        "admissible_equilibria": sorted(s["index"] for s in scores if s.get("admissible")),
+        "equilibria_below_batna": sorted(s["index"] for s in scores if not s.get("admissible")),
+    }
 
 
 def build_memo(
@@ -62,6 +98,7 @@ def build_memo(
     mediator: dict | None = None,
 ) -> dict:
     """The memo as a JSON-ready dict (see the module docstring for what it holds)."""
+    settlement = settlement_terms(dispute, negotiation)
     return {
         "version": MEMO_VERSION,
         "dispute_id": dispute.id,
@@ -85,8 +122,8 @@ def build_memo(
         "precedents": precedents,
         "negotiation": negotiation,
         "rule_text": RULE_TEXT.get(negotiation.get("rule", ""), negotiation.get("rule", "")),
-        "settlement": settlement_terms(dispute, negotiation),
-        "batna_check": {p.id: p.batna for p in dispute.parties},
+        "settlement": settlement,
+        "batna_comparison": batna_comparison(dispute, negotiation, settlement),
         "influence_diagram": diagram,
         "receipts": receipts,
     }
@@ -138,27 +175,70 @@ def render_markdown(memo: dict) -> str:
 def _negotiation_section(memo: dict) -> list[str]:
     neg = memo["negotiation"]
     lines = ["", "## How the settlement was chosen", "", f"Rule: {memo['rule_text']}.", ""]
-    eqs = neg.get("equilibria", [])
-    rule = neg.get("rule", "")
-    if eqs:
-        lines += [f"| # | row strategy | column strategy | payoffs | admissible | {rule} welfare | why it lost |",
-                  "|---|---|---|---|---|---|---|"]
-        scores = {s.get("index"): s for s in neg.get("scores", [])}
-        for i, eq in enumerate(eqs):
-            score = scores.get(i, {})
-            welfare = score.get("welfare", {})
-            value = welfare.get(rule, "-") if isinstance(welfare, dict) else welfare
-            why = score.get("lost_because") or score.get("reason") or ("selected" if i == (neg.get("selected") or {}).get("index") else "")
-            lines.append(
-                f"| {i} | {[round(x, 4) for x in eq['row_strategy']]} | {[round(x, 4) for x in eq['col_strategy']]} "
-                f"| {[round(x, 4) for x in eq['payoffs']]} | {score.get('admissible', '-')} | {_fmt(value)} | {why} |"
-            )
-    else:
-        lines.append("No equilibrium was found.")
+    if "equilibria" in neg:
+        lines += _equilibria_table(neg)
+        lines += ["", _search_sentence(neg)]
     for note in neg.get("notes", []):
         lines.append(f"- {note}")
+    lines += ["", "## BATNA comparison", ""] + _batna_lines(memo)
+    return lines
+
+
+def _equilibria_table(neg: dict) -> list[str]:
+    eqs, rule = neg["equilibria"], neg.get("rule", "")
+    if not eqs:
+        return ["No equilibrium was found."]
+    lines = [f"| # | row strategy | column strategy | payoffs | at least BATNA | {rule} welfare | why it lost |",
+             "|---|---|---|---|---|---|---|"]
+    scores = {s.get("index"): s for s in neg.get("scores", [])}
+    chosen = (neg.get("selected") or {}).get("index") if neg["outcome"] == "equilibrium" else None
+    for i, eq in enumerate(eqs):
+        score = scores.get(i, {})
+        welfare = score.get("welfare", {})
+        value = welfare.get(rule, "-") if isinstance(welfare, dict) else welfare
+        why = "selected" if i == chosen else (score.get("lost_because") or score.get("reason") or "")
+        lines.append(
+            f"| {i} | {[round(x, 4) for x in eq['row_strategy']]} | {[round(x, 4) for x in eq['col_strategy']]} "
+            f"| {[round(x, 4) for x in eq['payoffs']]} | {score.get('admissible', '-')} | {_fmt(value)} | {why} |"
+        )
+    return lines
+
+
+def _search_sentence(neg: dict) -> str:
+    """What the equilibrium search established, and no more."""
+    methods = ", ".join(neg.get("method", [])) or "no method"
+    if neg.get("complete"):
+        return (f"The search finished a complete enumeration ({methods}): these are all the "
+                "extreme equilibria of the game.")
     if neg.get("timed_out"):
-        lines.append("- The exact solver hit its time limit; a cheaper method produced the set above.")
-    lines += ["", "BATNA check: every admissible outcome gives each party at least " +
-              ", ".join(f"{k} {_fmt(v)}" for k, v in memo["batna_check"].items()) + "."]
+        return (f"The search stopped at its time limit before a complete enumeration finished; the "
+                f"equilibria above come from the methods that did ({methods}), and others may exist.")
+    return (f"No complete enumeration ran for a game of this size; the equilibria above come from "
+            f"{methods}, and others may exist.")
+
+
+def _batna_lines(memo: dict) -> list[str]:
+    comparison, outcome = memo["batna_comparison"], memo["settlement"]["outcome"]
+    parties = comparison["parties"]
+    if outcome == "no_agreement":
+        kept = ", ".join(f"{p} {_fmt(v['batna'])}" for p, v in parties.items())
+        return ["No lottery over the outcomes gives every party more than its BATNA, so there is no "
+                f"agreement: each party keeps its BATNA ({kept})."]
+    lines = []
+    if outcome == "equilibrium":
+        admissible = ", ".join(f"#{i}" for i in comparison["admissible_equilibria"])
+        lines.append(f"Equilibria giving every party at least its BATNA: {admissible}; the rule chose "
+                     "among these.")
+        below = comparison["equilibria_below_batna"]
+        if below:
+            lines.append("Below some party's BATNA: " + ", ".join(f"#{i}" for i in below) + ".")
+    elif "equilibria" in memo["negotiation"]:
+        lines.append("No equilibrium gives every party at least its BATNA, so the settlement is the "
+                     "Nash bargaining solution over lotteries of the outcomes.")
+    else:
+        lines.append("The settlement is the Nash bargaining solution over lotteries of the joint "
+                     "outcomes.")
+    lines += ["", "| party | BATNA | settlement payoff | gain |", "|---|---|---|---|"]
+    for party, v in parties.items():
+        lines.append(f"| {party} | {_fmt(v['batna'])} | {_fmt(v['settlement_payoff'])} | {_fmt(v['gain'])} |")
     return lines
