@@ -1,23 +1,23 @@
 """`dalrn search`: nearest precedents of a text, in the clear or under the tenant's key.
 
-With `--encrypted` the query leaves this process only as a CKKS ciphertext: the server
-function scores it against every precedent without reading it, and the scores come back
-encrypted for this tenant's key alone.
+With `--encrypted` the CLI plays both roles of the dispute flow's search, by CID through
+the content store: the tenant (`dalrn_core.tenant`) stores its public context and CKKS
+query, the server function (`score_stored_query`) scores every precedent without reading
+the query and stores the encrypted scores, and the tenant decrypts and ranks them.
 """
 
 from __future__ import annotations
 
 import time
 
-import numpy as np
-
 from dalrn_core.errors import InputError
+from dalrn_core.evidence.store import LocalContentStore
 from dalrn_core.search.corpus import load_precedents
 from dalrn_core.search.embed import Embedder
-from dalrn_core.search.encrypted import encrypted_scores
+from dalrn_core.search.encrypted import score_stored_query
 from dalrn_core.search.index import PrecedentIndex
 from dalrn_core.search.rotation import KeyRegistry
-from dalrn_core.tenant import tenant_keys
+from dalrn_core.tenant import prepare_search, reveal_precedents
 
 
 def search(text: str, *, k: int = 10, encrypted: bool = False, tenant: str = "cli") -> dict:
@@ -28,18 +28,16 @@ def search(text: str, *, k: int = 10, encrypted: bool = False, tenant: str = "cl
     index = PrecedentIndex.latest()
     if index is None:
         raise InputError.one("index", "no precedent index yet: run `dalrn index build`")
-    query = Embedder.load().encode([text])[0]
     started = time.perf_counter()
     if encrypted:
-        keys = tenant_keys(tenant)
-        registry = KeyRegistry()
-        registry.register(tenant, keys.public_context())
-        blobs = encrypted_scores(keys.public_context(), keys.encrypt_query(query), index.vectors,
-                                 active_key_ids=registry.active_ids())
-        scores = keys.decrypt_scores(blobs)
-        order = np.argsort(-scores, kind="stable")[:k]
-        found = [(index.ids[i], float(scores[i])) for i in order]
+        store, registry = LocalContentStore(), KeyRegistry()
+        request = prepare_search(tenant, [text], store, k=k, registry=registry)
+        score_cids = score_stored_query(store, request["context_cid"], request["query_cid"],
+                                        index.vectors, active_key_ids=registry.active_ids())
+        found = [(hit["precedent_id"], hit["score"])
+                 for hit in reveal_precedents(tenant, score_cids, index.ids, store, k)]
     else:
+        query = Embedder.load().encode([text])[0]
         top_scores, top_ids = index.search(query[None, :], k)
         found = [(str(pid), float(s)) for pid, s in zip(top_ids[0], top_scores[0]) if pid]
     seconds = time.perf_counter() - started

@@ -24,11 +24,12 @@ import numpy as np
 import tenseal as ts
 
 from dalrn_core.errors import InputError, Problem
+from dalrn_core.evidence.store import ContentStore
 from dalrn_core.search import ckks, wire
 from dalrn_core.search.keys import DEFAULT_LIFETIME, TenantKeys, key_id_of
 
 __all__ = ["DEFAULT_LIFETIME", "RetiredKeyError", "TenantKeys", "encrypted_scores",
-           "key_id_of"]
+           "key_id_of", "score_stored_query"]
 
 
 class RetiredKeyError(InputError):
@@ -121,3 +122,15 @@ def encrypted_scores(public_context: bytes, query: bytes, documents: np.ndarray,
         rows = min(packing.rows_per_chunk, len(docs) - c * packing.rows_per_chunk)
         blobs.append(wire.pack(wire.SCORES, key_id, rows, ckks.to_bytes(out)))
     return blobs
+
+
+def score_stored_query(store: ContentStore, context_cid: str, query_cid: str, documents: np.ndarray,
+                       active_key_ids: Collection[str] | None = None) -> list[str]:
+    """The server's role by CID: read the tenant's public context and encrypted query from
+    `store`, score them against `documents`, store the encrypted scores; returns their CIDs.
+
+    The tenant reads them back with `dalrn_core.tenant.reveal_precedents`.
+    """
+    blobs = encrypted_scores(store.get(context_cid), store.get(query_cid), documents,
+                             active_key_ids=active_key_ids)
+    return [store.put(blob) for blob in blobs]
