@@ -1,0 +1,70 @@
+"""`create_app(settings)`: the gateway's FastAPI application.
+
+`uvicorn --factory gateway.app:create_app` builds it from the environment. The database is
+migrated (Alembic) when the app is built, so a request never meets an old schema.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from fastapi import FastAPI
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from gateway import errors
+from gateway.db import open_database
+from gateway.middleware import Guard
+from gateway.settings import Settings
+
+log = logging.getLogger("dalrn.gateway")
+
+DESCRIPTION = """The DALRN gateway: each firm reaches only its own disputes.
+
+Get a token with `POST /v1/oauth/token` (client credentials), then send
+`Authorization: Bearer TOKEN`. Every error is `{"error": {"code", "message", "field"}}`;
+the codes are listed per endpoint in docs/api/README.md.
+"""
+
+
+def create_app(settings: Settings | None = None, runs=None, *, warm_up: bool = True) -> FastAPI:
+    """The app over `settings`' database; `runs` starts dispute runs (default: Prefect's API)."""
+    settings = settings or Settings()
+    if runs is None:
+        from gateway.runs import DisputeRuns
+
+        runs = DisputeRuns()
+    engine, sessions = open_database(settings.database_url)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if warm_up:
+            task = asyncio.create_task(asyncio.to_thread(_warm_up))
+        yield
+        if warm_up and not task.done():
+            task.cancel()
+        engine.dispose()
+
+    app = FastAPI(title="DALRN gateway", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings, app.state.engine, app.state.sessions, app.state.runs = settings, engine, sessions, runs
+    app.state.limiter = MovingWindowRateLimiter(storage_from_string(settings.rate_limit_storage))
+    errors.install(app)
+    from gateway.routers import admin, audit, disputes, health, ops, proofs, tokens, wellknown
+
+    for router in (tokens.router, wellknown.router, disputes.router, ops.router, admin.router, audit.router):
+        app.include_router(router)
+    app.include_router(health.router)
+    app.include_router(proofs.router)
+    app.add_middleware(Guard, body_limit=settings.body_limit_bytes, max_depth=settings.json_max_depth)
+    return app
+
+
+def _warm_up() -> None:
+    from gateway.routers import health
+
+    try:
+        health.warm_up()
+    except Exception:  # noqa: BLE001 - readiness reports it; startup must not fail on it
+        log.warning("warm-up of chain/content store failed; /readyz will say which", exc_info=True)

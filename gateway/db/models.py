@@ -1,0 +1,92 @@
+"""Tables of the gateway: identity, signing keys, disputes, idempotency, audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(timezone=True)}
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+
+
+class ApiKey(Base):
+    """A principal's credential: only the argon2id hash of the secret is kept."""
+
+    __tablename__ = "api_keys"
+    key_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant: Mapped[str] = mapped_column(ForeignKey("tenants.name"), index=True)
+    secret_hash: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    replaced_by: Mapped[str | None] = mapped_column(String(40))
+
+
+class AuditorGrant(Base):
+    __tablename__ = "auditor_grants"
+    auditor: Mapped[str] = mapped_column(ForeignKey("tenants.name"), primary_key=True)
+    target: Mapped[str] = mapped_column(ForeignKey("tenants.name"), primary_key=True)
+    created_at: Mapped[datetime]
+
+
+class SigningKey(Base):
+    """A JWT signing key: the public half here, the private half in the keys folder (0600)."""
+
+    __tablename__ = "signing_keys"
+    kid: Mapped[str] = mapped_column(String(40), primary_key=True)
+    public_key: Mapped[str] = mapped_column(Text)  # base64url raw Ed25519
+    created_at: Mapped[datetime]
+    retired_at: Mapped[datetime | None]
+
+
+class DisputeRow(Base):
+    __tablename__ = "disputes"
+    __table_args__ = (UniqueConstraint("tenant", "dispute_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(ForeignKey("tenants.name"), index=True)
+    dispute_id: Mapped[str] = mapped_column(String(64), index=True)
+    parties: Mapped[list] = mapped_column(JSON)
+    body: Mapped[dict] = mapped_column(JSON)
+    body_hash: Mapped[str] = mapped_column(String(64))
+    flow_run_id: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(24))
+    result: Mapped[dict | None] = mapped_column(JSON)
+    submitted_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class IdempotencyRecord(Base):
+    __tablename__ = "idempotency"
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    body_hash: Mapped[str] = mapped_column(String(64))
+    dispute_row: Mapped[int] = mapped_column(ForeignKey("disputes.id"))
+    created_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """Append-only: each entry's hash covers the previous hash; the hash is signed."""
+
+    __tablename__ = "audit_log"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime]
+    principal: Mapped[str] = mapped_column(String(64))
+    tenant: Mapped[str] = mapped_column(String(64), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64))
+    resource: Mapped[str] = mapped_column(String(200))
+    outcome: Mapped[str] = mapped_column(String(40))
+    request_id: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    signature: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,93 @@
+"""Request guards that run before routing: a request id, the body size limit, JSON depth.
+
+The body is read once here (bounded by the limit) and replayed to the app, so a client
+that lies in Content-Length or streams without one still meets the limit. JSON nested
+deeper than the limit is refused before any parser recurses into it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from gateway.errors import error_response
+
+
+def json_depth_exceeds(raw: bytes, limit: int) -> bool:
+    """True when the JSON text nests arrays/objects deeper than `limit` (strings skipped)."""
+    depth, in_string, escaped = 0, False, False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return False
+
+
+class Guard:
+    def __init__(self, app, body_limit: int, max_depth: int) -> None:
+        self.app, self.body_limit, self.max_depth = app, body_limit, max_depth
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message):
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode("latin-1")))
+            await send(message)
+
+        async def refuse(status: int, code: str, message: str, field: str | None = None):
+            await error_response(status, code, message, field)(scope, receive, send_with_id)
+
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            try:
+                if int(declared) > self.body_limit:
+                    return await refuse(413, "request.too_large", f"body over {self.body_limit} bytes")
+            except ValueError:
+                return await refuse(400, "request.invalid", "Content-Length is not a number")
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body = message.get("body", b"")
+            size += len(body)
+            if size > self.body_limit:
+                return await refuse(413, "request.too_large", f"body over {self.body_limit} bytes")
+            chunks.append(body)
+            if not message.get("more_body"):
+                break
+        raw = b"".join(chunks)
+        if b"json" in headers.get(b"content-type", b"") and json_depth_exceeds(raw, self.max_depth):
+            return await refuse(422, "request.too_deep", f"JSON nested deeper than {self.max_depth} levels", "body")
+        if raw and b"json" in headers.get(b"content-type", b""):
+            try:
+                json.loads(raw)
+            except (ValueError, RecursionError):
+                return await refuse(422, "request.invalid_json", "body is not valid JSON", "body")
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": raw, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send_with_id)

@@ -1,0 +1,30 @@
+"""Gateway settings, read from the environment (`DALRN_GATEWAY_*`, `DALRN_HOME`)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from dalrn_core.config import data_dir
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{data_dir() / 'gateway.db'}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DALRN_GATEWAY_", extra="ignore")
+
+    database_url: str = Field(default_factory=_default_database_url,
+                              description="SQLAlchemy URL of the identity database")
+    issuer: str = "urn:dalrn:gateway"
+    audience: str = "urn:dalrn:api"
+    token_ttl_s: int = Field(default=900, ge=60, le=3600)
+    body_limit_bytes: int = Field(default=256 * 1024, ge=1024)
+    json_max_depth: int = Field(default=32, ge=4)
+    # `limits` rate strings, per API key (token endpoint: per client id).
+    rate_limit: str = "120/minute"
+    token_rate_limit: str = "20/minute"
+    rate_limit_storage: str = "memory://"
+    key_ttl_days: int = Field(default=365, ge=1)
+    rotate_overlap_h: float = Field(default=24.0, ge=0)
