@@ -253,6 +253,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000, help="the gateway's port on 127.0.0.1")
     serve.add_argument("--prefect-port", type=int, default=4200, help="the Prefect server's port on 127.0.0.1")
     serve.set_defaults(func=cmd_serve)
+
+    from dalrn_cli import admin, audit
+
+    admin.register(sub)
+    audit.register(sub)
     return parser
 
 
