@@ -15,7 +15,7 @@ from dalrn_core.atomic import write_json_atomic
 from dalrn_core.config import sub_dir
 from dalrn_core.errors import InputError
 
-STATUS_RESOLVED = "anchor_pending"
+STATUS_ANCHOR_PENDING = "anchor_pending"  # resolved, its leaf waits for the next batch
 STATUS_ANCHORED = "anchored"
 
 

@@ -41,11 +41,14 @@ def _batch_lock():
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def queue_leaf(dispute_id: str, leaf: bytes, receipt_cid: str) -> None:
-    """Mark a dispute's receipt-chain head as waiting for the next batch."""
+def queue_leaf(chain_id: str, leaf: bytes, receipt_cid: str) -> None:
+    """Mark a receipt chain's head as waiting for the next batch.
+
+    The manifest's entries keep the published field name `dispute_id` for the chain id.
+    """
     write_json_atomic(
-        _pending_dir() / f"{dispute_id}.json",
-        {"dispute_id": dispute_id, "leaf": leaf.hex(), "receipt_cid": receipt_cid},
+        _pending_dir() / f"{chain_id}.json",
+        {"dispute_id": chain_id, "leaf": leaf.hex(), "receipt_cid": receipt_cid},
     )
 
 

@@ -1,7 +1,8 @@
-"""A dispute's receipt chain on disk: receipts in the content store, their CIDs in the record.
+"""A receipt chain on disk: receipts in the content store, their CIDs in the chain's record.
 
-Appends hold a per-dispute file lock, so concurrent steps never fork a chain. Resolving the
-same dispute again continues its chain (the new intake receipt links to the old head): a
+A chain is a dispute's, a federated night's or a rewiring run's; `chain_id` names it (for
+a dispute, its id). Appends hold a per-chain file lock, so concurrent steps never fork a
+chain. Resolving the same dispute again continues its chain (the new intake receipt links to the old head): a
 dispute's whole history is one verifiable sequence.
 """
 
@@ -21,8 +22,8 @@ from dalrn_core.podp.signing import ReceiptSigner
 
 
 @contextmanager
-def _dispute_lock(dispute_id: str):
-    folder = sub_dir("disputes", dispute_id)
+def _chain_lock(chain_id: str):
+    folder = sub_dir("disputes", chain_id)
     with open(folder / ".lock", "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
@@ -31,18 +32,18 @@ def _dispute_lock(dispute_id: str):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def receipt_cids(dispute_id: str) -> list[str]:
-    path = record_path(dispute_id)
+def receipt_cids(chain_id: str) -> list[str]:
+    path = record_path(chain_id)
     return json.loads(path.read_text()).get("receipts", []) if path.exists() else []
 
 
-def load_receipts(dispute_id: str, store: ContentStore) -> list[dict]:
-    """The dispute's receipts in order, each re-hashed against its CID by the store."""
-    return [json.loads(store.get(cid)) for cid in receipt_cids(dispute_id)]
+def load_receipts(chain_id: str, store: ContentStore) -> list[dict]:
+    """The chain's receipts in order, each re-hashed against its CID by the store."""
+    return [json.loads(store.get(cid)) for cid in receipt_cids(chain_id)]
 
 
 def append_receipt(
-    dispute_id: str,
+    chain_id: str,
     step: str,
     store: ContentStore,
     signer: ReceiptSigner,
@@ -51,11 +52,11 @@ def append_receipt(
     params: dict[str, Any] | None = None,
     outputs: dict[str, Any] | None = None,
 ) -> str:
-    """Sign the next receipt of `dispute_id`, store it, record it; returns its CID."""
-    with _dispute_lock(dispute_id):
-        chain = ReceiptChain(dispute_id, signer, load_receipts(dispute_id, store))
+    """Sign the next receipt of `chain_id`, store it, record it; returns its CID."""
+    with _chain_lock(chain_id):
+        chain = ReceiptChain(chain_id, signer, load_receipts(chain_id, store))
         receipt = chain.add(step, inputs=inputs, params=params, outputs=outputs)
         cid = store.put(canonical_bytes(receipt))
         assert cid == receipt_cid(receipt)
-        update_record(dispute_id, receipts=[*receipt_cids(dispute_id), cid])
+        update_record(chain_id, receipts=[*receipt_cids(chain_id), cid])
         return cid

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dalrn_core.dispute.records import STATUS_RESOLVED, update_record
+from dalrn_core.dispute.records import STATUS_ANCHOR_PENDING, update_record
 from dalrn_core.evidence.store import LocalContentStore
 from dalrn_core.podp.batch import queue_leaf
 from dalrn_core.podp.canonical import digest_of
@@ -26,7 +26,7 @@ def resolve_disputes(n: int, prefix: str = "d") -> list[str]:
     ids = []
     for i in range(n):
         dispute_id = f"{prefix}-{i:04d}"
-        update_record(dispute_id, status=STATUS_RESOLVED)
+        update_record(dispute_id, status=STATUS_ANCHOR_PENDING)
         append_receipt(dispute_id, "intake", store, signer, inputs={"dispute": digest_of({"i": i})})
         memo_cid = store.put(f'{{"memo":"settlement {i}","why":"equilibrium"}}'.encode())
         append_receipt(dispute_id, "explain", store, signer, outputs={"memo_cid": memo_cid})

@@ -11,7 +11,7 @@ from eth_account import Account
 from dalrn_core.chain.local import open_embedded_anchor
 from dalrn_core.chain.multichain import FallbackAnchorClient
 from dalrn_core.chain.production import ChainConfig, RpcAnchorClient
-from dalrn_core.dispute.records import STATUS_ANCHORED, STATUS_RESOLVED, load_record
+from dalrn_core.dispute.records import STATUS_ANCHOR_PENDING, STATUS_ANCHORED, load_record
 from dalrn_core.errors import IntegrityError
 from dalrn_core.evidence.store import LocalContentStore
 from dalrn_core.podp.batch import anchor_pending, pending, queue_leaf
@@ -43,7 +43,7 @@ def test_failed_anchor_leaves_disputes_pending_for_the_next_batch(home, wrap):
     assert [e["dispute_id"] for e in pending()] == first
     for dispute_id in first:
         record = load_record(dispute_id)
-        assert record["status"] == STATUS_RESOLVED and "anchor" not in record
+        assert record["status"] == STATUS_ANCHOR_PENDING and "anchor" not in record
         with pytest.raises(IntegrityError, match="anchor pending"):
             verify_dispute(dispute_id)
 
