@@ -24,6 +24,9 @@ from dalrn_core.search.corpus import load_precedents, load_queries
 from dalrn_core.search.embed import Embedder
 from dalrn_core.search.index import IndexParams, PrecedentIndex, one_thread
 
+PARAMETERS = {"k": 10, "query_every": {"full": 2, "quick": 7}, "rerank_pool": 50,
+              "encrypted_sizes": {"full": [1000, 10000], "quick": [1000]},
+              "ckks_poly_modulus_degree": 8192, "search_threads": 1, "embed_threads": 2}
 KEYS = ["case", "n_docs", "recall_at_10", "qps", "p50_ms", "p95_ms", "seconds",
         "max_abs_err", "top10_equal"]
 

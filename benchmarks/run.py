@@ -8,9 +8,12 @@ keys in every row of a module. `python -m benchmarks.run [AREA ...] [--quick]`.
 from __future__ import annotations
 
 import argparse
+import datetime
 import importlib
 import json
+import os
 import platform
+import subprocess  # nosec B404: fixed git command, no shell
 import sys
 import time
 from pathlib import Path
@@ -36,6 +39,28 @@ def _fmt(value) -> str:
     return str(value)
 
 
+def _git_commit() -> str:
+    """The checkout's commit, with "+dirty" when tracked files differ from it."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=HERE, capture_output=True,  # nosec
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],  # nosec
+                               cwd=HERE, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
+def _machine() -> dict:
+    return {"python": sys.version.split()[0], "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count()}
+
+
+def _load() -> float | None:
+    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("areas", nargs="*", help="areas to run (default: all)")
@@ -51,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir.mkdir(exist_ok=True)
     for area in areas:
         module = importlib.import_module(f"benchmarks.bench_{area}")
+        load_at_start = _load()
         started = time.perf_counter()
         rows = module.run(quick=args.quick)
         elapsed = time.perf_counter() - started
@@ -58,9 +84,15 @@ def main(argv: list[str] | None = None) -> int:
         print(_table(rows))
         payload = {
             "area": area,
+            "command": f"python -m benchmarks.run {area}" + (" --quick" if args.quick else ""),
             "quick": args.quick,
-            "machine": {"python": sys.version.split()[0], "platform": platform.platform(),
-                        "processor": platform.processor()},
+            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "git_commit": _git_commit(),
+            "seconds": round(elapsed, 1),
+            "parameters": getattr(module, "PARAMETERS", {}),
+            "machine": _machine(),
+            # Other work on the machine slows every timing; the load says how busy it was.
+            "load_average_1m": {"start": load_at_start, "end": _load()},
             "rows": rows,
         }
         (out_dir / f"{area}.json").write_text(json.dumps(payload, indent=2) + "\n")
