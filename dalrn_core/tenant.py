@@ -17,8 +17,8 @@ import numpy as np
 from dalrn_core.errors import InputError
 from dalrn_core.evidence.store import ContentStore
 from dalrn_core.keys import keys_dir
+from dalrn_core.search.ckks_keys import TenantKeys
 from dalrn_core.search.embed import Embedder
-from dalrn_core.search.keys import TenantKeys
 from dalrn_core.search.rotation import KeyRegistry
 
 

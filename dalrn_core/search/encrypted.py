@@ -26,7 +26,7 @@ import tenseal as ts
 from dalrn_core.errors import InputError, Problem
 from dalrn_core.evidence.store import ContentStore
 from dalrn_core.search import ckks, wire
-from dalrn_core.search.keys import DEFAULT_LIFETIME, TenantKeys, key_id_of
+from dalrn_core.search.ckks_keys import DEFAULT_LIFETIME, TenantKeys, key_id_of
 
 __all__ = ["DEFAULT_LIFETIME", "RetiredKeyError", "TenantKeys", "encrypted_scores",
            "key_id_of", "score_stored_query"]

@@ -20,7 +20,7 @@ from pathlib import Path
 from dalrn_core.atomic import write_json_atomic
 from dalrn_core.config import sub_dir
 from dalrn_core.errors import InputError
-from dalrn_core.search.keys import DEFAULT_LIFETIME, key_id_of
+from dalrn_core.search.ckks_keys import DEFAULT_LIFETIME, key_id_of
 
 
 @dataclass(frozen=True)

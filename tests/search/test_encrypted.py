@@ -76,7 +76,7 @@ def test_public_context_cannot_decrypt(tenant_keys):
 def test_server_refuses_a_context_with_the_secret_key(tenant_keys):
     private = tenant_keys.context.serialize(save_secret_key=True)
     from dalrn_core.search import wire
-    from dalrn_core.search.keys import key_id_of
+    from dalrn_core.search.ckks_keys import key_id_of
 
     # a query envelope naming the private context's id, so only the secret check can fail
     _, count, body = wire.unpack(wire.QUERY, tenant_keys.encrypt_query(np.ones(4)), field="q")
