@@ -105,7 +105,9 @@ def install(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception):
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         request_id = getattr(request.state, "request_id", None)
-        return error_response(500, "internal", f"internal error (request {request_id})")
+        # This handler answers outside the middleware stack, so it sets the request id itself.
+        return error_response(500, "internal", f"internal error (request {request_id})",
+                              headers={"X-Request-ID": request_id} if request_id else None)
 
 
 __all__ = ["ApiError", "ErrorBody", "HTTPException", "api_error", "install", "responses"]
