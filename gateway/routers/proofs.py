@@ -16,12 +16,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 
 from dalrn_core.config import sub_dir
 from dalrn_core.dispute.records import STATUS_ANCHORED
 from dalrn_core.errors import InputError
 from dalrn_core.evidence.cid import parse_cid
+from gateway.errors import ApiError, api_error, responses
 
 PROOF_VERSION = "dalrn.proof/1"
 KEYS_VERSION = "dalrn.receipt-keys/1"
@@ -100,12 +101,12 @@ def receipt_keys() -> dict:
     }
 
 
-def _not_found(proof_id: str) -> HTTPException:
-    return HTTPException(404, {"code": "proof.not_found", "message": f"no anchored proof {proof_id}",
-                               "field": "proof_id"})
+def _not_found(proof_id: str) -> ApiError:
+    return api_error(404, "proof.not_found", f"no anchored proof {proof_id}", "proof_id")
 
 
-@router.get("/v1/proofs/{proof_id}", summary="Public proof of an anchored dispute (no token)")
+@router.get("/v1/proofs/{proof_id}", summary="Public proof of an anchored dispute (no token)",
+            responses=responses(404))
 def get_proof(proof_id: str) -> dict:
     try:
         parse_cid(proof_id, field="proof_id")

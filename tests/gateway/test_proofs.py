@@ -17,6 +17,7 @@ from dalrn_core.evidence.store import LocalContentStore
 from dalrn_core.podp.batch import anchor_pending
 from dalrn_core.podp.ledger import load_receipts
 from dalrn_core.podp.signing import ReceiptSigner
+from gateway import errors
 from gateway.routers import proofs
 from tests.gateway.live_app import live
 from tests.podp.conftest import resolve_disputes
@@ -39,6 +40,7 @@ def anchored(home):
     record = load_record(dispute_id)
     receipts = load_receipts(dispute_id, LocalContentStore())
     app = FastAPI()
+    errors.install(app)
     app.include_router(proofs.router)
     with live(app) as url:
         yield url, record, receipts
@@ -61,7 +63,8 @@ def test_the_proof_holds_hashes_and_no_content(anchored):
     assert "memo_cid" not in text and "signature" not in text
     keys = httpx.get(f"{url}/.well-known/dalrn-receipt-keys.json").json()
     assert [k["public_key"] for k in keys["keys"]] == [ReceiptSigner.from_key_file().public_key]
-    assert httpx.get(f"{url}/v1/proofs/not-a-cid").status_code == 404
+    missing = httpx.get(f"{url}/v1/proofs/not-a-cid")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "proof.not_found"
     unknown = LocalContentStore().put(b"never anchored")
     assert httpx.get(f"{url}/v1/proofs/{unknown}").status_code == 404
 
