@@ -8,6 +8,8 @@ stays `anchor_pending` for the scheduled `anchor_batches` flow.
 
 from __future__ import annotations
 
+import hashlib
+
 from prefect import flow
 from prefect.flow_runs import pause_flow_run
 from prefect.runtime import flow_run
@@ -36,6 +38,11 @@ def _run_name() -> str:
     return f"dispute-{dispute.get('id', 'unnamed') if isinstance(dispute, dict) else 'unnamed'}"
 
 
+def _reveal_key(chain_id: str) -> str:
+    """The pause's input key: Prefect allows only [a-z0-9-] there, a chain id has more."""
+    return "reveal-" + hashlib.sha256(chain_id.encode()).hexdigest()[:24]
+
+
 async def _precedents(trail: Trail, intake: Intake, embedding: Embedding,
                       request: PrecedentSearchRequest | None, wait_s: int) -> PrecedentHits:
     """Score the tenant's encrypted query, wait for its reveal, describe what it revealed."""
@@ -43,23 +50,31 @@ async def _precedents(trail: Trail, intake: Intake, embedding: Embedding,
     if request is not None:
         trail.record("encrypted_search", encrypted_precedent_search(request, index_cid))
         reveal = await pause_flow_run(wait_for_input=TenantReveal, timeout=wait_s, poll_interval=1,
-                                      key=f"reveal-{intake.chain_id}")
+                                      key=_reveal_key(intake.chain_id))
         revealed = reveal.precedents[: request.k]
     return trail.record("precedents", describe_hits(revealed, index_cid, intake.evidence_ids,
                                                     embedding.vectors))
 
 
-@flow(name="dispute-resolution", flow_run_name=_run_name, log_prints=True)
+# The result is persisted (JSON, under DALRN_HOME's local storage) so the gateway, in
+# another process, reads a finished run's answer through Prefect's API.
+@flow(name="dispute-resolution", flow_run_name=_run_name, log_prints=True, persist_result=True,
+      result_serializer="json")
 async def dispute_resolution(
     dispute: dict,
     precedent_search: PrecedentSearchRequest | None = None,
     rule: str = "nsw",
     tenant_wait_seconds: int = 900,
     chain_block: str | None = None,
+    tenant: str | None = None,
 ) -> dict:
-    """Resolve `dispute`; returns the settlement, memo CID, Merkle root, tx and receipts."""
+    """Resolve `dispute`; returns the settlement, memo CID, Merkle root, tx and receipts.
+
+    With `tenant` (the gateway's caller) the receipt chain, record and anchor are the
+    tenant's own (`records.chain_key`): two tenants' disputes with one id never meet.
+    """
     trail = Trail(content_store(), receipt_signer())
-    intake = trail.record("intake", intake_dispute(dispute))
+    intake = trail.record("intake", intake_dispute(dispute, tenant))
     route = trail.record("route", route_to_mediator(intake.chain_id))
     embedding = trail.record("embed", embed_texts(intake.texts))
     hits = await _precedents(trail, intake, embedding, precedent_search, tenant_wait_seconds)

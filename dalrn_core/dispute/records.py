@@ -9,6 +9,7 @@ atomically, so a reader never sees half a record.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from dalrn_core.atomic import write_json_atomic
@@ -17,6 +18,22 @@ from dalrn_core.errors import InputError
 
 STATUS_ANCHOR_PENDING = "anchor_pending"  # resolved, its leaf waits for the next batch
 STATUS_ANCHORED = "anchored"
+
+_TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # the dispute model's Identifier
+
+
+def chain_key(tenant: str | None, dispute_id: str) -> str:
+    """The receipt chain of `dispute_id` as `tenant` submitted it (the plain id without one).
+
+    "~" is outside the identifier alphabet, so two tenants' chains for one dispute id, and a
+    tenant's chain and a plain id, never share a key (nor a folder).
+    """
+    if tenant is None:
+        return dispute_id
+    if not isinstance(tenant, str) or not _TENANT.match(tenant):
+        raise InputError.one("tenant", f"{tenant!r} is not an identifier ([A-Za-z0-9._-], 1-64, "
+                                       "starting with a letter or digit)")
+    return f"{tenant}~{dispute_id}"
 
 
 def record_path(dispute_id: str) -> Path:

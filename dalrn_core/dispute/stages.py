@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from dalrn_core.dispute.model import Dispute
+from dalrn_core.dispute.records import chain_key
 from dalrn_core.podp.anchoring import AnchorOutcome
 from dalrn_core.podp.canonical import digest_of
 from dalrn_core.search.precedents import PrecedentHits, PrecedentSearchRequest
@@ -29,16 +30,18 @@ class _Stage(BaseModel):
 
 
 class Intake(_Stage):
-    """The validated dispute and where its bytes are stored."""
+    """The validated dispute, who submitted it, and where its bytes are stored."""
 
     dispute: Dispute
     submitted_digest: str  # sha256 of the submission as received, before parsing
     dispute_cid: str
     evidence_cids: dict[str, str]
+    tenant: str | None = None  # the gateway's authenticated tenant; None for the CLI
 
     @property
     def chain_id(self) -> str:
-        return self.dispute.id
+        """The receipt chain: the dispute id, scoped to the tenant when one submitted it."""
+        return chain_key(self.tenant, self.dispute.id)
 
     @property
     def evidence_ids(self) -> list[str]:
@@ -108,6 +111,7 @@ class Resolution(_Stage):
     """What a resolved dispute returns: the keys `dalrn resolve --json` prints."""
 
     dispute_id: str
+    chain_id: str  # the receipt chain (and record) of this resolution
     settlement: dict[str, Any]
     negotiation: dict[str, Any]
     memo_cid: str
@@ -124,7 +128,7 @@ class Resolution(_Stage):
     def of(cls, *, intake: Intake, route: MediatorRoute, hits: PrecedentHits, negotiation: Negotiation,
            memo: Memo, anchor: AnchorOutcome, receipts: list[str],
            stage_seconds: dict[str, float]) -> Resolution:
-        return cls(dispute_id=intake.dispute.id, settlement=memo.settlement, negotiation=negotiation.result,
+        return cls(dispute_id=intake.dispute.id, chain_id=intake.chain_id, settlement=memo.settlement, negotiation=negotiation.result,
                    memo_cid=memo.memo_cid, memo_markdown_cid=memo.memo_markdown_cid,
                    merkle_root=anchor.root, tx_hash=anchor.tx_hash, anchor_status=anchor.status,
                    mediator=route.agent, precedents=hits.ids, receipts=list(receipts),

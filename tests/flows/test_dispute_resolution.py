@@ -130,3 +130,34 @@ def test_tampering_with_the_memo_or_proof_is_caught(resolved):
             verify_dispute(dispute.id)
     finally:
         path.write_text(record_text)
+
+
+def test_two_tenants_with_one_dispute_id_get_two_receipt_chains(harness, small_index):
+    from prefect.client.orchestration import get_client
+
+    from dalrn_core.dispute.records import chain_key
+    from flows.dispute_resolution import dispute_resolution
+
+    dispute = load_dispute_file(SAMPLE).model_dump(mode="json")
+
+    async def resolve_as(tenant: str):
+        state = await dispute_resolution(dispute, tenant=tenant, return_state=True)
+        async with get_client() as client:  # as another process reads it: the persisted result
+            run = await client.read_flow_run(state.state_details.flow_run_id)
+        return run, await run.state.aresult()
+
+    (run_a, a), (run_b, b) = asyncio.run(resolve_as("tenant-a")), asyncio.run(resolve_as("tenant-b"))
+    assert run_a.name == run_b.name == f"dispute-{dispute['id']}"
+    assert a["dispute_id"] == b["dispute_id"] == dispute["id"]
+    assert (a["chain_id"], b["chain_id"]) == (chain_key("tenant-a", dispute["id"]),
+                                              chain_key("tenant-b", dispute["id"]))
+    assert a["chain_id"] != b["chain_id"] and not set(a["receipts"]) & set(b["receipts"])
+    store = LocalContentStore()
+    for result in (a, b):
+        record = load_record(result["chain_id"])
+        assert record["receipts"] == result["receipts"]  # a fresh chain: only this run's receipts
+        assert {json.loads(store.get(cid))["dispute_id"] for cid in record["receipts"]} == {result["chain_id"]}
+        assert record["anchor"]["root"] == result["merkle_root"]
+        assert verify_dispute(result["chain_id"])
+    assert load_record(a["chain_id"])["anchor"]["leaf"] != load_record(b["chain_id"])["anchor"]["leaf"]
+    assert record_path(a["chain_id"]).parent != record_path(b["chain_id"]).parent
