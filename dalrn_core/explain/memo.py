@@ -10,6 +10,7 @@ and the same CID.
 from __future__ import annotations
 
 from dalrn_core.dispute.model import Dispute
+from dalrn_core.negotiation.result import EquilibriumSearch, NegotiationResult
 
 MEMO_VERSION = "dalrn.memo/1"
 
@@ -29,30 +30,34 @@ def describe_strategy(labels: list[str], mix: list[float]) -> str:
     return ", ".join(f"{p:.0%} {label}" for label, p in used)
 
 
-def settlement_terms(dispute: Dispute, negotiation: dict) -> dict:
+def as_result(negotiation: NegotiationResult | dict) -> NegotiationResult:
+    """The negotiation as the model, from the model or its JSON (``model_dump``)."""
+    if isinstance(negotiation, NegotiationResult):
+        return negotiation
+    return NegotiationResult.model_validate(negotiation)
+
+
+def settlement_terms(dispute: Dispute, negotiation: NegotiationResult) -> dict:
     """The selected outcome in the parties' own words, with each party's payoff."""
-    outcome = negotiation["outcome"]
+    outcome = negotiation.outcome
     if outcome == "no_agreement":
         return {"outcome": outcome, "terms": {}, "payoffs": {}}
+    payoffs = dict(negotiation.payoffs or {})
     if dispute.game is not None:
-        selected = negotiation["selected"]
         game = dispute.game
-        parties = (game.row_party, game.col_party)
-        payoffs = dict(zip(parties, (float(v) for v in selected["payoffs"])))
-        if "row_strategy" in selected:
+        if negotiation.strategies is not None:
             terms = {
-                game.row_party: describe_strategy(game.row_strategies, selected["row_strategy"]),
-                game.col_party: describe_strategy(game.col_strategies, selected["col_strategy"]),
+                game.row_party: describe_strategy(game.row_strategies, negotiation.strategies[game.row_party]),
+                game.col_party: describe_strategy(game.col_strategies, negotiation.strategies[game.col_party]),
             }
         else:  # a bargained lottery over the game's cells
-            cells = [(f"{game.row_strategies[c['row']]} / {game.col_strategies[c['col']]}",
-                      c["probability"]) for c in selected["lottery"]]
+            cells = [(f"{game.row_strategies[t.row]} / {game.col_strategies[t.col]}", t.probability)
+                     for t in negotiation.lottery if t.row is not None and t.col is not None]
             terms = {"agreement": _describe_lottery(cells)}
         return {"outcome": outcome, "terms": terms, "payoffs": payoffs}
     labels = [o.label for o in dispute.outcomes or []]
-    cells = [(labels[item["outcome"]], item["probability"]) for item in negotiation["lottery"]]
-    return {"outcome": outcome, "terms": {"agreement": _describe_lottery(cells)},
-            "payoffs": {k: float(v) for k, v in (negotiation["payoffs"] or {}).items()}}
+    cells = [(labels[t.outcome], t.probability) for t in negotiation.lottery]
+    return {"outcome": outcome, "terms": {"agreement": _describe_lottery(cells)}, "payoffs": payoffs}
 
 
 def _describe_lottery(cells: list[tuple[str, float]]) -> str:
@@ -61,27 +66,21 @@ def _describe_lottery(cells: list[tuple[str, float]]) -> str:
     return "lottery: " + ", ".join(f"{p:.0%} {label}" for label, p in cells)
 
 
-def batna_comparison(dispute: Dispute, negotiation: dict, settlement: dict) -> dict:
+def batna_comparison(negotiation: NegotiationResult, settlement: dict) -> dict:
     """Each party's BATNA as the negotiation used it, against what the settlement gives it.
 
     For a two-party game also the equilibria that give every party at least its BATNA
     (the admissible ones the rule chose among).
     """
-    if dispute.game is not None:
-        batna = dict(zip((dispute.game.row_party, dispute.game.col_party),
-                         (float(v) for v in negotiation["batna"])))
-    else:
-        batna = {k: float(v) for k, v in negotiation["batna"].items()}
     parties = {}
-    for party, value in batna.items():
+    for party, value in negotiation.batna.items():
         payoff = settlement["payoffs"].get(party)
         parties[party] = {"batna": value, "settlement_payoff": payoff,
                           "gain": None if payoff is None else payoff - value}
-    scores = negotiation.get("scores", [])
     return {
         "parties": parties,
-        "admissible_equilibria": sorted(s["index"] for s in scores if s.get("admissible")),
-        "equilibria_below_batna": sorted(s["index"] for s in scores if not s.get("admissible")),
+        "admissible_equilibria": sorted(c.index for c in negotiation.candidates if c.admissible),
+        "equilibria_below_batna": sorted(c.index for c in negotiation.candidates if not c.admissible),
     }
 
 
@@ -92,13 +91,18 @@ def build_memo(
     evidence_cids: dict[str, str],
     precedents: list[dict],
     evidence_relevance: dict[str, list[dict]],
-    negotiation: dict,
+    negotiation: NegotiationResult | dict,
     diagram: dict,
     receipts: list[str],
     mediator: dict | None = None,
 ) -> dict:
-    """The memo as a JSON-ready dict (see the module docstring for what it holds)."""
-    settlement = settlement_terms(dispute, negotiation)
+    """The memo as a JSON-ready dict (see the module docstring for what it holds).
+
+    ``negotiation`` is the `NegotiationResult` of `dalrn_core.negotiation.settle` or its
+    ``model_dump(mode="json")``; the memo holds the latter.
+    """
+    result = as_result(negotiation)
+    settlement = settlement_terms(dispute, result)
     return {
         "version": MEMO_VERSION,
         "dispute_id": dispute.id,
@@ -120,10 +124,10 @@ def build_memo(
             for doc in dispute.evidence
         ],
         "precedents": precedents,
-        "negotiation": negotiation,
-        "rule_text": RULE_TEXT.get(negotiation.get("rule", ""), negotiation.get("rule", "")),
+        "negotiation": result.model_dump(mode="json"),
+        "rule_text": RULE_TEXT.get(result.rule, result.rule),
         "settlement": settlement,
-        "batna_comparison": batna_comparison(dispute, negotiation, settlement),
+        "batna_comparison": batna_comparison(result, settlement),
         "influence_diagram": diagram,
         "receipts": receipts,
     }
@@ -173,44 +177,42 @@ def render_markdown(memo: dict) -> str:
 
 
 def _negotiation_section(memo: dict) -> list[str]:
-    neg = memo["negotiation"]
+    neg = as_result(memo["negotiation"])
     lines = ["", "## How the settlement was chosen", "", f"Rule: {memo['rule_text']}.", ""]
-    if "equilibria" in neg:
+    if neg.search is not None:
         lines += _equilibria_table(neg)
-        lines += ["", _search_sentence(neg)]
-    for note in neg.get("notes", []):
+        lines += ["", _search_sentence(neg.search)]
+    for note in neg.notes:
         lines.append(f"- {note}")
     lines += ["", "## BATNA comparison", ""] + _batna_lines(memo)
     return lines
 
 
-def _equilibria_table(neg: dict) -> list[str]:
-    eqs, rule = neg["equilibria"], neg.get("rule", "")
-    if not eqs:
+def _equilibria_table(neg: NegotiationResult) -> list[str]:
+    if not neg.equilibria:
         return ["No equilibrium was found."]
+    rule = neg.rule
     lines = [f"| # | row strategy | column strategy | payoffs | at least BATNA | {rule} welfare | why it lost |",
              "|---|---|---|---|---|---|---|"]
-    scores = {s.get("index"): s for s in neg.get("scores", [])}
-    chosen = (neg.get("selected") or {}).get("index") if neg["outcome"] == "equilibrium" else None
-    for i, eq in enumerate(eqs):
-        score = scores.get(i, {})
-        welfare = score.get("welfare", {})
-        value = welfare.get(rule, "-") if isinstance(welfare, dict) else welfare
-        why = "selected" if i == chosen else (score.get("lost_because") or score.get("reason") or "")
+    candidates = {c.index: c for c in neg.candidates}
+    for i, eq in enumerate(neg.equilibria):
+        c = candidates.get(i)
+        value = c.welfare.get(rule, "-") if c else "-"
+        why = "selected" if i == neg.selected else (c.lost_because or c.reason if c else "")
         lines.append(
-            f"| {i} | {[round(x, 4) for x in eq['row_strategy']]} | {[round(x, 4) for x in eq['col_strategy']]} "
-            f"| {[round(x, 4) for x in eq['payoffs']]} | {score.get('admissible', '-')} | {_fmt(value)} | {why} |"
+            f"| {i} | {[round(x, 4) for x in eq.row_strategy]} | {[round(x, 4) for x in eq.col_strategy]} "
+            f"| {[round(x, 4) for x in eq.payoffs]} | {c.admissible if c else '-'} | {_fmt(value)} | {why} |"
         )
     return lines
 
 
-def _search_sentence(neg: dict) -> str:
+def _search_sentence(search: EquilibriumSearch) -> str:
     """What the equilibrium search established, and no more."""
-    methods = ", ".join(neg.get("method", [])) or "no method"
-    if neg.get("complete"):
+    methods = ", ".join(search.methods) or "no method"
+    if search.complete:
         return (f"The search finished a complete enumeration ({methods}): these are all the "
                 "extreme equilibria of the game.")
-    if neg.get("timed_out"):
+    if search.timed_out:
         return (f"The search stopped at its time limit before a complete enumeration finished; the "
                 f"equilibria above come from the methods that did ({methods}), and others may exist.")
     return (f"No complete enumeration ran for a game of this size; the equilibria above come from "
@@ -229,16 +231,33 @@ def _batna_lines(memo: dict) -> list[str]:
         admissible = ", ".join(f"#{i}" for i in comparison["admissible_equilibria"])
         lines.append(f"Equilibria giving every party at least its BATNA: {admissible}; the rule chose "
                      "among these.")
-        below = comparison["equilibria_below_batna"]
-        if below:
-            lines.append("Below some party's BATNA: " + ", ".join(f"#{i}" for i in below) + ".")
-    elif "equilibria" in memo["negotiation"]:
+        lines += _below_batna(memo)
+    elif memo["negotiation"]["game"] == "bimatrix" and not memo["negotiation"]["equilibria"]:
+        lines.append("No equilibrium was found within the time limit, so the settlement is the "
+                     "Nash bargaining solution over lotteries of the outcomes.")
+    elif memo["negotiation"]["game"] == "bimatrix":
         lines.append("No equilibrium gives every party at least its BATNA, so the settlement is the "
                      "Nash bargaining solution over lotteries of the outcomes.")
+        lines += _below_batna(memo)
     else:
         lines.append("The settlement is the Nash bargaining solution over lotteries of the joint "
                      "outcomes.")
     lines += ["", "| party | BATNA | settlement payoff | gain |", "|---|---|---|---|"]
     for party, v in parties.items():
         lines.append(f"| {party} | {_fmt(v['batna'])} | {_fmt(v['settlement_payoff'])} | {_fmt(v['gain'])} |")
+    return lines
+
+
+def _below_batna(memo: dict) -> list[str]:
+    """Each equilibrium under some party's BATNA, with the payoff and the BATNA it misses."""
+    neg = memo["negotiation"]
+    parties, batna = neg["parties"], neg["batna"]
+    lines = []
+    for c in neg["candidates"]:
+        if c["admissible"]:
+            continue
+        payoffs = neg["equilibria"][c["index"]]["payoffs"]
+        short = "; ".join(f"{p} gets {_fmt(u)} < BATNA {_fmt(batna[p])}"
+                          for p, u in zip(parties, payoffs) if u < batna[p])
+        lines.append(f"Equilibrium #{c['index']} is below BATNA: {short}.")
     return lines

@@ -1,1 +1,10 @@
-"""Negotiation: Nash equilibria, selection rules over gains above BATNA, bargaining."""
+"""Negotiation: Nash equilibria, selection rules over gains above BATNA, bargaining.
+
+`settle` turns a dispute into a `NegotiationResult` (one shape for two-party games and
+n-party joint bargaining).
+"""
+
+from dalrn_core.negotiation.result import NegotiationResult
+from dalrn_core.negotiation.settle import settle
+
+__all__ = ["NegotiationResult", "settle"]

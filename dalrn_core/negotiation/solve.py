@@ -33,7 +33,7 @@ PAYLOAD_FIELDS = ("row_payoffs", "col_payoffs", "rule", "batna", "time_limit_s")
 
 
 @dataclass(frozen=True)
-class NegotiationResult:
+class BimatrixSettlement:
     """Everything the memo needs: the equilibria, the choice, why, and how it was computed.
 
     ``selected`` is an `Equilibrium` (outcome ``equilibrium``), a `BargainingPoint`
@@ -105,7 +105,7 @@ def negotiate(
     time_limit_s: float | None = 5.0,
     max_strategies: int = DEFAULT_MAX_STRATEGIES,
     limits: Limits | None = None,
-) -> NegotiationResult:
+) -> BimatrixSettlement:
     """Settle a bimatrix game by the rule, within BATNA, under a time limit.
 
     Parameters
@@ -152,7 +152,7 @@ def negotiate(
     if scores and scores[0].admissible:
         best = scores[0]
         notes.append(_selection_note(rule, best, scores))
-        return NegotiationResult(
+        return BimatrixSettlement(
             selected=equilibria[best.index],
             outcome="equilibrium",
             notes=notes,
@@ -174,12 +174,12 @@ def negotiate(
         notes.append(
             "no lottery over the outcomes gives both parties more than their BATNA: no agreement"
         )
-        return NegotiationResult(selected=None, outcome="no_agreement", notes=notes, **common)
+        return BimatrixSettlement(selected=None, outcome="no_agreement", notes=notes, **common)
     notes.append(
         "fallback: Nash bargaining solution over lotteries of outcomes (convex hull of payoff pairs) "
         f"above BATNA, gains {point.gains[0]:.6g} and {point.gains[1]:.6g}"
     )
-    return NegotiationResult(selected=point, outcome="bargaining", notes=notes, **common)
+    return BimatrixSettlement(selected=point, outcome="bargaining", notes=notes, **common)
 
 
 def _selection_note(rule: str, best: Score, scores: list[Score]) -> str:
@@ -192,7 +192,7 @@ def _selection_note(rule: str, best: Score, scores: list[Score]) -> str:
     )
 
 
-def negotiate_payload(payload: Any) -> NegotiationResult:
+def negotiate_payload(payload: Any) -> BimatrixSettlement:
     """`negotiate` from the CLI file format.
 
     ``{"row_payoffs": [[...]], "col_payoffs": [[...]], "rule": "nsw", "batna": [a, b]}``;

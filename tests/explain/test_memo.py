@@ -15,7 +15,7 @@ import pytest
 
 from dalrn_core.dispute.parse import parse_dispute
 from dalrn_core.explain.memo import build_memo, render_markdown
-from dalrn_core.negotiation.settle import settle
+from dalrn_core.negotiation import settle
 
 EXAMPLE = json.loads((Path(__file__).parents[2] / "examples" / "supply-contract.json").read_text())
 
@@ -51,7 +51,7 @@ def _pure_equilibria(a, b):
 def test_equilibrium_outcome_names_the_admissible_equilibria_and_each_gain():
     row, col = [[6, 1], [4, 2]], [[5, 1], [2, 3]]
     negotiation, memo, md = _memo(_dispute(row, col))
-    assert negotiation["outcome"] == "equilibrium" and negotiation["complete"]
+    assert negotiation.outcome == "equilibrium" and negotiation.search.complete
     # (r0, c0) = (6, 5) and (r1, c1) = (2, 3) are the pure equilibria; only the first beats BATNA (2, 1)
     assert _pure_equilibria(row, col) == [(0, 0), (1, 1)]
     parties = memo["batna_comparison"]["parties"]
@@ -59,10 +59,10 @@ def test_equilibrium_outcome_names_the_admissible_equilibria_and_each_gain():
     assert parties["globex"] == {"batna": 1.0, "settlement_payoff": 5.0, "gain": 4.0}
     admissible = memo["batna_comparison"]["admissible_equilibria"]
     for i in admissible:
-        payoffs = negotiation["equilibria"][i]["payoffs"]
+        payoffs = negotiation.equilibria[i].payoffs
         assert payoffs[0] >= 2.0 and payoffs[1] >= 1.0
     for i in memo["batna_comparison"]["equilibria_below_batna"]:
-        payoffs = negotiation["equilibria"][i]["payoffs"]
+        payoffs = negotiation.equilibria[i].payoffs
         assert payoffs[0] < 2.0 or payoffs[1] < 1.0
     assert "these are all the extreme equilibria" in md
     assert "others may exist" not in md
@@ -75,20 +75,21 @@ def test_bargaining_outcome_says_no_equilibrium_beats_batna_and_shows_the_bargai
     row, col = [[3, 0], [5, 1]], [[3, 5], [0, 1]]
     assert _pure_equilibria(row, col) == [(1, 1)]
     negotiation, memo, md = _memo(_dispute(row, col, batna=(2.0, 2.0)))
-    assert negotiation["outcome"] == "bargaining"
+    assert negotiation.outcome == "bargaining"
     assert memo["batna_comparison"]["admissible_equilibria"] == []
     parties = memo["batna_comparison"]["parties"]
     assert parties["acme"]["settlement_payoff"] == pytest.approx(3.0)
     assert parties["globex"]["settlement_payoff"] == pytest.approx(3.0)
     assert memo["settlement"]["terms"] == {"agreement": "r0 / c0"}
     assert "No equilibrium gives every party at least its BATNA" in md
+    assert "Equilibrium #0 is below BATNA: acme gets 1 < BATNA 2; globex gets 1 < BATNA 2." in md
     assert "every admissible outcome" not in md
 
 
 def test_no_agreement_says_each_party_keeps_its_batna_and_claims_no_settlement():
     row, col = [[6, 1], [4, 2]], [[5, 1], [2, 3]]
     negotiation, memo, md = _memo(_dispute(row, col, batna=(7.0, 6.0)))
-    assert negotiation["outcome"] == "no_agreement"
+    assert negotiation.outcome == "no_agreement"
     assert memo["settlement"]["payoffs"] == {}
     parties = memo["batna_comparison"]["parties"]
     assert parties["acme"] == {"batna": 7.0, "settlement_payoff": None, "gain": None}
@@ -101,7 +102,7 @@ def test_timed_out_search_says_the_set_may_be_incomplete():
     row = rng.integers(0, 10, (16, 16)).tolist()
     col = rng.integers(0, 10, (16, 16)).tolist()
     negotiation, _, md = _memo(_dispute(row, col, batna=(0.0, 0.0)), time_limit_s=0.3)
-    assert negotiation["timed_out"] and not negotiation["complete"]
+    assert negotiation.search.timed_out and not negotiation.search.complete
     assert "stopped at its time limit before a complete enumeration finished" in md
     assert "these are all the extreme equilibria" not in md
 
@@ -117,7 +118,7 @@ def test_n_party_memo_describes_the_lottery_and_compares_each_batna():
     ]
     dispute = parse_dispute(data)
     negotiation, memo, md = _memo(dispute)
-    assert negotiation["outcome"] == "bargaining"
+    assert negotiation.outcome == "bargaining"
     # any weight on "acme keeps" drops globex and initech: the product of gains peaks at "split"
     assert memo["settlement"]["terms"] == {"agreement": "split"}
     for party, batna in (("acme", 1.0), ("globex", 1.0), ("initech", 0.0)):
@@ -125,3 +126,16 @@ def test_n_party_memo_describes_the_lottery_and_compares_each_batna():
         assert entry["batna"] == batna
         assert entry["settlement_payoff"] == pytest.approx(3.0, abs=1e-6)
     assert "Nash bargaining solution over lotteries of the joint outcomes" in md
+
+
+def test_memo_from_the_model_or_its_json_is_the_same():
+    row, col = [[3, 0], [5, 1]], [[3, 5], [0, 1]]
+    dispute = _dispute(row, col, batna=(2.0, 2.0))
+    negotiation = settle(dispute)
+    kwargs = dict(dispute_cid="c", evidence_cids={e.id: e.id for e in dispute.evidence}, precedents=[],
+                  evidence_relevance={}, diagram={}, receipts=[])
+    from_model = build_memo(dispute, negotiation=negotiation, **kwargs)
+    from_json = build_memo(dispute, negotiation=json.loads(json.dumps(negotiation.model_dump(mode="json"))),
+                           **kwargs)
+    assert from_model == from_json
+    assert from_model["negotiation"]["payoffs"] == pytest.approx({"acme": 3.0, "globex": 3.0})
