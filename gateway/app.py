@@ -66,5 +66,5 @@ def _warm_up() -> None:
 
     try:
         health.warm_up()
-    except Exception:  # noqa: BLE001 - readiness reports it; startup must not fail on it
+    except Exception:
         log.warning("warm-up of chain/content store failed; /readyz will say which", exc_info=True)

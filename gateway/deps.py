@@ -11,6 +11,7 @@ import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -42,6 +43,11 @@ def get_runs(request: Request):
     return request.app.state.runs
 
 
+DB = Annotated[Session, Depends(get_db)]
+AppSettings = Annotated[Settings, Depends(get_settings)]
+Runs = Annotated[Any, Depends(get_runs)]
+
+
 def request_id(request: Request) -> str:
     return getattr(request.state, "request_id", "") or ""
 
@@ -71,8 +77,8 @@ def _unauthorized(message: str):
     return api_error(401, "auth.invalid_token", message, headers=CHALLENGE)
 
 
-def current_principal(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
-                      db: Session = Depends(get_db), settings: Settings = Depends(get_settings)) -> Principal:
+def current_principal(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+                      db: DB, settings: AppSettings) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise api_error(401, "auth.missing_token", "a bearer token is required", headers=CHALLENGE)
     try:
@@ -91,7 +97,7 @@ def current_principal(request: Request, credentials: HTTPAuthorizationCredential
 
 
 def require(scope: str):
-    def dependency(principal: Principal = Depends(current_principal)) -> Principal:
+    def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if scope not in principal.scopes:
             raise api_error(403, "auth.insufficient_scope", f"this endpoint needs scope {scope}")
         return principal

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from dalrn_core.dispute.model import Identifier
 from dalrn_core.errors import InputError
 from gateway import identity, scopes
 from gateway.db.models import ApiKey, Tenant
-from gateway.deps import Principal, get_db, get_settings, record, require
+from gateway.deps import DB, AppSettings, Principal, record, require
 from gateway.errors import api_error, responses
-from gateway.settings import Settings
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -58,15 +56,15 @@ def _or_422(call):
 
 
 @router.get("/tenants", response_model=list[TenantInfo], responses=responses(401, 403, 429), summary="All tenants")
-def list_tenants(principal: Principal = Depends(require(scopes.ADMIN)), db: Session = Depends(get_db)):
+def list_tenants(principal: Annotated[Principal, Depends(require(scopes.ADMIN))], db: DB):
     rows = db.scalars(select(Tenant).order_by(Tenant.name)).all()
     return [TenantInfo(name=t.name, role=t.role, created_at=identity.aware(t.created_at)) for t in rows]
 
 
 @router.post("/tenants", status_code=201, response_model=KeyIssued, responses=responses(401, 403, 409, 422, 429),
              summary="Create a tenant and its first key (the secret is shown once)")
-def create_tenant(body: TenantIn, principal: Principal = Depends(require(scopes.ADMIN)),
-                  db: Session = Depends(get_db), settings: Settings = Depends(get_settings)):
+def create_tenant(body: TenantIn, principal: Annotated[Principal, Depends(require(scopes.ADMIN))],
+                  db: DB, settings: AppSettings):
     issued = _or_422(lambda: identity.create_tenant(db, body.name, body.role, ttl_days=settings.key_ttl_days,
                                                     grants=body.grants))
     record(db, principal, "tenant.create", f"tenant:{body.name}", "ok")
@@ -75,8 +73,8 @@ def create_tenant(body: TenantIn, principal: Principal = Depends(require(scopes.
 
 @router.post("/keys/{key_id}/rotate", status_code=201, response_model=KeyIssued,
              responses=responses(401, 403, 404, 422, 429), summary="A new key; the old one lives for the overlap")
-def rotate(key_id: str, body: RotateIn, principal: Principal = Depends(require(scopes.ADMIN)),
-           db: Session = Depends(get_db), settings: Settings = Depends(get_settings)):
+def rotate(key_id: str, body: RotateIn, principal: Annotated[Principal, Depends(require(scopes.ADMIN))],
+           db: DB, settings: AppSettings):
     issued = _or_422(lambda: identity.rotate_key(db, key_id, overlap_h=body.overlap_hours,
                                                  ttl_days=settings.key_ttl_days))
     record(db, principal, "key.rotate", f"key:{key_id}", "ok")
@@ -85,7 +83,7 @@ def rotate(key_id: str, body: RotateIn, principal: Principal = Depends(require(s
 
 @router.post("/keys/{key_id}/revoke", status_code=204, responses=responses(401, 403, 404, 429),
              summary="Revoke a key (its tokens stop on the next request)")
-def revoke(key_id: str, principal: Principal = Depends(require(scopes.ADMIN)), db: Session = Depends(get_db)):
+def revoke(key_id: str, principal: Annotated[Principal, Depends(require(scopes.ADMIN))], db: DB):
     if db.get(ApiKey, key_id) is None:
         raise api_error(404, "key.not_found", f"no key {key_id}", "key_id")
     identity.revoke_key(db, key_id)

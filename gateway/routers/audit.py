@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
-from sqlalchemy.orm import Session
 
 from dalrn_core.dispute.model import Identifier
 from gateway import audit, scopes
-from gateway.deps import Principal, get_db, record, require
+from gateway.deps import DB, Principal, record, require
 from gateway.errors import api_error, responses
 from gateway.identity import granted_targets
 
@@ -38,8 +39,9 @@ class Head(BaseModel):
 
 @router.get("", response_model=list[Entry], responses=responses(401, 403, 422, 429),
             summary="Audit entries (an auditor sees its granted tenants' only)")
-def list_entries(tenant: Identifier | None = None, after: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000),
-                 principal: Principal = Depends(require(scopes.AUDIT_READ)), db: Session = Depends(get_db)):
+def list_entries(principal: Annotated[Principal, Depends(require(scopes.AUDIT_READ))], db: DB,
+                 tenant: Identifier | None = None, after: Annotated[int, Query(ge=0)] = 0,
+                 limit: Annotated[int, Query(ge=1, le=1000)] = 100):
     if principal.role == "admin":
         tenants = {tenant} if tenant else None
     else:
@@ -53,6 +55,6 @@ def list_entries(tenant: Identifier | None = None, after: int = Query(0, ge=0), 
 
 
 @router.get("/head", response_model=Head, responses=responses(401, 403, 429), summary="Last entry's seq and hash")
-def head(principal: Principal = Depends(require(scopes.AUDIT_READ)), db: Session = Depends(get_db)):
+def head(principal: Annotated[Principal, Depends(require(scopes.AUDIT_READ))], db: DB):
     seq, digest = audit.audit_head(db)
     return Head(seq=seq, hash=digest, public_key=audit.audit_public_key())

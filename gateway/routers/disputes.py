@@ -22,7 +22,7 @@ from dalrn_core.dispute.model import Dispute, Identifier
 from dalrn_core.dispute.parse import parse_dispute
 from gateway import scopes, visibility
 from gateway.db.models import DisputeRow, IdempotencyRecord
-from gateway.deps import Principal, get_db, get_runs, record, require
+from gateway.deps import DB, Principal, Runs, record, require
 from gateway.errors import api_error, responses
 from gateway.identity import aware, now
 
@@ -94,7 +94,8 @@ def _links(dispute_id: str) -> dict[str, str]:
 def _chain(row: DisputeRow) -> str:
     from gateway.runs import chain_id
 
-    return chain_id({"dispute": row.body, "tenant": row.tenant}) or row.dispute_id
+    # The chain the run really writes (from its own parameters), else what a new run would write.
+    return (row.result or {}).get("chain_id") or chain_id({"dispute": row.body, "tenant": row.tenant}) or row.dispute_id
 
 
 def _proof_id(row: DisputeRow) -> str | None:
@@ -108,7 +109,7 @@ def _proof_id(row: DisputeRow) -> str | None:
 async def _start(db: Session, runs, row: DisputeRow, key: str) -> None:
     try:
         row.flow_run_id = await runs.start(tenant=row.tenant, dispute=row.body, idempotency_key=key)
-    except Exception:  # noqa: BLE001 - Prefect unreachable: the dispute stays queued, a retry starts it
+    except Exception:
         log.exception("could not start the run of %s/%s", row.tenant, row.dispute_id)
         raise api_error(503, "runs.unavailable", "the dispute is recorded as queued but its run could not start; "
                         "retry with the same Idempotency-Key") from None
@@ -118,9 +119,9 @@ async def _start(db: Session, runs, row: DisputeRow, key: str) -> None:
 
 @router.post("", status_code=202, response_model=Accepted, responses=responses(401, 403, 409, 413, 422, 429, 503),
              summary="Submit a dispute")
-async def submit(body: DisputeIn, principal: Principal = Depends(require(scopes.DISPUTES_WRITE)),
-                 idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
-                 db: Session = Depends(get_db), runs=Depends(get_runs)) -> Accepted:
+async def submit(body: DisputeIn, principal: Annotated[Principal, Depends(require(scopes.DISPUTES_WRITE))],
+                 db: DB, runs: Runs,
+                 idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None) -> Accepted:
     data = body.model_dump(mode="json", exclude_none=True)
     if data.get("tenant", principal.tenant) != principal.tenant:
         raise api_error(403, "dispute.tenant_mismatch", "tenant must be your own tenant or left out", "tenant")
@@ -164,7 +165,7 @@ async def _refresh(db: Session, runs, row: DisputeRow) -> str | None:
         return None
     try:
         view = await runs.view(row.flow_run_id)
-    except Exception:  # noqa: BLE001 - Prefect unreachable: answer what the database holds
+    except Exception:
         log.warning("could not read run %s", row.flow_run_id, exc_info=True)
         return "run status unavailable; showing the last known status"
     if view.status != row.status or view.result != row.result:
@@ -183,8 +184,8 @@ def _view(row: DisputeRow, message: str | None) -> DisputeView:
 
 @router.get("", response_model=list[DisputeView], responses=responses(401, 403, 429),
             summary="Your tenant's disputes and those naming it as a party")
-async def list_disputes(principal: Principal = Depends(require(scopes.DISPUTES_READ)),
-                        db: Session = Depends(get_db)) -> list[DisputeView]:
+async def list_disputes(principal: Annotated[Principal, Depends(require(scopes.DISPUTES_READ))],
+                        db: DB) -> list[DisputeView]:
     rows = visibility.listed(db, principal)
     record(db, principal, "dispute.list", f"tenant:{principal.tenant}", f"ok:{len(rows)}")
     return [_view(r, None) for r in rows]
@@ -192,9 +193,8 @@ async def list_disputes(principal: Principal = Depends(require(scopes.DISPUTES_R
 
 @router.get("/{dispute_id}", response_model=DisputeView, responses=responses(401, 403, 404, 422, 429),
             summary="A dispute's status (and settlement, once settled)")
-async def get_dispute(dispute_id: Identifier, tenant: TenantQuery = None,
-                      principal: Principal = Depends(require(scopes.DISPUTES_READ)),
-                      db: Session = Depends(get_db), runs=Depends(get_runs)) -> DisputeView:
+async def get_dispute(dispute_id: Identifier, principal: Annotated[Principal, Depends(require(scopes.DISPUTES_READ))],
+                      db: DB, runs: Runs, tenant: TenantQuery = None) -> DisputeView:
     try:
         row = visibility.find(db, principal, dispute_id, tenant)
     except Exception:
@@ -207,9 +207,8 @@ async def get_dispute(dispute_id: Identifier, tenant: TenantQuery = None,
 
 @router.get("/{dispute_id}/memo", response_model=Memo, responses=responses(401, 403, 404, 409, 422, 429),
             summary="The settlement memo (Markdown) of a settled dispute")
-async def get_memo(dispute_id: Identifier, tenant: TenantQuery = None,
-                   principal: Principal = Depends(require(scopes.DISPUTES_READ)),
-                   db: Session = Depends(get_db), runs=Depends(get_runs)) -> Memo:
+async def get_memo(dispute_id: Identifier, principal: Annotated[Principal, Depends(require(scopes.DISPUTES_READ))],
+                   db: DB, runs: Runs, tenant: TenantQuery = None) -> Memo:
     row = visibility.find(db, principal, dispute_id, tenant)
     await _refresh(db, runs, row)
     result = row.result or {}
@@ -228,9 +227,8 @@ async def get_memo(dispute_id: Identifier, tenant: TenantQuery = None,
 
 @router.get("/{dispute_id}/receipts", response_model=Receipts, responses=responses(401, 403, 404, 422, 429),
             summary="The receipt chain, Merkle root and anchoring transaction")
-async def get_receipts(dispute_id: Identifier, tenant: TenantQuery = None,
-                       principal: Principal = Depends(require(scopes.RECEIPTS_READ)),
-                       db: Session = Depends(get_db), runs=Depends(get_runs)) -> Receipts:
+async def get_receipts(dispute_id: Identifier, principal: Annotated[Principal, Depends(require(scopes.RECEIPTS_READ))],
+                       db: DB, runs: Runs, tenant: TenantQuery = None) -> Receipts:
     row = visibility.find(db, principal, dispute_id, tenant, receipts=True)
     await _refresh(db, runs, row)
     result = row.result or {}
@@ -242,9 +240,9 @@ async def get_receipts(dispute_id: Identifier, tenant: TenantQuery = None,
 
 @router.post("/{dispute_id}/reveal", status_code=202, response_model=DisputeView,
              responses=responses(401, 403, 404, 409, 413, 422, 429), summary="Answer a paused encrypted search")
-async def reveal(dispute_id: Identifier, body: Reveal, tenant: TenantQuery = None,
-                 principal: Principal = Depends(require(scopes.REVEAL_WRITE)),
-                 db: Session = Depends(get_db), runs=Depends(get_runs)) -> DisputeView:
+async def reveal(dispute_id: Identifier, body: Reveal,
+                 principal: Annotated[Principal, Depends(require(scopes.REVEAL_WRITE))],
+                 db: DB, runs: Runs, tenant: TenantQuery = None) -> DisputeView:
     from gateway.runs import RunNotFound, RunNotPaused
 
     row = visibility.find(db, principal, dispute_id, tenant)

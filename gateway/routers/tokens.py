@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from pydantic import BaseModel
-from sqlalchemy.orm import Session
 
 from gateway import tokens
-from gateway.deps import get_db, get_settings, rate_limit
+from gateway.deps import DB, AppSettings, rate_limit
 from gateway.errors import api_error, responses
 from gateway.identity import authenticate
 from gateway.scopes import scopes_of
-from gateway.settings import Settings
 
 router = APIRouter(tags=["oauth"])
 
@@ -28,8 +26,8 @@ class TokenAnswer(BaseModel):
 @router.post("/v1/oauth/token", response_model=TokenAnswer, responses=responses(400, 401, 422, 429),
              summary="Exchange an API key for an access token")
 def token(request: Request, grant_type: Annotated[str, Form()], client_id: Annotated[str, Form(max_length=64)],
-          client_secret: Annotated[str, Form(max_length=256)], db: Session = Depends(get_db),
-          settings: Settings = Depends(get_settings)) -> TokenAnswer:
+          client_secret: Annotated[str, Form(max_length=256)], db: DB,
+          settings: AppSettings) -> TokenAnswer:
     if grant_type != "client_credentials":
         raise api_error(400, "unsupported_grant_type", "only grant_type=client_credentials is supported",
                         "grant_type")

@@ -60,7 +60,7 @@ def test_role_by_endpoint_matrix(gw):
         ("GET", "/v1/audit/head", None): {"party": 403, "auditor": 200, "operator": 403, "admin": 200},
     }
     seen = {}
-    for (method, path, body), expected in matrix.items():
+    for (method, path, body) in matrix:
         for role, who in roles.items():
             payload = {"new": {**DISPUTE, "id": f"matrix-new-{role}"}, "reveal": {"precedents": []},
                        "tenant": {"name": f"made-by-{role}"}, None: None}[body]

@@ -69,7 +69,7 @@ def test_a_deleted_entry_is_named(logged):
 
 
 def test_a_deleted_tail_is_caught_by_the_anchored_head(logged):
-    app, db = logged
+    app, _db = logged
     with app.state.sessions() as session:
         anchored = audit_head(session)
     with app.state.engine.begin() as c:
@@ -85,6 +85,6 @@ def test_reordered_entries_are_named(logged):
         c.execute(text("UPDATE audit_log SET seq = 2 WHERE seq = 5"))
         c.execute(text("UPDATE audit_log SET seq = 5 WHERE seq = -2"))
     named = {seq for seq, _ in _verify(app)}
-    assert {2, 5} <= named and named <= {2, 3, 5, 6}
+    assert {2, 5} <= named <= {2, 3, 5, 6}
     done = _cli(db)
     assert done.returncode == 3 and "entry 2:" in done.stderr and "entry 5:" in done.stderr

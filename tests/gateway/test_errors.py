@@ -32,8 +32,8 @@ def _error(answer, status: int, code: str, field: str | None = None) -> dict:
 
 
 def test_unknown_fields_and_broken_rules_name_the_field(env):
-    app, client, token = env
-    post = lambda body: client.post("/v1/disputes", json=body, headers=bearer(token))  # noqa: E731
+    _app, client, token = env
+    post = lambda body: client.post("/v1/disputes", json=body, headers=bearer(token))
     _error(post({**SAMPLE, "surprise": 1}), 422, "request.unknown_field", "surprise")
     _error(post({**SAMPLE, "parties": [{**SAMPLE["parties"][0], "bribe": 5}, SAMPLE["parties"][1]]}),
            422, "request.unknown_field", "parties.0.bribe")
@@ -45,7 +45,7 @@ def test_unknown_fields_and_broken_rules_name_the_field(env):
 
 
 def test_a_body_over_the_limit_is_413_and_deep_json_is_422(env):
-    app, client, token = env
+    _app, client, token = env
     big = {**SAMPLE, "title": "x" * (70 * 1024)}
     _error(client.post("/v1/disputes", json=big, headers=bearer(token)), 413, "request.too_large")
     chunks = (b"x" * 8192 for _ in range(10))  # no Content-Length: counted while streaming
@@ -59,7 +59,7 @@ def test_a_body_over_the_limit_is_413_and_deep_json_is_422(env):
 
 
 def test_unknown_route_and_method_have_the_shape(env):
-    app, client, token = env
+    _app, client, token = env
     _error(client.get("/v1/nothing-here"), 404, "route.not_found")
     _error(client.delete("/v1/disputes", headers=bearer(token)), 405, "method.not_allowed")
 

@@ -43,7 +43,7 @@ def test_every_operation(served):
 
         @given(case=operation.as_strategy())
         @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-        def check(case):
+        def check(case, headers=headers, checks=checks):
             case.call_and_validate(headers=headers, checks=checks)
 
         check()

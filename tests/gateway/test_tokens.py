@@ -42,7 +42,7 @@ def _claims(client, token) -> dict:
 
 
 def test_a_token_verifies_with_the_published_key_and_names_its_tenant(env):
-    app, client, issued = env
+    _app, client, issued = env
     answer = client.post("/v1/oauth/token", data={"grant_type": "client_credentials", "client_id": issued["key_id"],
                                                    "client_secret": issued["api_key"]})
     body = answer.json()
@@ -54,7 +54,7 @@ def test_a_token_verifies_with_the_published_key_and_names_its_tenant(env):
 
 
 def test_oauth_errors_follow_rfc6749(env):
-    app, client, issued = env
+    _app, client, issued = env
     wrong = client.post("/v1/oauth/token", data={"grant_type": "client_credentials", "client_id": issued["key_id"],
                                                   "client_secret": issued["api_key"] + "x"})
     assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "invalid_client"
@@ -98,7 +98,7 @@ def test_forged_and_stale_tokens_are_refused(env):
     _refused(_ok(client, hs))
 
     with app.state.sessions() as session:
-        sign = lambda c: tokens.jwt.encode(c, tokens._private(header["kid"]), algorithm="EdDSA",  # noqa: E731
+        sign = lambda c: tokens.jwt.encode(c, tokens._private(header["kid"]), algorithm="EdDSA",
                                            headers={"kid": header["kid"]})
         _refused(_ok(client, sign({**claims, "aud": "urn:someone-else"})))
         _refused(_ok(client, sign({**claims, "iss": "urn:someone-else"})))
