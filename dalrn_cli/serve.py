@@ -9,17 +9,21 @@ only the gateway, never hold it. Ctrl-C stops everything.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import secrets
 import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 from dalrn_core.keys import keys_dir, load_or_create
 
 HOST = "127.0.0.1"
 AUTH_FILE = "prefect-api-auth"
+BOOTSTRAP_FILE = "gateway-bootstrap-admin.json"
+BOOTSTRAP_TENANT = "operator"
 
 
 def prefect_auth_string() -> str:
@@ -94,18 +98,53 @@ def _stop(process: subprocess.Popen | None) -> None:
             process.wait(timeout=10)
 
 
+def ensure_bootstrap_admin(env: dict[str, str] | None = None) -> Path:
+    """The bootstrap admin key file (0600), created on first start with `dalrn admin tenant create`.
+
+    The key is written to the file and never printed: the operator reads it from there.
+    """
+    path = keys_dir() / BOOTSTRAP_FILE
+    if path.exists():
+        return path
+    done = subprocess.run(
+        [sys.executable, "-m", "dalrn_cli.main", "admin", "tenant", "create", BOOTSTRAP_TENANT,
+         "--role", "admin", "--json"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"could not create the bootstrap admin tenant {BOOTSTRAP_TENANT!r} "
+                           f"(if it exists but {path} was lost, rotate its key with `dalrn admin key rotate`): "
+                           f"{done.stderr.strip()[-500:]}")
+    created = json.loads(done.stdout)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another `dalrn serve` wrote it first
+        return path
+    with os.fdopen(fd, "w") as handle:
+        json.dump({k: created[k] for k in ("tenant", "key_id", "api_key")}, handle, indent=2)
+        handle.write("\n")
+    return path
+
+
 def serve(port: int = 8000, prefect_port: int = 4200) -> int:
     auth = prefect_auth_string()
     server, api = start_server(prefect_port, auth)
+    gateway = None
     try:
         os.environ.update(client_env(api, auth, base={}))
+        admin_key = ensure_bootstrap_admin(os.environ.copy())
+        gateway, url = start_gateway(port, os.environ.copy())
+        print(f"Gateway:     {url}  (API docs {url}/docs)")
         print(f"Prefect UI:  http://{HOST}:{prefect_port}  (auth string in {keys_dir() / AUTH_FILE})")
         print(f"Prefect API: {api}")
+        print(f"Bootstrap admin key: {admin_key}  (DALRN_API_KEY=KEY_ID:SECRET from its key_id and api_key)")
+        sys.stdout.flush()
         from deployments.served import serve_all
 
         serve_all()
     except KeyboardInterrupt:
         pass
     finally:
+        _stop(gateway)
         _stop(server)
     return 0

@@ -57,12 +57,17 @@ def run_key(tenant: str, idempotency_key: str) -> str:
 
 
 def chain_id(parameters: dict[str, Any]) -> str | None:
-    """The receipt chain a run writes, from its parameters (None when they hold no dispute)."""
+    """The receipt chain a run writes, from the parameters it was started with (None without a dispute).
+
+    A run started without `tenant` writes the plain dispute id's chain, whatever the flow's version.
+    """
     dispute = parameters.get("dispute") or {}
     dispute_id = dispute.get("id") if isinstance(dispute, dict) else None
     if not isinstance(dispute_id, str):
         return None
     tenant = parameters.get("tenant")
+    if tenant is None:
+        return dispute_id
     try:  # tenant-scoped chains, once the flow takes a `tenant` parameter
         from dalrn_core.dispute.records import chain_key
     except ImportError:
@@ -87,7 +92,7 @@ def record_summary(chain: str) -> dict | None:
         return None
     anchor = record.get("anchor") or {}
     return {
-        "dispute_id": chain,
+        "chain_id": chain,
         "settlement": explain["outputs"].get("settlement"),
         "memo_cid": explain["outputs"].get("memo_cid"),
         "memo_markdown_cid": explain["outputs"].get("memo_markdown_cid"),
@@ -115,6 +120,7 @@ class DisputeRuns:
     def __init__(self, deployment: str = DEPLOYMENT) -> None:
         self.deployment = deployment
         self._deployment_id: UUID | None = None
+        self._takes_tenant = False
 
     @staticmethod
     def _client():
@@ -124,15 +130,21 @@ class DisputeRuns:
 
     async def _deployment(self, client) -> UUID:
         if self._deployment_id is None:
-            self._deployment_id = (await client.read_deployment_by_name(self.deployment)).id
+            deployment = await client.read_deployment_by_name(self.deployment)
+            schema = deployment.parameter_openapi_schema or {}
+            # A flow that scopes receipt chains by tenant says so in its parameters.
+            self._takes_tenant = "tenant" in (schema.get("properties") or {})
+            self._deployment_id = deployment.id
         return self._deployment_id
 
     async def start(self, *, tenant: str, dispute: dict, idempotency_key: str) -> str:
         """Start (or find, for a key already used) the run of `dispute`; returns its flow run id."""
         async with self._client() as client:
+            deployment = await self._deployment(client)
+            parameters = {"dispute": dispute, **({"tenant": tenant} if self._takes_tenant else {})}
             run = await client.create_flow_run_from_deployment(
-                await self._deployment(client),
-                parameters={"dispute": dispute},
+                deployment,
+                parameters=parameters,
                 idempotency_key=run_key(tenant, idempotency_key),
                 tags=[f"tenant-{tenant}", "gateway"],
             )
@@ -165,7 +177,10 @@ class DisputeRuns:
         if kind != "COMPLETED":
             return RunView(_BY_STATE_TYPE.get(kind, RUNNING), None, updated, state.name, state.message)
         result = await self._result(state)
-        status, merged = settled_status(result, chain_id(run.parameters))
+        chain = chain_id(run.parameters)
+        status, merged = settled_status(result, chain)
+        if merged is not None and chain is not None:
+            merged = {**merged, "chain_id": chain}  # where the receipts (and the proof) live
         return RunView(status, merged, updated, state.name, state.message)
 
     @staticmethod
