@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from dalrn_core.negotiation.solve import negotiate
+from dalrn_core.negotiation.negotiate import negotiate
 
 SIZES = (2, 3, 4, 6, 8, 10, 12)
 QUICK_SIZES = (2, 4, 8, 12)

@@ -41,7 +41,7 @@ def cmd_resolve(args: argparse.Namespace) -> int:
 
 
 def cmd_negotiate(args: argparse.Namespace) -> int:
-    from dalrn_core.negotiation.solve import negotiate_payload
+    from dalrn_core.negotiation.negotiate import negotiate_payload
 
     try:
         payload = json.loads(Path(args.file).read_text())

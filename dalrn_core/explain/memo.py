@@ -224,8 +224,8 @@ def _batna_lines(memo: dict) -> list[str]:
     parties = comparison["parties"]
     if outcome == "no_agreement":
         kept = ", ".join(f"{p} {_fmt(v['batna'])}" for p, v in parties.items())
-        return ["No lottery over the outcomes gives every party more than its BATNA, so there is no "
-                f"agreement: each party keeps its BATNA ({kept})."]
+        return [("No lottery over the outcomes gives every party more than its BATNA, so there is no "
+                f"agreement: each party keeps its BATNA ({kept}).")]
     lines = []
     if outcome == "equilibrium":
         admissible = ", ".join(f"#{i}" for i in comparison["admissible_equilibria"])

@@ -4,7 +4,7 @@
 n-party joint bargaining).
 """
 
+from dalrn_core.negotiation.negotiate import settle
 from dalrn_core.negotiation.result import NegotiationResult
-from dalrn_core.negotiation.settle import settle
 
 __all__ = ["NegotiationResult", "settle"]

@@ -19,18 +19,13 @@ form, e.g. Kaneko and Nakamura 1979) maximises ``prod_i (u_i - d_i)`` over ``u >
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from numbers import Real
-from typing import Any
 
 import numpy as np
 from scipy.optimize import linprog, minimize
 
-from dalrn_core.errors import InputError, Problem
-
-_SUBJECT = "bargaining input"
-MAX_OUTCOMES = 5000
+from dalrn_core.negotiation.validation import MAX_JOINT_OUTCOMES as MAX_OUTCOMES  # noqa: F401 - public name
+from dalrn_core.negotiation.validation import validate_joint
 
 
 @dataclass(frozen=True)
@@ -61,56 +56,6 @@ class JointBargaining:
             "explanation": self.explanation,
             "notes": list(self.notes),
         }
-
-
-def _number(value: Any, where: str, problems: list[Problem]) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)):
-        problems.append(Problem(where, "must be a finite number"))
-        return 0.0
-    return float(value)
-
-
-def _validate(outcomes: Any, batna: Any) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
-    if not isinstance(batna, dict) or not batna:
-        raise InputError.one(
-            "batna", "must be a non-empty mapping party -> number", subject=_SUBJECT
-        )
-    parties = tuple(batna)
-    problems: list[Problem] = []
-    if any(not isinstance(p, str) or not p for p in parties):
-        problems.append(Problem("batna", "party names must be non-empty strings"))
-    d = np.array([_number(batna[p], f"batna.{p}", problems) for p in parties])
-    if not isinstance(outcomes, (list, tuple)) or not outcomes:
-        problems.append(
-            Problem("outcomes", "must be a non-empty list of {party: utility} mappings")
-        )
-        raise InputError(problems, subject=_SUBJECT)
-    if len(outcomes) > MAX_OUTCOMES:
-        raise InputError.one(
-            "outcomes", f"at most {MAX_OUTCOMES} outcomes; got {len(outcomes)}", subject=_SUBJECT
-        )
-    v = np.zeros((len(outcomes), len(parties)))
-    for k, out in enumerate(outcomes):
-        if not isinstance(out, dict):
-            problems.append(Problem(f"outcomes[{k}]", "must be a mapping party -> utility"))
-            continue
-        if set(out) != set(parties):
-            missing, extra = (
-                sorted(set(parties) - set(out)),
-                sorted(set(out) - set(parties), key=str),
-            )
-            problems.append(
-                Problem(
-                    f"outcomes[{k}]",
-                    f"parties must match batna (missing {missing}, unknown {extra})",
-                )
-            )
-            continue
-        for i, p in enumerate(parties):
-            v[k, i] = _number(out[p], f"outcomes[{k}].{p}", problems)
-    if problems:
-        raise InputError(problems, subject=_SUBJECT)
-    return parties, v, d
 
 
 def _no_agreement(parties, d, explanation: str, notes=()) -> JointBargaining:
@@ -146,7 +91,7 @@ def nash_bargaining_joint(
         ``outcome="bargaining"`` with payoffs and the lottery, or ``"no_agreement"`` (not an
         error) when no lottery gives every party strictly more than its BATNA.
     """
-    parties, v, d = _validate(outcomes, batna)
+    parties, v, d = validate_joint(outcomes, batna)
     k, n = v.shape
     g = v - d
     best_gain = g.max(axis=0)

@@ -3,12 +3,12 @@
 Every phase yields verified `Equilibrium` records as it finds them, so a run stopped at its
 time limit keeps everything found so far. Order and purpose:
 
-1. ``pure``: pure equilibria, exact (O(mn)).
-2. ``lemke_howson``: exact Lemke-Howson (`lemke_howson`) from every one of the ``m + n``
+1. ``algorithms.pure``: pure equilibria, exact (O(mn)).
+2. ``algorithms.lemke_howson``: exact Lemke-Howson (`algorithms.lemke_howson`) from every one of the ``m + n``
    labels. Cheap, finds at least one equilibrium, not all: the fallback on timeout.
 3. ``vertex_enumeration_exact``: all extreme equilibria in rational arithmetic
-   (`vertex_exact`), for games with at most ``Limits.exact_bases`` bases (up to 7x7).
-4. ``vertex_enumeration``: all extreme equilibria from the Qhull vertices (`vertex_float`;
+   (`algorithms.vertex_exact`), for games with at most ``Limits.exact_bases`` bases (up to 7x7).
+4. ``vertex_enumeration``: all extreme equilibria from the Qhull vertices (`algorithms.vertex_float`;
    nashpy's own `vertex_enumeration` rebuilds one polytope per vertex of the other and
    took 10 s on an 8x8 game, so it is not used).
 5. ``support_enumeration``: nashpy's support enumeration (Algorithm 3.4 of Nisan et al.
@@ -31,12 +31,12 @@ from fractions import Fraction
 import numpy as np
 from nashpy.algorithms.support_enumeration import support_enumeration
 
+from dalrn_core.negotiation.algorithms.lemke_howson import PivotLimit, lemke_howson_exact
+from dalrn_core.negotiation.algorithms.pure import pure_equilibria, unit
+from dalrn_core.negotiation.algorithms.vertex_exact import count_bases, exact_vertex_enumeration
+from dalrn_core.negotiation.algorithms.vertex_float import float_vertex_enumeration
 from dalrn_core.negotiation.equilibrium import Equilibrium, Verifier
-from dalrn_core.negotiation.lemke_howson import PivotLimit, lemke_howson_exact
-from dalrn_core.negotiation.pure import pure_equilibria, unit
 from dalrn_core.negotiation.rational import ExactGame, is_equilibrium_exact
-from dalrn_core.negotiation.vertex_exact import count_bases, exact_vertex_enumeration
-from dalrn_core.negotiation.vertex_float import float_vertex_enumeration
 
 PHASES = (
     "pure",

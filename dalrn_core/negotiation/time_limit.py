@@ -1,6 +1,6 @@
 """All equilibria of a bimatrix game under a hard time limit.
 
-The search (`pipeline.run_phases`) runs in a child process that streams each verified
+The search (`phases.run_phases`) runs in a child process that streams each verified
 equilibrium back over a pipe as soon as it is found. At the deadline the parent kills the
 child (SIGKILL), which stops it even inside native code (Qhull, LAPACK), and keeps what was
 streamed. Because the phases run cheapest first, a timed-out run still holds the pure
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dalrn_core.negotiation.equilibrium import Equilibrium, Verifier, merge
-from dalrn_core.negotiation.pipeline import (
+from dalrn_core.negotiation.phases import (
     COMPLETE_PHASES,
     PHASES,
     Event,

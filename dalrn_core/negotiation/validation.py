@@ -1,4 +1,5 @@
-"""Validation of negotiation input: payoff matrices, rule, BATNA, time limit.
+"""Validation of negotiation input: payoff matrices, rule, BATNA, time limit, and the
+n-party joint outcomes with their BATNAs.
 
 Every rejection is an `InputError` whose problems name the matrix and position
 (``row_payoffs[1][2]``) and the rule broken, so the CLI prints one clear message and exits
@@ -19,6 +20,8 @@ from dalrn_core.errors import InputError, Problem
 RULES = ("nsw", "egalitarian", "kalai_smorodinsky", "utilitarian")
 DEFAULT_MAX_STRATEGIES = 25
 _SUBJECT = "negotiation input"
+_JOINT_SUBJECT = "bargaining input"
+MAX_JOINT_OUTCOMES = 5000
 
 
 def _is_number(value: Any) -> bool:
@@ -183,3 +186,57 @@ def validate_time_limit(time_limit_s: Any) -> float | None:
             "time_limit_s", "must be a positive finite number of seconds or null", subject=_SUBJECT
         )
     return float(time_limit_s)
+
+
+def _joint_number(value: Any, where: str, problems: list[Problem]) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)):
+        problems.append(Problem(where, "must be a finite number"))
+        return 0.0
+    return float(value)
+
+
+def validate_joint(outcomes: Any, batna: Any) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    """Parties (BATNA order), utilities ``v[k, i]`` of outcome k for party i, and BATNAs ``d``.
+
+    Every outcome must name exactly the BATNA's parties; at most `MAX_JOINT_OUTCOMES`.
+    """
+    if not isinstance(batna, dict) or not batna:
+        raise InputError.one(
+            "batna", "must be a non-empty mapping party -> number", subject=_JOINT_SUBJECT
+        )
+    parties = tuple(batna)
+    problems: list[Problem] = []
+    if any(not isinstance(p, str) or not p for p in parties):
+        problems.append(Problem("batna", "party names must be non-empty strings"))
+    d = np.array([_joint_number(batna[p], f"batna.{p}", problems) for p in parties])
+    if not isinstance(outcomes, (list, tuple)) or not outcomes:
+        problems.append(
+            Problem("outcomes", "must be a non-empty list of {party: utility} mappings")
+        )
+        raise InputError(problems, subject=_JOINT_SUBJECT)
+    if len(outcomes) > MAX_JOINT_OUTCOMES:
+        raise InputError.one(
+            "outcomes", f"at most {MAX_JOINT_OUTCOMES} outcomes; got {len(outcomes)}", subject=_JOINT_SUBJECT
+        )
+    v = np.zeros((len(outcomes), len(parties)))
+    for k, out in enumerate(outcomes):
+        if not isinstance(out, dict):
+            problems.append(Problem(f"outcomes[{k}]", "must be a mapping party -> utility"))
+            continue
+        if set(out) != set(parties):
+            missing, extra = (
+                sorted(set(parties) - set(out)),
+                sorted(set(out) - set(parties), key=str),
+            )
+            problems.append(
+                Problem(
+                    f"outcomes[{k}]",
+                    f"parties must match batna (missing {missing}, unknown {extra})",
+                )
+            )
+            continue
+        for i, p in enumerate(parties):
+            v[k, i] = _joint_number(out[p], f"outcomes[{k}].{p}", problems)
+    if problems:
+        raise InputError(problems, subject=_JOINT_SUBJECT)
+    return parties, v, d

@@ -132,8 +132,8 @@ def test_memo_from_the_model_or_its_json_is_the_same():
     row, col = [[3, 0], [5, 1]], [[3, 5], [0, 1]]
     dispute = _dispute(row, col, batna=(2.0, 2.0))
     negotiation = settle(dispute)
-    kwargs = dict(dispute_cid="c", evidence_cids={e.id: e.id for e in dispute.evidence}, precedents=[],
-                  evidence_relevance={}, diagram={}, receipts=[])
+    kwargs = {"dispute_cid": "c", "evidence_cids": {e.id: e.id for e in dispute.evidence}, "precedents": [],
+                  "evidence_relevance": {}, "diagram": {}, "receipts": []}
     from_model = build_memo(dispute, negotiation=negotiation, **kwargs)
     from_json = build_memo(dispute, negotiation=json.loads(json.dumps(negotiation.model_dump(mode="json"))),
                            **kwargs)

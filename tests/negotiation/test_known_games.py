@@ -9,7 +9,7 @@ import nashpy
 import numpy as np
 import pytest
 
-from dalrn_core.negotiation.solve import negotiate
+from dalrn_core.negotiation.negotiate import negotiate
 
 
 def _set(result):

@@ -8,9 +8,9 @@ import nashpy
 import numpy as np
 import pytest
 
-from dalrn_core.negotiation.lemke_howson import PivotLimit, lemke_howson_exact
+from dalrn_core.negotiation.algorithms.lemke_howson import PivotLimit, lemke_howson_exact
 from dalrn_core.negotiation.rational import exact_game
-from dalrn_core.negotiation.runner import enumerate_equilibria
+from dalrn_core.negotiation.time_limit import enumerate_equilibria
 from tests.negotiation.oracle import extreme_equilibria, is_nash
 
 

@@ -9,7 +9,7 @@ from fractions import Fraction as F
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dalrn_core.negotiation.solve import negotiate
+from dalrn_core.negotiation.negotiate import negotiate
 from dalrn_core.negotiation.validation import RULES
 from tests.negotiation.oracle import is_nash
 

@@ -13,7 +13,7 @@ from dalrn_core.negotiation.bargaining import (
     nash_bargaining_2,
     nash_bargaining_joint,
 )
-from dalrn_core.negotiation.solve import negotiate, negotiate_payload
+from dalrn_core.negotiation.negotiate import negotiate, negotiate_payload
 
 # Diagonal coordination game: pure equilibria with payoffs (10, 1), (4, 4), (6, 3), where
 # each rule picks a different one (mixed equilibria pay less than every pure one).

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dalrn_core.negotiation.pipeline import Limits
-from dalrn_core.negotiation.runner import enumerate_equilibria
-from dalrn_core.negotiation.solve import negotiate
+from dalrn_core.negotiation.negotiate import negotiate
+from dalrn_core.negotiation.phases import Limits
+from dalrn_core.negotiation.time_limit import enumerate_equilibria
 from tests.negotiation.oracle import is_nash
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dalrn_core.errors import InputError
-from dalrn_core.negotiation.solve import negotiate, negotiate_payload
+from dalrn_core.negotiation.negotiate import negotiate, negotiate_payload
 from dalrn_core.negotiation.validation import validate_bimatrix
 
 
