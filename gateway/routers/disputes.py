@@ -23,7 +23,7 @@ from dalrn_core.dispute.parse import parse_dispute
 from gateway import scopes, visibility
 from gateway.db.models import DisputeRow, IdempotencyRecord
 from gateway.deps import DB, Principal, Runs, record, require
-from gateway.errors import api_error, responses
+from gateway.errors import ApiError, api_error, responses
 from gateway.identity import aware, now
 
 log = logging.getLogger("dalrn.gateway")
@@ -197,7 +197,7 @@ async def get_dispute(dispute_id: Identifier, principal: Annotated[Principal, De
                       db: DB, runs: Runs, tenant: TenantQuery = None) -> DisputeView:
     try:
         row = visibility.find(db, principal, dispute_id, tenant)
-    except Exception:
+    except ApiError:  # a look for someone else's id is worth an entry too
         record(db, principal, "dispute.read", f"dispute:?/{dispute_id}", "not_found")
         raise
     message = await _refresh(db, runs, row)
