@@ -16,6 +16,14 @@ from dalrn_core.negotiation.negotiate import negotiate
 
 SIZES = (2, 3, 4, 6, 8, 10, 12)
 QUICK_SIZES = (2, 4, 8, 12)
+TIME_LIMIT_S = 5.0
+PARAMETERS = {
+    "sizes": {"full": list(SIZES), "quick": list(QUICK_SIZES)},
+    "games_per_size": {"full": 10, "quick": 3},
+    "time_limit_s": TIME_LIMIT_S,
+    "seed": "1000 + size",
+    "payoffs": ["float uniform [0, 1)", "integers 0-9"],
+}
 
 
 def _game(rng: np.random.Generator, kind: str, n: int) -> tuple[list, list]:
@@ -34,7 +42,7 @@ def run(quick: bool) -> list[dict]:
             for _ in range(games):
                 a, b = _game(rng, kind, n)
                 started = time.perf_counter()
-                result = negotiate(a, b, time_limit_s=5.0)
+                result = negotiate(a, b, time_limit_s=TIME_LIMIT_S)
                 times.append((time.perf_counter() - started) * 1000)
                 counts.append(len(result.equilibria))
                 timeouts += result.timed_out

@@ -20,6 +20,19 @@ from dalrn_core.soan.rewire import RewireConfig, bounds_hold, rewire
 from dalrn_core.soan.simulation import simulate
 from dalrn_core.soan.topology import small_world, small_world_properties
 
+PARAMETERS = {
+    "topology": {"n": 100, "k": 6, "p": 0.1, "seed": 0},
+    "simulation_jobs": {"full": 400_000, "quick": 100_000},
+    "predictor": {
+        "full": {"train_networks": 60, "test_networks": 15, "hidden": 32, "epochs": 300},
+        "quick": {"train_networks": 24, "test_networks": 6, "hidden": 16, "epochs": 250},
+    },
+    "rewiring": {
+        "hotspot_starts": {"full": [0, 37, 71], "quick": [0]},
+        "iterations": {"full": 30, "quick": 15},
+    },
+}
+
 
 def _row(section: str, metric: str, value: float, note: str = "") -> dict:
     return {"section": section, "metric": metric, "value": float(value), "note": note}
