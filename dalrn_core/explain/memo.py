@@ -231,14 +231,15 @@ def _batna_lines(memo: dict) -> list[str]:
         admissible = ", ".join(f"#{i}" for i in comparison["admissible_equilibria"])
         lines.append(f"Equilibria giving every party at least its BATNA: {admissible}; the rule chose "
                      "among these.")
-        lines += _below_batna(memo)
+        lines += _against_batna(memo, admissible=True) + _against_batna(memo, admissible=False)
     elif memo["negotiation"]["game"] == "bimatrix" and not memo["negotiation"]["equilibria"]:
         lines.append("No equilibrium was found within the time limit, so the settlement is the "
                      "Nash bargaining solution over lotteries of the outcomes.")
     elif memo["negotiation"]["game"] == "bimatrix":
-        lines.append("No equilibrium gives every party at least its BATNA, so the settlement is the "
+        found = "" if memo["negotiation"]["search"]["complete"] else " found"
+        lines.append(f"No equilibrium{found} gives every party at least its BATNA, so the settlement is the "
                      "Nash bargaining solution over lotteries of the outcomes.")
-        lines += _below_batna(memo)
+        lines += _against_batna(memo, admissible=False)
     else:
         lines.append("The settlement is the Nash bargaining solution over lotteries of the joint "
                      "outcomes.")
@@ -248,16 +249,20 @@ def _batna_lines(memo: dict) -> list[str]:
     return lines
 
 
-def _below_batna(memo: dict) -> list[str]:
-    """Each equilibrium under some party's BATNA, with the payoff and the BATNA it misses."""
+def _against_batna(memo: dict, *, admissible: bool) -> list[str]:
+    """Each equilibrium that meets (or misses) the BATNAs, with the payoffs compared."""
     neg = memo["negotiation"]
     parties, batna = neg["parties"], neg["batna"]
     lines = []
     for c in neg["candidates"]:
-        if c["admissible"]:
+        if c["admissible"] != admissible:
             continue
         payoffs = neg["equilibria"][c["index"]]["payoffs"]
-        short = "; ".join(f"{p} gets {_fmt(u)} < BATNA {_fmt(batna[p])}"
-                          for p, u in zip(parties, payoffs) if u < batna[p])
-        lines.append(f"Equilibrium #{c['index']} is below BATNA: {short}.")
+        if admissible:
+            met = ", ".join(f"{p} {_fmt(u)} >= BATNA {_fmt(batna[p])}" for p, u in zip(parties, payoffs))
+            lines.append(f"Equilibrium #{c['index']} gives {met}.")
+        else:
+            short = "; ".join(f"{p} gets {_fmt(u)} < BATNA {_fmt(batna[p])}"
+                              for p, u in zip(parties, payoffs) if u < batna[p])
+            lines.append(f"Equilibrium #{c['index']} is below BATNA: {short}.")
     return lines

@@ -173,7 +173,8 @@ def negotiate(
             **common,
         )
     notes.append(
-        "no equilibrium gives both parties at least their BATNA"
+        ("no equilibrium gives both parties at least their BATNA" if found.complete
+         else "no equilibrium found gives both parties at least their BATNA (the search was not complete)")
         if equilibria
         else "no equilibrium was found within the time limit"
     )

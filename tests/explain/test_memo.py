@@ -66,6 +66,8 @@ def test_equilibrium_outcome_names_the_admissible_equilibria_and_each_gain():
         assert payoffs[0] < 2.0 or payoffs[1] < 1.0
     assert "these are all the extreme equilibria" in md
     assert "others may exist" not in md
+    assert "Equilibrium #0 gives acme 6 >= BATNA 2, globex 5 >= BATNA 1." in md
+    assert negotiation.selected == 0 and negotiation.payoffs == {"acme": 6.0, "globex": 5.0}
     assert "| acme | 2 | 6 | 4 |" in md and "| globex | 1 | 5 | 4 |" in md
 
 
@@ -104,7 +106,15 @@ def test_timed_out_search_says_the_set_may_be_incomplete():
     negotiation, _, md = _memo(_dispute(row, col, batna=(0.0, 0.0)), time_limit_s=0.3)
     assert negotiation.search.timed_out and not negotiation.search.complete
     assert "stopped at its time limit before a complete enumeration finished" in md
+    assert f"the methods that did ({', '.join(negotiation.search.methods)})" in md
     assert "these are all the extreme equilibria" not in md
+    # whatever the cut-off search kept is a real equilibrium of the game (independent check)
+    a, b = np.asarray(row, float), np.asarray(col, float)
+    assert negotiation.equilibria
+    for eq in negotiation.equilibria:
+        x, y = np.asarray(eq.row_strategy), np.asarray(eq.col_strategy)
+        assert x @ a @ y == pytest.approx((a @ y).max(), abs=1e-9)
+        assert x @ b @ y == pytest.approx((x @ b).max(), abs=1e-9)
 
 
 def test_n_party_memo_describes_the_lottery_and_compares_each_batna():
@@ -126,6 +136,9 @@ def test_n_party_memo_describes_the_lottery_and_compares_each_batna():
         assert entry["batna"] == batna
         assert entry["settlement_payoff"] == pytest.approx(3.0, abs=1e-6)
     assert "Nash bargaining solution over lotteries of the joint outcomes" in md
+    # no equilibrium search ran for joint outcomes, so the memo claims none
+    assert negotiation.search is None and negotiation.equilibria == []
+    assert "equilibri" not in md.split("## How the settlement was chosen")[1].split("## BATNA comparison")[0]
 
 
 def test_memo_from_the_model_or_its_json_is_the_same():
