@@ -15,5 +15,5 @@ from dalrn_core.negotiation import settle
       timeout_seconds=120)
 def negotiate_settlement(intake: Intake, rule: str = "nsw", time_limit_s: float = 5.0) -> Negotiation:
     """Every equilibrium, the selected one and the outcome, for the parsed dispute."""
-    result = settle(intake.dispute, rule=rule, time_limit_s=time_limit_s).model_dump(mode="json")
+    result = settle(intake.dispute, rule=rule, time_limit_s=time_limit_s)
     return Negotiation(rule=rule, dispute_cid=intake.dispute_cid, result=result)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from dalrn_core.dispute.model import Dispute
 from dalrn_core.dispute.records import chain_key
+from dalrn_core.negotiation.result import NegotiationResult
 from dalrn_core.podp.anchoring import AnchorOutcome
 from dalrn_core.podp.canonical import digest_of
 from dalrn_core.search.precedents import PrecedentHits, PrecedentSearchRequest
@@ -88,11 +89,11 @@ class Negotiation(_Stage):
 
     rule: str
     dispute_cid: str
-    result: dict[str, Any]  # every equilibrium, the selected one, the outcome (JSON)
+    result: NegotiationResult
 
     def receipt_fields(self) -> Fields:
         return {"inputs": {"dispute": self.dispute_cid}, "params": {"rule": self.rule},
-                "outputs": {"result": digest_of(self.result)}}
+                "outputs": {"result": digest_of(self.result.model_dump(mode="json"))}}
 
 
 class Memo(_Stage):
@@ -128,7 +129,8 @@ class Resolution(_Stage):
     def of(cls, *, intake: Intake, route: MediatorRoute, hits: PrecedentHits, negotiation: Negotiation,
            memo: Memo, anchor: AnchorOutcome, receipts: list[str],
            stage_seconds: dict[str, float]) -> Resolution:
-        return cls(dispute_id=intake.dispute.id, chain_id=intake.chain_id, settlement=memo.settlement, negotiation=negotiation.result,
+        return cls(dispute_id=intake.dispute.id, chain_id=intake.chain_id, settlement=memo.settlement,
+                   negotiation=negotiation.result.model_dump(mode="json"),
                    memo_cid=memo.memo_cid, memo_markdown_cid=memo.memo_markdown_cid,
                    merkle_root=anchor.root, tx_hash=anchor.tx_hash, anchor_status=anchor.status,
                    mediator=route.agent, precedents=hits.ids, receipts=list(receipts),
