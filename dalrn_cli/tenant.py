@@ -13,6 +13,7 @@ import asyncio
 from uuid import UUID
 
 from dalrn_core.dispute.parse import load_dispute_file
+from dalrn_core.dispute.records import chain_key
 from dalrn_core.errors import InputError
 from dalrn_core.evidence.store import ContentStore, LocalContentStore
 from dalrn_core.podp.ledger import load_receipts
@@ -64,7 +65,8 @@ async def respond(run_id: str, say=print) -> list[dict]:
     dispute = run.parameters.get("dispute") or {}
     if not search:
         raise InputError.one("run_id", f"run {run_id} has no precedent_search parameter")
-    return await reveal_to_run(flow_run_id, dispute["id"], search["tenant"], int(search.get("k", 5)), say)
+    chain = chain_key(run.parameters.get("tenant"), dispute["id"])
+    return await reveal_to_run(flow_run_id, chain, search["tenant"], int(search.get("k", 5)), say)
 
 
 def respond_now(run_id: str, say=print) -> list[dict]:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from dalrn_cli.serve import basic_auth_header, prefect_auth_string
+from dalrn_core.dispute.records import chain_key, record_path
 
 SAMPLE = json.loads((Path(__file__).resolve().parents[2] / "examples" / "supply-contract.json").read_text())
 
@@ -100,8 +101,9 @@ def test_rest_triggered_run_completes(tmp_path, small_index):
         sample.write_text(json.dumps({**SAMPLE, "id": "rest-run-002"}))
         prepared = _dalrn("tenant", "prepare", str(sample), env=tenant_env)
         assert prepared.returncode == 0, prepared.stderr
+        # as the gateway starts it: with its tenant, so the receipt chain is the tenant's own
         run = _request(f"{api}/deployments/{deployment['id']}/create_flow_run",
-                       {"parameters": json.loads(prepared.stdout)})
+                       {"parameters": {**json.loads(prepared.stdout), "tenant": "acme"}})
         assert _wait_for(api, run["id"], final | {"PAUSED"}, deadline) == "PAUSED"
         answered = _dalrn("tenant", "respond", run["id"], "--json", env=tenant_env)
         assert answered.returncode == 0, answered.stderr
@@ -109,10 +111,11 @@ def test_rest_triggered_run_completes(tmp_path, small_index):
         assert len(revealed) == 5
         assert _wait_for(api, run["id"], final, deadline) == "COMPLETED"
         # the memo names exactly the precedents this tenant revealed, in its order
-        assert _memo_precedents("rest-run-002") == revealed
+        assert _memo_precedents(chain_key("acme", "rest-run-002")) == revealed
     finally:
         server.terminate()
         server.wait(timeout=60)
     from dalrn_core.podp.verify import verify_dispute
 
-    assert verify_dispute("rest-run-001") and verify_dispute("rest-run-002")
+    assert verify_dispute("rest-run-001") and verify_dispute(chain_key("acme", "rest-run-002"))
+    assert not record_path("rest-run-002").exists()  # the tenant's run wrote only its own chain
