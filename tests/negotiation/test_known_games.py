@@ -10,10 +10,19 @@ import numpy as np
 import pytest
 
 from dalrn_core.negotiation.negotiate import negotiate
+from tests.negotiation.oracle import extreme_equilibria
 
 
 def _set(result):
     return {(e.row_strategy_exact, e.col_strategy_exact) for e in result.equilibria}
+
+
+def _rounded(profiles):
+    return {(tuple(round(float(v), 9) for v in x), tuple(round(float(v), 9) for v in y)) for x, y in profiles}
+
+
+def _float_set(result):
+    return _rounded((e.row_strategy, e.col_strategy) for e in result.equilibria)
 
 
 def _prof(x, y):
@@ -121,7 +130,8 @@ def test_magnitudes_do_not_change_equilibria(scale):
     b = [[2 * scale, 0], [0, 3 * scale]]
     result = negotiate(a, b, time_limit_s=None)
     mixed = [e for e in result.equilibria if not e.pure]
-    assert len(result.equilibria) == 3 and len(mixed) == 1
+    # scaling changes no equilibrium: the same strategies as the unscaled game's oracle
+    assert _float_set(result) == _rounded(extreme_equilibria([[3, 0], [0, 2]], [[2, 0], [0, 3]]))
     assert mixed[0].row_strategy == pytest.approx((0.6, 0.4), abs=1e-12)
     assert mixed[0].col_strategy == pytest.approx((0.4, 0.6), abs=1e-12)
     assert mixed[0].payoffs == pytest.approx((1.2 * scale, 1.2 * scale), rel=1e-12)

@@ -160,6 +160,9 @@ def test_cli_contract_keys_and_floats():
             isinstance(v, float) for v in e["row_strategy"] + e["col_strategy"] + e["payoffs"]
         )
     assert "NaN" not in text and "Infinity" not in text
+    # the battle of the sexes: pure (3, 2) and (2, 3), mixed (6/5, 6/5) by the indifference conditions
+    payoffs = sorted(tuple(round(v, 12) for v in e["payoffs"]) for e in out["equilibria"])
+    assert payoffs == [(1.2, 1.2), (2.0, 3.0), (3.0, 2.0)]
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 from dalrn_core.negotiation.negotiate import negotiate
 from dalrn_core.negotiation.phases import Limits
 from dalrn_core.negotiation.time_limit import enumerate_equilibria
-from tests.negotiation.oracle import is_nash
+from tests.negotiation.oracle import extreme_equilibria, is_nash
 
 
 def test_subprocess_matches_in_process():
@@ -51,7 +51,9 @@ def test_size_gates_skip_expensive_phases():
 def test_spawn_start_method(monkeypatch):
     monkeypatch.setenv("DALRN_SOLVER_START_METHOD", "spawn")
     result = negotiate([[3, 0], [0, 2]], [[2, 0], [0, 3]], time_limit_s=60.0)
-    assert len(result.equilibria) == 3 and not result.timed_out
+    assert not result.timed_out
+    found = {(e.row_strategy_exact, e.col_strategy_exact) for e in result.equilibria}
+    assert found == extreme_equilibria([[3, 0], [0, 2]], [[2, 0], [0, 3]])
 
 
 def test_concurrent_negotiations_from_worker_threads():
