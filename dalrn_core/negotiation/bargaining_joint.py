@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linprog, minimize
 
+from dalrn_core.negotiation.result import Outcome
 from dalrn_core.negotiation.validation import MAX_JOINT_OUTCOMES as MAX_OUTCOMES  # noqa: F401 - public name
 from dalrn_core.negotiation.validation import validate_joint
 
@@ -32,7 +33,7 @@ from dalrn_core.negotiation.validation import validate_joint
 class JointBargaining:
     """Result of `nash_bargaining_joint`."""
 
-    outcome: str  # "bargaining" or "no_agreement"
+    outcome: Outcome  # "bargaining" or "no_agreement"
     parties: tuple[str, ...]
     batna: dict[str, float]
     payoffs: dict[str, float] | None

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ from dalrn_core.negotiation.result import (
     EquilibriumSearch,
     LotteryTerm,
     NegotiationResult,
+    Outcome,
 )
 from dalrn_core.negotiation.selection import Score, rank, score_equilibria
 from dalrn_core.negotiation.time_limit import enumerate_equilibria
@@ -58,7 +60,7 @@ class BimatrixSettlement:
     equilibria: list[Equilibrium]
     selected: Equilibrium | BargainingPoint | None
     rule: str
-    outcome: str
+    outcome: Outcome
     timed_out: bool
     method: tuple[str, ...]
     batna: tuple[float, float]
@@ -249,10 +251,10 @@ def settle(dispute: Dispute, *, rule: str = "nsw", time_limit_s: float = 5.0) ->
                           time_limit_s=time_limit_s)
         return from_bimatrix(found, (game.row_party, game.col_party), columns=len(game.col_strategies))
     outcomes = [dict(o.payoffs) for o in dispute.outcomes or []]
-    batna = {p.id: p.batna for p in dispute.parties}
+    joint_batna = {p.id: p.batna for p in dispute.parties}
     notes = [] if rule == "nsw" else [
         f"rule {rule} applies to two-party games; joint outcomes are settled by Nash bargaining"]
-    return from_joint(nash_bargaining_joint(outcomes, batna), extra_notes=notes)
+    return from_joint(nash_bargaining_joint(outcomes, joint_batna), extra_notes=notes)
 
 
 def from_bimatrix(found: BimatrixSettlement, parties: tuple[str, str], *, columns: int) -> NegotiationResult:
@@ -295,7 +297,7 @@ def from_bimatrix(found: BimatrixSettlement, parties: tuple[str, str], *, column
     )
 
 
-def from_joint(found: JointBargaining, *, extra_notes: list[str] = ()) -> NegotiationResult:
+def from_joint(found: JointBargaining, *, extra_notes: Sequence[str] = ()) -> NegotiationResult:
     """The n-party joint bargaining in the common shape."""
     return NegotiationResult(
         game="joint",

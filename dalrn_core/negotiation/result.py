@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+Outcome = Literal["equilibrium", "bargaining", "no_agreement"]
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -68,7 +70,7 @@ class NegotiationResult(_Frozen):
     """
 
     game: Literal["bimatrix", "joint"]
-    outcome: Literal["equilibrium", "bargaining", "no_agreement"]
+    outcome: Outcome
     parties: list[str]
     rule: str
     batna: dict[str, float]
