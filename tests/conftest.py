@@ -22,6 +22,29 @@ configure()
 
 
 @pytest.fixture(scope="session")
+def prefect_harness():
+    """One Prefect test server per test process (per xdist worker), shared by every flow test."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):  # the machine is shared and busy
+        yield
+
+
+@pytest.fixture(scope="session")
+def harness(prefect_harness):
+    """The name the flow, chain and search tests request."""
+    yield
+
+
+@pytest.fixture()
+def data_home(tmp_path, monkeypatch):
+    """A fresh DALRN_HOME for one test, so ledgers, records and models never leak between tests."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("DALRN_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
 def small_index():
     """The first 300 SPDX paragraphs, embedded with MiniLM and indexed with FAISS."""
     from dalrn_core.search.build import build_precedent_index

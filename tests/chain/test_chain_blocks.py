@@ -5,19 +5,9 @@ from __future__ import annotations
 
 import os
 
-import pytest
 from eth_account import Account
 
 from .hardhat_node import free_port
-
-
-@pytest.fixture(scope="module")
-def harness():
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 def test_saved_chain_with_secret_key_falls_back_by_name(harness, tmp_path, monkeypatch):

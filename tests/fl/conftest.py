@@ -11,17 +11,9 @@ logging.getLogger("flwr").setLevel(logging.ERROR)
 
 
 @pytest.fixture(autouse=True)
-def _data_home(tmp_path, monkeypatch):
-    """Every test gets its own DALRN_HOME, so ledgers and models never leak between tests."""
-    monkeypatch.setenv("DALRN_HOME", str(tmp_path / "home"))
-
-
-@pytest.fixture(scope="session")
-def prefect_harness():
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=180):
-        yield
+def _data_home(data_home):
+    """Every FL test gets its own DALRN_HOME (tests/conftest.py's data_home)."""
+    return data_home
 
 
 def pytest_collection_modifyitems(items):

@@ -14,8 +14,7 @@ from dalrn_core.podp.signing import ReceiptSigner
 
 
 @pytest.fixture()
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("DALRN_HOME", str(tmp_path / "home"))
+def home(data_home, tmp_path, monkeypatch):
     monkeypatch.setenv("DALRN_KEYS_DIR", str(tmp_path / "keys"))
     return tmp_path
 

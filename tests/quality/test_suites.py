@@ -32,9 +32,8 @@ def test_suites_are_listed():
     assert "precedent_corpus" in suite_names()
 
 
-def test_failed_suite_fails_the_flow_run_with_its_report(corpus):
+def test_failed_suite_fails_the_flow_run_with_its_report(corpus, prefect_harness):
     from prefect import flow
-    from prefect.testing.utilities import prefect_test_harness
 
     from tasks.quality import check_table
 
@@ -44,12 +43,11 @@ def test_failed_suite_fails_the_flow_run_with_its_report(corpus):
 
     bad = corpus.head(150).copy()
     bad.loc[bad.index[0], "text"] = None
-    with prefect_test_harness(server_startup_timeout=120):
-        state = check(bad, return_state=True)
-        assert state.is_failed()
-        with pytest.raises(DataQualityError, match="expect_column_values_to_not_be_null on text"):
-            state.result()
-        assert check(corpus.head(150)) == 150
+    state = check(bad, return_state=True)
+    assert state.is_failed()
+    with pytest.raises(DataQualityError, match="expect_column_values_to_not_be_null on text"):
+        state.result()
+    assert check(corpus.head(150)) == 150
 
 
 def test_firm_tables_pass_and_a_broken_one_fails():

@@ -1,17 +1,8 @@
-import pytest
 
 from dalrn_core.search.build import build_precedent_index
 from dalrn_core.search.corpus import load_precedents
 from dalrn_core.search.embed import MODEL_TAG
 from dalrn_core.search.index import PrecedentIndex
-
-
-@pytest.fixture(scope="module")
-def harness():
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 def test_build_index_flow_versions_the_index_by_cid(harness, embedder, tmp_path, monkeypatch):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import torch
 
@@ -16,9 +14,9 @@ N_RANGE = (20, 40)
 
 
 @pytest.fixture(autouse=True)
-def dalrn_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("DALRN_HOME", str(tmp_path / "dalrn"))
-    return tmp_path / "dalrn"
+def dalrn_home(data_home):
+    """Every SOAN test gets its own DALRN_HOME (tests/conftest.py's data_home)."""
+    return data_home
 
 
 @pytest.fixture(scope="session")
@@ -35,11 +33,3 @@ def tiny_predictor(tiny_data):
     torch.set_num_threads(1)
     return train_gcn(tiny_data[0], TrainConfig(hidden=16, epochs=250))
 
-
-@pytest.fixture(scope="session")
-def prefect_harness():
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=180):  # the machine is shared and busy
-        yield
