@@ -29,6 +29,15 @@ def served(tmp_path_factory):
         yield gw
 
 
+def _fuzz(operation, headers: dict, checks: list) -> None:
+    @given(case=operation.as_strategy())
+    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    def check(case):
+        case.call_and_validate(headers=headers, checks=checks)
+
+    check()
+
+
 def test_every_operation(served):
     # schemathesis' pytest plugin does not run under pytest 9 here ('Function' has no '_nodeid'),
     # so each operation's strategy is drawn with Hypothesis directly.
@@ -37,13 +46,6 @@ def test_every_operation(served):
     assert len(operations) >= 14
     for operation in operations:
         who = next((w for prefix, w in CALLER.items() if operation.path.startswith(prefix)), "acme")
-        headers = {"Authorization": f"Bearer {served['tokens'][who]}"}
         # /readyz answers 503 by design when a dependency is down (no chain runs in this test).
         checks = CHECKS[1:] if operation.path == "/readyz" else CHECKS
-
-        @given(case=operation.as_strategy())
-        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-        def check(case, headers=headers, checks=checks):
-            case.call_and_validate(headers=headers, checks=checks)
-
-        check()
+        _fuzz(operation, {"Authorization": f"Bearer {served['tokens'][who]}"}, checks)
