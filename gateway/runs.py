@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from dalrn_core.dispute.records import STATUS_ANCHORED, record_path
+from dalrn_core.dispute.records import STATUS_ANCHORED, chain_key, record_path
 
 DEPLOYMENT = "dispute-resolution/dispute-resolution"
 
@@ -66,12 +66,6 @@ def chain_id(parameters: dict[str, Any]) -> str | None:
     if not isinstance(dispute_id, str):
         return None
     tenant = parameters.get("tenant")
-    if tenant is None:
-        return dispute_id
-    try:  # tenant-scoped chains, once the flow takes a `tenant` parameter
-        from dalrn_core.dispute.records import chain_key
-    except ImportError:
-        return dispute_id
     return chain_key(tenant, dispute_id)
 
 
