@@ -13,6 +13,8 @@ Source: kubo's RPC reference (docs.ipfs.tech/reference/kubo/rpc) and the UnixFS 
 
 from __future__ import annotations
 
+from typing import Any
+
 import requests
 
 from dalrn_core.errors import InputError, IntegrityError
@@ -41,7 +43,7 @@ class IpfsContentStore:
         self.pin = pin
         self._session = requests.Session()
 
-    def _post(self, command: str, params: dict, **kwargs) -> requests.Response:
+    def _post(self, command: str, params: dict[str, str], **kwargs: Any) -> requests.Response:
         url = f"{self.api_url}/api/v0/{command}"
         try:
             response = self._session.post(url, params=params, timeout=self.timeout, **kwargs)

