@@ -11,7 +11,8 @@ import base64
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
-from dalrn_core.keys import load_or_create
+from dalrn_core.errors import IntegrityError
+from dalrn_core.keys import keys_dir, load_or_create
 
 RECEIPT_KEY_FILE = "podp-ed25519.seed"
 
@@ -27,6 +28,15 @@ class ReceiptSigner:
     @classmethod
     def from_key_file(cls, name: str = RECEIPT_KEY_FILE) -> ReceiptSigner:
         return cls(load_or_create(name, lambda: bytes(SigningKey.generate())))
+
+    @staticmethod
+    def public_key_from_file(name: str = RECEIPT_KEY_FILE) -> str:
+        """The public key of an existing signing key file; never creates one to trust."""
+        path = keys_dir() / name
+        if not path.exists():
+            raise IntegrityError(f"no receipt-signing key {name} in {keys_dir()}: verify a public "
+                                 "proof with the operator's published keys instead")
+        return SigningKey(path.read_bytes()).verify_key.encode().hex()
 
     @property
     def public_key(self) -> str:

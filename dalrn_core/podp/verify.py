@@ -89,7 +89,7 @@ def verify_dispute(
     """
     record = load_record(dispute_id)
     store = store if store is not None else LocalContentStore()
-    trusted = trusted_signers if trusted_signers is not None else {ReceiptSigner.from_key_file().public_key}
+    trusted = trusted_signers if trusted_signers is not None else {ReceiptSigner.public_key_from_file()}
     cids = record.get("receipts", [])
     receipts = _check_receipts(dispute_id, cids, store, trusted)
     held = [f"{len(receipts)} receipts: signatures valid, hash chain unbroken, CIDs match"]
