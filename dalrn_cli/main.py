@@ -70,11 +70,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
                                         skip_chain=args.skip_chain):
             print(f"ok  {line}")
         return 0
-    from dalrn_core.dispute.records import load_record
     from dalrn_core.keys import keys_dir
     from dalrn_core.podp.signing import RECEIPT_KEY_FILE
 
-    load_record(args.dispute_id)  # an unknown dispute is bad input (exit 2), whatever the keys
     if not (keys_dir() / RECEIPT_KEY_FILE).exists():  # never make up a key to trust
         raise IntegrityError(f"no receipt-signing key in {keys_dir()}: on a machine other than the operator's, "
                              "verify the public proof with --api URL")

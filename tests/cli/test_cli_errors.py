@@ -44,7 +44,12 @@ def test_resolve_missing_file(tmp_path):
     assert out.returncode == 2 and "file: cannot read" in out.stderr
 
 
-def test_verify_unknown_dispute(tmp_path):
+def test_verify_unknown_dispute(tmp_path, monkeypatch):
+    # on the operator's machine (a receipt-signing key exists) an unknown id is bad input
+    monkeypatch.setenv("DALRN_KEYS_DIR", str(tmp_path / "keys"))
+    from dalrn_core.podp.signing import ReceiptSigner
+
+    ReceiptSigner.from_key_file()
     out = _dalrn("receipts", "verify", "no-such-dispute", home=tmp_path / "home")
     assert out.returncode == 2 and "dispute_id: no resolved dispute" in out.stderr
 
