@@ -18,6 +18,9 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import httpx
+from prefect.exceptions import PrefectException
+
 from dalrn_core.dispute.records import STATUS_ANCHORED, chain_key, record_path
 
 DEPLOYMENT = "dispute-resolution/dispute-resolution"
@@ -38,6 +41,11 @@ class RunNotFound(LookupError):
 
 class RunNotPaused(RuntimeError):
     """The run is not waiting for its tenant's reveal."""
+
+
+# What reaching Prefect's API can raise: transport and HTTP status errors, socket errors, and
+# Prefect's own (an unknown deployment, a refused request). Anything else is a bug and propagates.
+RUN_SERVICE_ERRORS: tuple[type[Exception], ...] = (httpx.HTTPError, OSError, PrefectException)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from gateway.db.models import DisputeRow, IdempotencyRecord
 from gateway.deps import DB, Principal, Runs, record, require
 from gateway.errors import ApiError, api_error, responses
 from gateway.identity import aware, now
+from gateway.runs import RUN_SERVICE_ERRORS, RunNotFound
 
 log = logging.getLogger("dalrn.gateway")
 router = APIRouter(prefix="/v1/disputes", tags=["disputes"])
@@ -109,7 +110,7 @@ def _proof_id(row: DisputeRow) -> str | None:
 async def _start(db: Session, runs, row: DisputeRow, key: str) -> None:
     try:
         row.flow_run_id = await runs.start(tenant=row.tenant, dispute=row.body, idempotency_key=key)
-    except Exception:
+    except RUN_SERVICE_ERRORS:
         log.exception("could not start the run of %s/%s", row.tenant, row.dispute_id)
         raise api_error(503, "runs.unavailable", "the dispute is recorded as queued but its run could not start; "
                         "retry with the same Idempotency-Key") from None
@@ -165,7 +166,7 @@ async def _refresh(db: Session, runs, row: DisputeRow) -> str | None:
         return None
     try:
         view = await runs.view(row.flow_run_id)
-    except Exception:
+    except (*RUN_SERVICE_ERRORS, RunNotFound):
         log.warning("could not read run %s", row.flow_run_id, exc_info=True)
         return "run status unavailable; showing the last known status"
     if view.status != row.status or view.result != row.result:

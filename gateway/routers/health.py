@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from web3.exceptions import Web3Exception
 
 CHECK_TIMEOUT_S = 3.0
 PROBE = b"dalrn readiness probe\n"
@@ -45,7 +46,7 @@ def _chain_ping() -> None:
         try:
             one.w3.eth.get_block_number()
             return
-        except Exception as exc:  # noqa: BLE001 - try the next chain of the policy
+        except (OSError, Web3Exception) as exc:  # unreachable or refusing: try the next chain
             failures.append(exc)
     raise failures[-1]
 
