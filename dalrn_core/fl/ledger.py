@@ -24,7 +24,8 @@ import json
 import math
 import sqlite3
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,6 +121,21 @@ class PrivacyLedger:
         conn.execute("PRAGMA busy_timeout=60000")
         return conn
 
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE): committed on success, rolled back on any error."""
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            conn.close()
+
     def spend(self, tenants: Sequence[str], cost: RoundCost | Mapping[str, RoundCost],
               round_id: str) -> dict[str, float]:
         """Atomically charge `cost` to every tenant, or to none of them.
@@ -148,9 +164,7 @@ class PrivacyLedger:
         costs = _per_tenant(names, cost)
         # Curves computed before taking the write lock, to hold it as briefly as possible.
         extras = {tenant: c.rdp() for tenant, c in costs.items()}
-        conn = self._connect()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
+        with self._write() as conn:
             after: dict[str, float] = {}
             updates = []
             problems = []
@@ -172,7 +186,6 @@ class PrivacyLedger:
                 after[tenant] = eps
                 updates.append((tenant, budget, delta, new_curve, eps))
             if problems:
-                conn.execute("ROLLBACK")
                 raise BudgetExceeded(problems, subject="privacy budget")
             now = time.time()
             for tenant, budget, delta, new_curve, eps in updates:
@@ -186,14 +199,7 @@ class PrivacyLedger:
                     "steps, epsilon_after, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (tenant, round_id, costs[tenant].noise_multiplier,
                      costs[tenant].sample_rate, costs[tenant].steps, eps, now))
-            conn.execute("COMMIT")
-            return after
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        finally:
-            conn.close()
+        return after
 
     def record_nonprivate(self, tenants: Sequence[str], round_id: str) -> dict[str, float]:
         """Record a round trained without DP for every tenant: epsilon spent becomes inf.
@@ -201,9 +207,7 @@ class PrivacyLedger:
         Returns each tenant's epsilon spent after the round (infinite).
         """
         names = _check_tenants(tenants)
-        conn = self._connect()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
+        with self._write() as conn:
             now = time.time()
             for tenant in names:
                 budget, delta, curve = self._row(conn, tenant)
@@ -218,14 +222,7 @@ class PrivacyLedger:
                     "INSERT INTO spends (tenant, round_id, noise_multiplier, sample_rate, "
                     "steps, epsilon_after, created_at, private) VALUES (?, ?, 0, 0, 0, ?, ?, 0)",
                     (tenant, round_id, math.inf, now))
-            conn.execute("COMMIT")
-            return {tenant: math.inf for tenant in names}
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        finally:
-            conn.close()
+        return {tenant: math.inf for tenant in names}
 
     def _row(self, conn: sqlite3.Connection, tenant: str) -> tuple[float, float, np.ndarray]:
         row = conn.execute("SELECT epsilon_budget, delta, rdp FROM budgets WHERE tenant = ?",
@@ -276,13 +273,10 @@ class PrivacyLedger:
             raise InputError.one("epsilon_budget", "must be a number > 0")
         if not (isinstance(delta, (int, float)) and 0 < delta < 1):
             raise InputError.one("delta", "must be a number with 0 < delta < 1")
-        conn = self._connect()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
+        with self._write() as conn:
             spent = conn.execute("SELECT COUNT(*) FROM spends WHERE tenant = ?",
                                  (name,)).fetchone()[0]
             if spent:
-                conn.execute("ROLLBACK")
                 raise InputError.one(f"tenant[{name}]",
                                      "budget can only be set before the first spend")
             conn.execute(
@@ -291,9 +285,6 @@ class PrivacyLedger:
                 "epsilon_budget = excluded.epsilon_budget, delta = excluded.delta",
                 (name, float(epsilon_budget), float(delta),
                  json.dumps([0.0] * len(DEFAULT_ORDERS))))
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
 
     def history(self, tenant: str) -> list[dict]:
         """Every spend of `tenant`, oldest first."""
