@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from dalrn_core.errors import InputError
 from dalrn_core.evidence.store import ContentStore
@@ -38,15 +40,16 @@ def tenant_keys(tenant: str, *, now: datetime | None = None) -> TenantKeys:
     return keys
 
 
-def query_vector(texts: list[str]) -> np.ndarray:
+def query_vector(texts: list[str]) -> npt.NDArray[np.float32]:
     """One query for a dispute: the normalised mean of its evidence embeddings."""
     vectors = Embedder.load().encode(texts)
     mean = vectors.mean(axis=0)
-    return (mean / np.linalg.norm(mean)).astype(np.float32)
+    query: npt.NDArray[np.float32] = (mean / np.linalg.norm(mean)).astype(np.float32)
+    return query
 
 
 def prepare_search(tenant: str, texts: list[str], store: ContentStore, *, k: int = 5,
-                   registry: KeyRegistry | None = None) -> dict:
+                   registry: KeyRegistry | None = None) -> dict[str, Any]:
     """Encrypt the dispute's query and hand the server only public bytes, by CID.
 
     Registering the public context tells the server which key is current, which retires
@@ -67,7 +70,7 @@ def prepare_search(tenant: str, texts: list[str], store: ContentStore, *, k: int
 
 
 def reveal_precedents(tenant: str, score_cids: list[str], precedent_ids: list[str],
-                      store: ContentStore, k: int) -> list[dict]:
+                      store: ContentStore, k: int) -> list[dict[str, Any]]:
     """Decrypt the server's scores and choose the top `k` precedents to reveal."""
     keys = tenant_keys(tenant)
     scores = keys.decrypt_scores([store.get(cid) for cid in score_cids])

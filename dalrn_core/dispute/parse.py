@@ -46,7 +46,7 @@ def _problems(error: ValidationError) -> list[Problem]:
     return problems
 
 
-def parse_dispute(data: bytes | str | dict, *, now: datetime | None = None) -> Dispute:
+def parse_dispute(data: bytes | str | dict[str, Any], *, now: datetime | None = None) -> Dispute:
     """Validate a dispute from JSON bytes/text or a dict; raise InputError naming each field."""
     if isinstance(data, (bytes, str)):
         if len(data) > MAX_DISPUTE_BYTES:

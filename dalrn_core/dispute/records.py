@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from dalrn_core.atomic import write_json_atomic
 from dalrn_core.config import sub_dir
@@ -40,21 +41,22 @@ def record_path(dispute_id: str) -> Path:
     return sub_dir("disputes") / dispute_id / "record.json"
 
 
-def load_record(dispute_id: str) -> dict:
+def load_record(dispute_id: str) -> dict[str, Any]:
     path = record_path(dispute_id)
     if not path.exists():
         raise InputError.one("dispute_id", f"no resolved dispute {dispute_id!r} in {path.parent.parent}")
-    return json.loads(path.read_text())
+    record: dict[str, Any] = json.loads(path.read_text())
+    return record
 
 
-def save_record(dispute_id: str, record: dict) -> None:
+def save_record(dispute_id: str, record: dict[str, Any]) -> None:
     write_json_atomic(record_path(dispute_id), record)
 
 
-def update_record(dispute_id: str, **fields) -> dict:
+def update_record(dispute_id: str, **fields: Any) -> dict[str, Any]:
     """Merge `fields` into the record (creating it) and save it."""
     path = record_path(dispute_id)
-    record = json.loads(path.read_text()) if path.exists() else {"dispute_id": dispute_id}
+    record: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {"dispute_id": dispute_id}
     record.update(fields)
     save_record(dispute_id, record)
     return record

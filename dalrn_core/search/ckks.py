@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 from tenseal import sealapi
 
 # Bandit B108 skipped: /dev/shm is only the folder; mkstemp makes each private, unique file.
@@ -94,7 +95,7 @@ def _conjugate_pairs(rows: np.ndarray, packing: Packing) -> np.ndarray:
     return x[:, 0::2] - 1j * x[:, 1::2]
 
 
-def _diagonals(conj: np.ndarray, packing: Packing, j: int) -> np.ndarray:
+def _diagonals(conj: np.ndarray, packing: Packing, j: int) -> npt.NDArray[np.complex128]:
     """Plaintext diagonals ``jB .. jB+B-1`` of one chunk, pre-rotated right by ``jB``.
 
     Entry ``[b, i]`` is ``conj[(i - jB) mod S]`` at complex column
@@ -105,18 +106,26 @@ def _diagonals(conj: np.ndarray, packing: Packing, j: int) -> np.ndarray:
     src = (slot - j * B) % S
     ks = j * B + np.arange(B)
     ks = ks[ks < h]
-    return conj[src[None, :], (src[None, :] + ks[:, None]) % h]
+    diagonals: npt.NDArray[np.complex128] = conj[src[None, :], (src[None, :] + ks[:, None]) % h]
+    return diagonals
+
+
+# Plaintext diagonals of a corpus: [chunk][giant step][baby step], ready for multiply_plain.
+EncodedCorpus = list[list[list[sealapi.Plaintext]]]
+# (documents' sha256, their shape, the level's parms_id, scale, slots): everything the
+# encoding depends on.
+_CorpusKey = tuple[str, tuple[int, ...], tuple[int, ...], float, int]
 
 
 class Evaluator:
     """Server-side CKKS arithmetic over a public TenSEAL context (no secret key)."""
 
-    def __init__(self, seal_context, galois_keys) -> None:
+    def __init__(self, seal_context: sealapi.SEALContext, galois_keys: sealapi.GaloisKeys) -> None:
         self.context = seal_context
         self.galois = galois_keys
         self.encoder = sealapi.CKKSEncoder(seal_context)
         self.evaluator = sealapi.Evaluator(seal_context)
-        self.slots = self.encoder.slot_count()
+        self.slots: int = self.encoder.slot_count()
 
     def scores(self, query: sealapi.Ciphertext, documents: np.ndarray,
                scale: float) -> list[sealapi.Ciphertext]:
@@ -134,7 +143,8 @@ class Evaluator:
             ev.rotate_vector(baby[-1], 1, self.galois, nxt)
             baby.append(nxt)
         plains = self._encoded(documents, packing, top.parms_id(), scale)
-        out, product = [], sealapi.Ciphertext()
+        out: list[sealapi.Ciphertext] = []
+        product = sealapi.Ciphertext()
         for chunk in plains:
             acc = None
             for j, group in enumerate(chunk):
@@ -152,24 +162,25 @@ class Evaluator:
             out.append(acc)
         return out
 
-    def _encoded(self, documents: np.ndarray, packing: Packing, parms, scale: float):
+    def _encoded(self, documents: np.ndarray, packing: Packing, parms: list[int],
+                 scale: float) -> EncodedCorpus:
         """Plaintext diagonals per chunk and giant step, from the cache when known.
 
         Encoding is most of the cost of a cold call and depends only on the documents and
         the public parameters (never on a key), so one corpus serves every tenant.
         """
-        key = (hashlib.sha256(np.ascontiguousarray(documents).tobytes()).hexdigest(),
+        key: _CorpusKey = (hashlib.sha256(np.ascontiguousarray(documents).tobytes()).hexdigest(),
                documents.shape, tuple(parms), float(scale), self.slots)
         cached = _PLAINTEXTS.get(key)
         if cached is not None:
             return cached
         R = packing.rows_per_chunk
-        plains = []
+        plains: EncodedCorpus = []
         for c in range(packing.chunks):
             conj = _conjugate_pairs(documents[c * R:(c + 1) * R], packing)
-            chunk = []
+            chunk: list[list[sealapi.Plaintext]] = []
             for j in range(packing.giant):
-                group = []
+                group: list[sealapi.Plaintext] = []
                 for diag in _diagonals(conj, packing, j):
                     plain = sealapi.Plaintext()
                     self.encoder.encode(diag.tolist(), parms, scale, plain)
@@ -186,16 +197,17 @@ class _PlaintextCache:
     """Encoded corpora, least recently used first out, bounded in bytes."""
 
     def __init__(self, max_bytes: int) -> None:
-        self.max_bytes, self.items, self.lock = max_bytes, OrderedDict(), threading.Lock()
+        self.max_bytes, self.lock = max_bytes, threading.Lock()
+        self.items: OrderedDict[_CorpusKey, tuple[EncodedCorpus, int]] = OrderedDict()
 
-    def get(self, key):
+    def get(self, key: _CorpusKey) -> EncodedCorpus | None:
         with self.lock:
             if key not in self.items:
                 return None
             self.items.move_to_end(key)
             return self.items[key][0]
 
-    def put(self, key, value, size: int) -> None:
+    def put(self, key: _CorpusKey, value: EncodedCorpus, size: int) -> None:
         if size > self.max_bytes:
             return
         with self.lock:
@@ -207,7 +219,7 @@ class _PlaintextCache:
 _PLAINTEXTS = _PlaintextCache(int(os.environ.get("DALRN_CKKS_PLAINTEXT_CACHE_MB", "256")) << 20)
 
 
-def _prime_count(context_data) -> int:
+def _prime_count(context_data: sealapi.SEALContext.ContextData) -> int:
     """Primes in a level's modulus (bit counts differ per prime, so count levels below)."""
     count, data = 1, context_data.next_context_data()
     while data is not None:
@@ -215,7 +227,7 @@ def _prime_count(context_data) -> int:
     return count
 
 
-def _can_drop_level(seal_context, ciphertext) -> bool:
+def _can_drop_level(seal_context: sealapi.SEALContext, ciphertext: sealapi.Ciphertext) -> bool:
     """True when the ciphertext has a level below it that still holds a 2^80 product.
 
     Dropping a prime is free precision-wise while the remaining modulus exceeds the
@@ -225,7 +237,7 @@ def _can_drop_level(seal_context, ciphertext) -> bool:
     nxt = data.next_context_data() if data is not None else None
     if nxt is None:
         return False
-    bits = nxt.total_coeff_modulus_bit_count()
+    bits: int = nxt.total_coeff_modulus_bit_count()
     return bits >= 2 * math.log2(ciphertext.scale) + 20
 
 
@@ -235,7 +247,7 @@ def _tmp_path() -> str:
     return path
 
 
-def to_bytes(obj) -> bytes:
+def to_bytes(obj: sealapi.Ciphertext | sealapi.Plaintext) -> bytes:
     """SEAL's own serialisation (compressed) of a ciphertext or plaintext, as bytes.
 
     The Python binding only saves to a path, so a private temporary file (in RAM where
@@ -249,7 +261,7 @@ def to_bytes(obj) -> bytes:
         os.unlink(path)
 
 
-def ciphertext_from_bytes(seal_context, data: bytes) -> sealapi.Ciphertext:
+def ciphertext_from_bytes(seal_context: sealapi.SEALContext, data: bytes) -> sealapi.Ciphertext:
     """Load a SEAL ciphertext; SEAL validates it against the context's parameters."""
     path = _tmp_path()
     try:

@@ -19,8 +19,10 @@ import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
+import numpy.typing as npt
 import tenseal as ts
 from tenseal import sealapi
 
@@ -37,6 +39,14 @@ def key_id_of(public_context: bytes) -> str:
     return hashlib.sha256(public_context).hexdigest()
 
 
+class CKKSParams(TypedDict):
+    """The parameters a key pair was generated with (kept so rotation reuses them)."""
+
+    poly_modulus_degree: int
+    coeff_mod_bit_sizes: tuple[int, ...]
+    scale_bits: int
+
+
 @dataclass
 class TenantKeys:
     """A tenant's CKKS context with its secret key, and the public bytes given out."""
@@ -45,7 +55,7 @@ class TenantKeys:
     public_bytes: bytes
     created_at: datetime
     expires_at: datetime
-    params: dict
+    params: CKKSParams
 
     @property
     def key_id(self) -> str:
@@ -66,8 +76,8 @@ class TenantKeys:
         public = context.copy()
         public.make_context_public()
         created = _utc(now)
-        params = {"poly_modulus_degree": poly_modulus_degree,
-                  "coeff_mod_bit_sizes": tuple(coeff_mod_bit_sizes), "scale_bits": scale_bits}
+        params = CKKSParams(poly_modulus_degree=poly_modulus_degree,
+                            coeff_mod_bit_sizes=tuple(coeff_mod_bit_sizes), scale_bits=scale_bits)
         return cls(context, public.serialize(), created, created + lifetime, params)
 
     def public_context(self) -> bytes:
@@ -83,7 +93,7 @@ class TenantKeys:
         """Fresh keys with the same parameters; the caller retires this key's id."""
         return TenantKeys.generate(**self.params, lifetime=lifetime, now=now)
 
-    def encrypt_query(self, vector) -> bytes:
+    def encrypt_query(self, vector: npt.ArrayLike) -> bytes:
         """Encrypt a query vector for `dalrn_core.search.encrypted.encrypted_scores`."""
         v = np.asarray(vector, dtype=np.float64)
         if v.ndim != 1 or v.size == 0:
@@ -150,11 +160,13 @@ class TenantKeys:
         if key_id_of(public) != header["key_id"]:
             raise IntegrityError(f"tenant key file {path}: public context does not match "
                                  f"key id {header['key_id']}")
+        stored = header["params"]
         return cls(ts.context_from(private), public,
                    datetime.fromisoformat(header["created_at"]),
                    datetime.fromisoformat(header["expires_at"]),
-                   {**header["params"],
-                    "coeff_mod_bit_sizes": tuple(header["params"]["coeff_mod_bit_sizes"])})
+                   CKKSParams(poly_modulus_degree=stored["poly_modulus_degree"],
+                              coeff_mod_bit_sizes=tuple(stored["coeff_mod_bit_sizes"]),
+                              scale_bits=stored["scale_bits"]))
 
 
 def _utc(now: datetime | None) -> datetime:

@@ -21,12 +21,16 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dalrn_core.atomic import write_bytes_atomic
 from dalrn_core.config import sub_dir
 from dalrn_core.errors import InputError
+
+if TYPE_CHECKING:  # imported for real only when the model loads (a few seconds)
+    from sentence_transformers import SentenceTransformer
 
 DIM = 384
 MODEL_TAG = "all-minilm-l6-v2"  # the one name of the model: cache folder, index manifest, receipts
@@ -77,7 +81,8 @@ class Embedder:
     _shared: Embedder | None = None
     _lock = threading.Lock()
 
-    def __init__(self, model, cache: EmbeddingCache | None = None, tag: str = MODEL_TAG) -> None:
+    def __init__(self, model: SentenceTransformer, cache: EmbeddingCache | None = None,
+                 tag: str = MODEL_TAG) -> None:
         self.model = model
         self.tag = tag
         self.cache = cache if cache is not None else EmbeddingCache(model=tag)
@@ -153,7 +158,7 @@ class Embedder:
             .reshape(len(texts), DIM).astype(np.float32)
 
 
-def _load_model():
+def _load_model() -> SentenceTransformer:
     """The bundled MiniLM model on CPU, with the Hugging Face hub forced offline."""
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

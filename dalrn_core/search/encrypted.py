@@ -47,13 +47,16 @@ class _PublicContexts:
     second, and one key serves many queries. Holds public material only."""
 
     def __init__(self, size: int = 4) -> None:
-        self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
+        self.size, self.lock = size, threading.Lock()
+        # The TenSEAL context is kept beside its evaluator: the SEAL objects the evaluator
+        # uses live inside it.
+        self.items: OrderedDict[str, tuple[ckks.Evaluator, ts.Context]] = OrderedDict()
 
     def get(self, key_id: str, public_context: bytes) -> ckks.Evaluator:
         with self.lock:
             if key_id in self.items:
                 self.items.move_to_end(key_id)
-                return self.items[key_id]
+                return self.items[key_id][0]
         try:
             context = ts.context_from(public_context)
         except (ValueError, RuntimeError, TypeError) as exc:  # TenSEAL's errors on bad bytes
@@ -64,9 +67,8 @@ class _PublicContexts:
         if not context.has_galois_keys():
             raise InputError.one("public_context", "has no rotation (Galois) keys")
         evaluator = ckks.Evaluator(context.seal_context().data, context.galois_keys().data)
-        evaluator.keepalive = context  # the SEAL objects live inside the TenSEAL context
         with self.lock:
-            self.items[key_id] = evaluator
+            self.items[key_id] = (evaluator, context)
             while len(self.items) > self.size:
                 self.items.popitem(last=False)
         return evaluator

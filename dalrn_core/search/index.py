@@ -26,12 +26,15 @@ import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
+import numpy.typing as npt
 
 from dalrn_core.atomic import write_bytes_atomic
 from dalrn_core.config import sub_dir
@@ -72,7 +75,7 @@ def gpu_available() -> bool:
 
 
 @contextmanager
-def one_thread():
+def one_thread() -> Iterator[None]:
     """Run FAISS single-threaded (deterministic builds, one-core latency)."""
     before = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)
@@ -82,7 +85,8 @@ def one_thread():
         faiss.omp_set_num_threads(before)
 
 
-def _check_vectors(vectors, field: str, dim: int | None = None) -> np.ndarray:
+def _check_vectors(vectors: npt.ArrayLike, field: str,
+                   dim: int | None = None) -> npt.NDArray[np.float32]:
     v = np.asarray(vectors, dtype=np.float32)
     if v.ndim == 1:
         v = v[None, :]
@@ -95,13 +99,15 @@ def _check_vectors(vectors, field: str, dim: int | None = None) -> np.ndarray:
     return np.ascontiguousarray(v)
 
 
-def _new_index(vectors: np.ndarray, params: IndexParams):
+def _new_index(vectors: npt.NDArray[np.float32], params: IndexParams) -> faiss.Index:
     n, d = vectors.shape
+    index: faiss.Index
     if params.kind == "flat":
         index = faiss.IndexFlatIP(d)
     elif params.kind == "hnsw":
-        index = faiss.IndexHNSWFlat(d, params.M, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = params.ef_construction
+        graph = faiss.IndexHNSWFlat(d, params.M, faiss.METRIC_INNER_PRODUCT)
+        graph.hnsw.efConstruction = params.ef_construction
+        index = graph
     else:
         nlist = params.nlist or max(1, min(round(math.sqrt(n)), n // 39))
         index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
@@ -110,12 +116,16 @@ def _new_index(vectors: np.ndarray, params: IndexParams):
     return index
 
 
-def _searchable(index, params: IndexParams):
+def _searchable(index: faiss.Index, params: IndexParams) -> faiss.Index:
     """Set search-time knobs, and move GPU-capable kinds to the GPU when present."""
+    # FAISS hands back the concrete class (also from deserialize_index), so the kind the
+    # index was built as is its type.
     if params.kind == "hnsw":
+        assert isinstance(index, faiss.IndexHNSW)
         index.hnsw.efSearch = params.ef_search
         return index
     if params.kind == "ivf":
+        assert isinstance(index, faiss.IndexIVF)
         index.nprobe = params.nprobe
     if gpu_available():
         return faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), 0, index)
@@ -125,53 +135,57 @@ def _searchable(index, params: IndexParams):
 class PrecedentIndex:
     """Nearest precedents of query embeddings, by id, with exact search beside it."""
 
-    def __init__(self, index, ids: list[str], vectors: np.ndarray, params: IndexParams,
-                 meta: dict | None = None, cid: str | None = None) -> None:
+    def __init__(self, index: faiss.Index, ids: list[str], vectors: npt.NDArray[np.float32],
+                 params: IndexParams, meta: dict[str, Any] | None = None,
+                 cid: str | None = None) -> None:
         self.cpu_index, self.ids, self.vectors = index, list(ids), vectors
         self.params, self.meta, self.cid = params, dict(meta or {}), cid
         self.index = _searchable(index, params)
-        self._exact = None
+        self._exact: faiss.Index | None = None
         self._id_array = np.asarray(self.ids + [""], dtype=object)  # -1 maps to ""
 
     @classmethod
-    def build(cls, vectors, ids, params: IndexParams | None = None, meta: dict | None = None,
-              **overrides) -> PrecedentIndex:
+    def build(cls, vectors: npt.ArrayLike, ids: Iterable[object],
+              params: IndexParams | None = None, meta: dict[str, Any] | None = None,
+              **overrides: Any) -> PrecedentIndex:
         """Index `vectors` (rows of unit norm), row i named `ids[i]`."""
         params = replace(params or IndexParams(), **overrides).check()
         v = _check_vectors(vectors, "vectors")
-        ids = [str(i) for i in ids]
-        if len(ids) != len(v):
-            raise InputError.one("ids", f"has {len(ids)} entries for {len(v)} vectors")
-        if len(set(ids)) != len(ids):
+        names = [str(i) for i in ids]
+        if len(names) != len(v):
+            raise InputError.one("ids", f"has {len(names)} entries for {len(v)} vectors")
+        if len(set(names)) != len(names):
             raise InputError.one("ids", "must be unique")
         with one_thread():
             index = _new_index(v, params)
-        return cls(index, ids, v, params, meta)
+        return cls(index, names, v, params, meta)
 
     @property
     def dim(self) -> int:
-        return self.vectors.shape[1]
+        return int(self.vectors.shape[1])
 
     def __len__(self) -> int:
         return len(self.ids)
 
-    def search_positions(self, query_vectors, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    def search_positions(self, query_vectors: npt.ArrayLike, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """(scores, row positions), both shape (queries, k), best first; -1 pads."""
         q = _check_vectors(query_vectors, "query_vectors", self.dim)
         return self.index.search(q, _check_k(k, len(self)))
 
-    def search(self, query_vectors, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, query_vectors: npt.ArrayLike, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """(scores, precedent ids), both shape (queries, k), best first."""
         scores, rows = self.search_positions(query_vectors, k)
         return scores, self._id_array[rows]
 
-    def exact_positions(self, query_vectors, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    def exact_positions(self, query_vectors: npt.ArrayLike,
+                        k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """Exact top-k by brute force (`IndexFlatIP`): the ground truth for recall."""
         if self._exact is None:
             flat = IndexParams(kind="flat")
             self._exact = _searchable(_new_index(self.vectors, flat), flat)
+        exact = self._exact
         q = _check_vectors(query_vectors, "query_vectors", self.dim)
-        return self._exact.search(q, _check_k(k, len(self)))
+        return exact.search(q, _check_k(k, len(self)))
 
     def save(self, root: str | Path | None = None, *, make_latest: bool = True) -> str:
         """Write the index under its CID and return the CID (idempotent)."""
@@ -248,7 +262,7 @@ class PrecedentIndex:
         return pointer.read_text().strip() if pointer.exists() else None
 
 
-_OPEN: dict = {}
+_OPEN: dict[tuple[str, str], PrecedentIndex] = {}  # (index folder, CID) -> loaded index
 _OPEN_LOCK = threading.Lock()
 
 

@@ -74,6 +74,7 @@ def latest_index_cid() -> str:
     index = PrecedentIndex.latest()
     if index is None:
         raise RuntimeError("no precedent index yet: run `dalrn index build` (the build_index flow)")
+    assert index.cid is not None  # a loaded index always carries the CID it was loaded by
     return index.cid
 
 
@@ -86,15 +87,17 @@ def describe_revealed(revealed: list[RevealedPrecedent], index_cid: str, evidenc
         if hit.precedent_id not in positions:
             raise InputError.one(f"revealed[{k}].precedent_id",
                                  f"{hit.precedent_id!r} is not in index {index_cid[:16]}...")
-    corpus = load_precedents().set_index("precedent_id") if revealed else None
     hits = []
-    for hit in revealed:
-        row = corpus.loc[hit.precedent_id]
-        hits.append(PrecedentHit(precedent_id=hit.precedent_id, score=hit.score,
-                                 license_name=row["license_name"], cid=store.put(row["text"].encode()),
-                                 excerpt=row["text"][:240]))
+    if revealed:  # the corpus is read only when there is something to describe
+        corpus = load_precedents().set_index("precedent_id")
+        for hit in revealed:
+            row = corpus.loc[hit.precedent_id]
+            hits.append(PrecedentHit(precedent_id=hit.precedent_id, score=hit.score,
+                                     license_name=row["license_name"],
+                                     cid=store.put(row["text"].encode()), excerpt=row["text"][:240]))
     chosen = [h.precedent_id for h in hits]
-    relevance = evidence_relevance(
+    closest = evidence_relevance(
         evidence_ids, evidence_vectors, chosen, index.vectors[[positions[p] for p in chosen]]
     ) if chosen else {}
+    relevance = {evidence_id: [Closeness(**c) for c in near] for evidence_id, near in closest.items()}
     return PrecedentHits(index_cid=index_cid, precedents=hits, relevance=relevance)

@@ -9,6 +9,7 @@ so held-out scores measure generalisation to unseen networks, not to unseen node
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import networkx as nx
@@ -72,7 +73,7 @@ def simulate_sample(
 
 
 def build_dataset(
-    seeds, *, n_range: tuple[int, int] = (40, 100), jobs_per_node: int = 200
+    seeds: Iterable[int], *, n_range: tuple[int, int] = (40, 100), jobs_per_node: int = 200
 ) -> list[Sample]:
     """Simulate one sample per seed (a seed names a whole network)."""
     seeds = [int(s) for s in seeds]
@@ -84,7 +85,7 @@ def build_dataset(
     ]
 
 
-def split_by_seed(samples: list[Sample], test_seeds) -> tuple[list[Sample], list[Sample]]:
+def split_by_seed(samples: list[Sample], test_seeds: Iterable[int]) -> tuple[list[Sample], list[Sample]]:
     """(train, test): a network goes to test exactly when its seed is in `test_seeds`."""
     held = {int(s) for s in test_seeds}
     train = [s for s in samples if s.seed not in held]

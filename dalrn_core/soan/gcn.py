@@ -14,8 +14,10 @@ is what MAPE scores.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import torch
 from torch import nn
 from torch_geometric.data import Batch, Data
@@ -41,7 +43,8 @@ class LatencyGCN(nn.Module):
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
         h = torch.relu(self.conv1(x, edge_index))
         h = torch.relu(self.conv2(h, edge_index))
-        return self.head(torch.cat([h, x], dim=1)).squeeze(-1)
+        out: torch.Tensor = self.head(torch.cat([h, x], dim=1))
+        return out.squeeze(-1)
 
 
 @dataclass
@@ -77,16 +80,20 @@ class Predictor:
         sizes = [x.shape[0] for x, _ in graphs]
         return np.split(out.astype(float), np.cumsum(sizes)[:-1])
 
-    def _scale(self, x: np.ndarray) -> np.ndarray:
-        return ((x - self.x_mean) / self.x_std).astype(np.float32)
+    def _scale(self, x: np.ndarray) -> npt.NDArray[np.float32]:
+        scaled: npt.NDArray[np.float32] = ((x - self.x_mean) / self.x_std).astype(np.float32)
+        return scaled
 
 
-def _data(x: np.ndarray, edges: np.ndarray, y=None, mask=None) -> Data:
+def _data(x: np.ndarray, edges: np.ndarray,
+          targets: tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.bool_]] | None = None) -> Data:
+    """One PyG graph; `targets` (latency, trusted mask) only for training."""
     data = Data(
         x=torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
         edge_index=torch.from_numpy(np.ascontiguousarray(edges, dtype=np.int64)),
     )
-    if y is not None:
+    if targets is not None:
+        y, mask = targets
         data.y = torch.from_numpy(np.log(np.maximum(y, 1e-6)).astype(np.float32))
         data.mask = torch.from_numpy(mask)
     return data
@@ -103,7 +110,7 @@ def train_gcn(train: list[Sample], config: TrainConfig | None = None) -> Predict
     model = LatencyGCN(x_all.shape[1], config.hidden, config.plain)
     predictor = Predictor(model, x_mean, x_std, config, sorted(s.seed for s in train))
     batch = Batch.from_data_list(
-        [_data(predictor._scale(s.x), s.edge_index, s.y, s.mask) for s in train]
+        [_data(predictor._scale(s.x), s.edge_index, (s.y, s.mask)) for s in train]
     )
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     for _ in range(config.epochs):
@@ -111,7 +118,7 @@ def train_gcn(train: list[Sample], config: TrainConfig | None = None) -> Predict
         optimiser.zero_grad()
         out = model(batch.x, batch.edge_index)
         loss = torch.mean((out[batch.mask] - batch.y[batch.mask]) ** 2)
-        loss.backward()
+        torch.autograd.backward(loss)  # what loss.backward() calls; that method is unannotated
         optimiser.step()
     return predictor
 

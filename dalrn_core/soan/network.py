@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -55,7 +56,7 @@ class NetworkState:
     def n(self) -> int:
         return int(self.arrival.size)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "arrival": self.arrival.tolist(),
             "service": self.service.tolist(),
@@ -63,7 +64,7 @@ class NetworkState:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> NetworkState:
+    def from_dict(cls, data: dict[str, Any]) -> NetworkState:
         return cls(
             np.array(data["arrival"]), np.array(data["service"]), float(data["forward_prob"])
         )

@@ -21,7 +21,7 @@ from dalrn_core.soan.network import NetworkState, solve
 
 
 def render_network_png(
-    graph: nx.Graph, state: NetworkState, path, *, title: str | None = None, dpi: int = 80
+    graph: nx.Graph, state: NetworkState, path: str | Path, *, title: str | None = None, dpi: int = 80
 ) -> Path:
     """Draw the network with closed-form utilisation (colour) and queue length (size)."""
     path = Path(path)
@@ -59,7 +59,7 @@ def render_network_png(
     return path
 
 
-def plot_current(path) -> Path:
+def plot_current(path: str | Path) -> Path:
     """Render the live network (stored `current` version) to `path`; for `dalrn soan plot`."""
     from dalrn_core.soan.store import load_current_network
 

@@ -7,6 +7,7 @@ reflects the topology, not the draw.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from dalrn_core.config import sub_dir
 from dalrn_core.soan.metrics import SoanMetrics
@@ -18,9 +19,9 @@ from dalrn_core.soan.store import NetworkVersion
 
 def compare(
     before: NetworkVersion, after: NetworkVersion, *, jobs: int = 50_000, seed: int = 0
-) -> dict:
+) -> dict[str, Any]:
     """Closed-form and simulated mean latency of both versions and the simulated drop."""
-    summary: dict = {}
+    summary: dict[str, Any] = {}
     for name, version in (("before", before), ("after", after)):
         summary[name] = {
             "hash": version.hash,
@@ -35,7 +36,7 @@ def compare(
     return summary
 
 
-def summary_markdown(summary: dict) -> str:
+def summary_markdown(summary: dict[str, Any]) -> str:
     rows = "".join(
         f"| {k} | `{summary[k]['hash'][:12]}` | {summary[k]['closed_form_latency']:.3f} | "
         f"{summary[k]['simulated_latency']:.3f} |\n"
@@ -49,7 +50,7 @@ def summary_markdown(summary: dict) -> str:
 
 
 def write_prometheus(
-    version: NetworkVersion, history: list[dict], *, jobs: int = 50_000, seed: int = 0
+    version: NetworkVersion, history: list[dict[str, Any]], *, jobs: int = 50_000, seed: int = 0
 ) -> Path:
     """Per-agent gauges (from a simulation) and rewiring counters, in the text format a
     node_exporter textfile collector reads: `soan/metrics.prom` in the data folder."""

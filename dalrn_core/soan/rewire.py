@@ -22,6 +22,7 @@ inside [min_degree, max_degree].
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -69,14 +70,14 @@ class IterationMetrics:
     simulated_mean_latency: float  # of the network kept after this iteration (this seed)
     max_utilisation: float  # closed form, of the network kept
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def bounds_hold(graph: nx.Graph, min_degree: int, max_degree: int) -> bool:
     """Connected, and every degree within [min_degree, max_degree]."""
     degrees = [d for _, d in graph.degree()]
-    return nx.is_connected(graph) and min(degrees) >= min_degree and max(degrees) <= max_degree
+    return bool(nx.is_connected(graph)) and min(degrees) >= min_degree and max(degrees) <= max_degree
 
 
 def apply_move(graph: nx.Graph, move: Move) -> nx.Graph:

@@ -65,7 +65,7 @@ def route_dispute(
     if latency is None:
         latency = predict_latency(graph, state, predictor)
     candidates = sorted([entry, *graph.neighbors(entry)])
-    return min(candidates, key=lambda a: (float(latency[a]), a))
+    return int(min(candidates, key=lambda a: (float(latency[a]), a)))
 
 
 def route_on(network: NetworkVersion, predictor: Predictor | None, dispute_id: str) -> MediatorRoute:
@@ -74,6 +74,7 @@ def route_on(network: NetworkVersion, predictor: Predictor | None, dispute_id: s
     Before any predictor exists (the soan-rewire flow trains one) the exact Jackson-network
     latency is used instead, so routing never waits on training.
     """
+    basis: Literal["gcn", "jackson_closed_form"]
     if predictor is not None:
         latency, basis = predict_latency(network.graph, network.state, predictor), "gcn"
     else:

@@ -18,10 +18,12 @@ import bisect
 import heapq
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
+import numpy.typing as npt
 
 from dalrn_core.errors import InputError
 from dalrn_core.soan.network import NetworkState, routing_matrix
@@ -45,9 +47,10 @@ class SimulationResult:
 class _Pool:
     """Random numbers drawn in blocks: one numpy call per block instead of per event."""
 
-    def __init__(self, draw, block: int) -> None:
+    def __init__(self, draw: Callable[[int], npt.NDArray[np.float64]], block: int) -> None:
         self._draw, self._block = draw, block
-        self._buf, self._i = draw(block).tolist(), 0
+        self._buf: list[float] = draw(block).tolist()
+        self._i = 0
 
     def next(self) -> float:
         if self._i == len(self._buf):
@@ -98,7 +101,7 @@ def simulate(
     mu = state.service.tolist()
     first_measured = math.floor(warmup * jobs)
 
-    queues: list[deque] = [deque() for _ in range(n)]
+    queues: list[deque[tuple[int, float]]] = [deque() for _ in range(n)]  # (job, arrival)
     area, busy, last = [0.0] * n, [0.0] * n, [0.0] * n
     visit_sum, visits = [0.0] * n, [0] * n
     lat_sum, lat_count = [0.0] * n, [0] * n

@@ -17,6 +17,7 @@ import io
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -53,7 +54,7 @@ class NetworkVersion:
     graph: nx.Graph
     state: NetworkState
     parent: str | None = None
-    meta: dict = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
 def networks_dir() -> Path:
@@ -65,7 +66,7 @@ def save_network(
     state: NetworkState,
     *,
     parent: str | None = None,
-    meta: dict | None = None,
+    meta: dict[str, Any] | None = None,
     make_current: bool = True,
 ) -> str:
     """Store a network version and (by default) point `current` at it; returns its hash."""
@@ -120,7 +121,7 @@ def models_dir() -> Path:
     return sub_dir("soan", "models")
 
 
-def save_predictor(predictor: Predictor, metrics: dict | None = None) -> str:
+def save_predictor(predictor: Predictor, metrics: dict[str, Any] | None = None) -> str:
     """Store weights, scaling and training record; point `latest` at them; returns the hash."""
     buffer = io.BytesIO()
     torch.save(
