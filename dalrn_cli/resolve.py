@@ -15,7 +15,7 @@ import uuid
 from dalrn_cli.tenant import reveal_to_run
 from dalrn_core.dispute.model import Dispute
 from dalrn_core.evidence.store import LocalContentStore
-from dalrn_core.tenant import prepare_search
+from dalrn_core.search.tenant_query import prepare_search
 
 
 async def _answer_pause(tag: str, dispute: Dispute, request: dict, say) -> None:

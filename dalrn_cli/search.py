@@ -1,9 +1,9 @@
 """`dalrn search`: nearest precedents of a text, in the clear or under the tenant's key.
 
 With `--encrypted` the CLI plays both roles of the dispute flow's search, by CID through
-the content store: the tenant (`dalrn_core.tenant`) stores its public context and CKKS
-query, the server function (`score_stored_query`) scores every precedent without reading
-the query and stores the encrypted scores, and the tenant decrypts and ranks them.
+the content store: the tenant (`dalrn_core.search.tenant_query`) stores its public context
+and CKKS query, the server function (`score_stored_query`) scores every precedent without
+reading the query and stores the encrypted scores, and the tenant decrypts and ranks them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dalrn_core.search.embed import Embedder
 from dalrn_core.search.encrypted import score_stored_query
 from dalrn_core.search.index import PrecedentIndex
 from dalrn_core.search.rotation import KeyRegistry
-from dalrn_core.tenant import prepare_search, reveal_precedents
+from dalrn_core.search.tenant_query import prepare_search, reveal_precedents
 
 
 def search(text: str, *, k: int = 10, encrypted: bool = False, tenant: str = "cli") -> dict:

@@ -18,7 +18,7 @@ from dalrn_core.errors import InputError
 from dalrn_core.evidence.store import ContentStore, LocalContentStore
 from dalrn_core.podp.ledger import load_receipts
 from dalrn_core.search.index import PrecedentIndex
-from dalrn_core.tenant import prepare_search, reveal_precedents
+from dalrn_core.search.tenant_query import prepare_search, reveal_precedents
 
 
 def prepare(path: str, *, k: int = 5) -> dict:

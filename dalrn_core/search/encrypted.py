@@ -131,7 +131,7 @@ def score_stored_query(store: ContentStore, context_cid: str, query_cid: str, do
     """The server's role by CID: read the tenant's public context and encrypted query from
     `store`, score them against `documents`, store the encrypted scores; returns their CIDs.
 
-    The tenant reads them back with `dalrn_core.tenant.reveal_precedents`.
+    The tenant reads them back with `dalrn_core.search.tenant_query.reveal_precedents`.
     """
     blobs = encrypted_scores(store.get(context_cid), store.get(query_cid), documents,
                              active_key_ids=active_key_ids)

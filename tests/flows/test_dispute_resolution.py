@@ -17,7 +17,7 @@ from dalrn_core.errors import IntegrityError
 from dalrn_core.evidence.store import LocalContentStore
 from dalrn_core.podp.verify import verify_dispute
 from dalrn_core.search.corpus import load_precedents
-from dalrn_core.tenant import query_vector
+from dalrn_core.search.tenant_query import query_vector
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "supply-contract.json"
 

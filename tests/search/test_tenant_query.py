@@ -1,6 +1,6 @@
-"""The tenant module's store-based search: the tenant encrypts, the server scores by CID
-through the content store, the tenant decrypts; the ranking is the plaintext one and the
-server side never holds the secret key."""
+"""The tenant's side of store-based search (`tenant_query`): the tenant encrypts, the server
+scores by CID through the content store, the tenant decrypts; the ranking is the plaintext
+one and the server side never holds the secret key."""
 
 from __future__ import annotations
 
@@ -12,7 +12,12 @@ import tenseal as ts
 from dalrn_core.evidence.store import LocalContentStore
 from dalrn_core.search.encrypted import score_stored_query
 from dalrn_core.search.rotation import KeyRegistry
-from dalrn_core.tenant import prepare_search, query_vector, reveal_precedents, tenant_keys
+from dalrn_core.search.tenant_query import (
+    prepare_search,
+    query_vector,
+    reveal_precedents,
+    tenant_keys,
+)
 
 TEXTS = ["The supplier delivered the goods three weeks late.",
          "The buyer withheld the final payment until the defects were repaired."]
