@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from dalrn_core.soan.dataset import build_dataset
-from dalrn_core.soan.gcn import TrainConfig, evaluate, train_gcn
+from dalrn_core.soan.gcn import GCNTrainConfig, evaluate, train_gcn
 from dalrn_core.soan.network import NetworkState, scale_to_utilisation, skewed_state, solve
 from dalrn_core.soan.predict import predict_latency_many
 from dalrn_core.soan.queue import mm1
@@ -105,7 +105,8 @@ def _simulation(quick: bool) -> list[dict]:
 def _predictor(quick: bool):
     n_train, n_test = (24, 6) if quick else (60, 15)
     n_range = (20, 40) if quick else (40, 100)
-    config = TrainConfig(hidden=16, epochs=250) if quick else TrainConfig(hidden=32, epochs=300)
+    config = (GCNTrainConfig(hidden=16, epochs=250) if quick
+              else GCNTrainConfig(hidden=32, epochs=300))
     train = build_dataset(range(n_train), n_range=n_range, jobs_per_node=200 if quick else 300)
     test = build_dataset(
         range(10_000, 10_000 + n_test), n_range=n_range, jobs_per_node=800 if quick else 1500
@@ -113,7 +114,7 @@ def _predictor(quick: bool):
     started = time.perf_counter()
     predictor = train_gcn(train, config)
     train_s = time.perf_counter() - started
-    plain = train_gcn(train, TrainConfig(**{**config.__dict__, "plain": True}))
+    plain = train_gcn(train, GCNTrainConfig(**{**config.__dict__, "plain": True}))
     note = (
         f"{n_train} train / {n_test} held-out networks (split by seed), n in {n_range}, "
         f"hidden {config.hidden}, {config.epochs} epochs, trained in {train_s:.1f} s"

@@ -48,7 +48,9 @@ class LatencyGCN(nn.Module):
 
 
 @dataclass
-class TrainConfig:
+class GCNTrainConfig:
+    """How `train_gcn` trains the latency predictor (full-batch Adam on log latency)."""
+
     hidden: int = 32
     epochs: int = 400
     lr: float = 0.01
@@ -64,7 +66,7 @@ class Predictor:
     model: LatencyGCN
     x_mean: np.ndarray
     x_std: np.ndarray
-    config: TrainConfig = field(default_factory=TrainConfig)
+    config: GCNTrainConfig = field(default_factory=GCNTrainConfig)
     train_seeds: list[int] = field(default_factory=list)
 
     def predict(self, x: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -99,9 +101,9 @@ def _data(x: np.ndarray, edges: np.ndarray,
     return data
 
 
-def train_gcn(train: list[Sample], config: TrainConfig | None = None) -> Predictor:
+def train_gcn(train: list[Sample], config: GCNTrainConfig | None = None) -> Predictor:
     """Full-batch Adam on masked squared error of log latency over all training networks."""
-    config = config or TrainConfig()
+    config = config or GCNTrainConfig()
     if not train:
         raise InputError.one("train", "needs at least one network")
     torch.manual_seed(config.seed)

@@ -14,7 +14,7 @@ import torch
 
 from dalrn_core.soan.dataset import build_dataset
 from dalrn_core.soan.features import edge_index, node_features
-from dalrn_core.soan.gcn import Predictor, TrainConfig, evaluate, train_gcn
+from dalrn_core.soan.gcn import GCNTrainConfig, Predictor, evaluate, train_gcn
 from dalrn_core.soan.network import NetworkState
 from dalrn_core.soan.store import load_predictor, models_dir, save_predictor
 
@@ -48,7 +48,7 @@ def train_default(
     train_networks: int = 24,
     test_networks: int = 6,
     jobs_per_node: int = 200,
-    config: TrainConfig | None = None,
+    config: GCNTrainConfig | None = None,
     n_range: tuple[int, int] = (40, 100),
     save: bool = True,
 ) -> tuple[Predictor, dict[str, float], str | None]:
@@ -61,7 +61,7 @@ def train_default(
     test = build_dataset(
         range(10_000, 10_000 + test_networks), n_range=n_range, jobs_per_node=jobs_per_node * 3
     )
-    predictor = train_gcn(train, config or TrainConfig(hidden=16, epochs=250))
+    predictor = train_gcn(train, config or GCNTrainConfig(hidden=16, epochs=250))
     scores = evaluate(predictor, train, test)
     digest = save_predictor(predictor, {"heldout_mape": scores}) if save else None
     return predictor, scores, digest

@@ -26,7 +26,7 @@ import torch
 from dalrn_core.atomic import write_bytes_atomic
 from dalrn_core.config import sub_dir
 from dalrn_core.errors import InputError, IntegrityError
-from dalrn_core.soan.gcn import LatencyGCN, Predictor, TrainConfig
+from dalrn_core.soan.gcn import GCNTrainConfig, LatencyGCN, Predictor
 from dalrn_core.soan.network import NetworkState, check_graph, skewed_state
 from dalrn_core.soan.topology import small_world
 
@@ -153,7 +153,7 @@ def load_predictor(digest: str | None = None) -> Predictor | None:
             return None
         digest = pointer.read_text().strip()
     blob = torch.load(io.BytesIO(_read_verified(folder, digest, ".pt")), weights_only=True)
-    config = TrainConfig(**json.loads(blob["config"]))
+    config = GCNTrainConfig(**json.loads(blob["config"]))
     model = LatencyGCN(blob["in_features"], config.hidden, config.plain)
     model.load_state_dict(blob["state_dict"])
     return Predictor(

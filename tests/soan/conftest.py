@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from dalrn_core.soan.dataset import build_dataset
-from dalrn_core.soan.gcn import TrainConfig, train_gcn
+from dalrn_core.soan.gcn import GCNTrainConfig, train_gcn
 
 TRAIN_SEEDS = range(24)
 TEST_SEEDS = range(500, 506)
@@ -31,5 +31,5 @@ def tiny_data():
 @pytest.fixture(scope="session")
 def tiny_predictor(tiny_data):
     torch.set_num_threads(1)
-    return train_gcn(tiny_data[0], TrainConfig(hidden=16, epochs=250))
+    return train_gcn(tiny_data[0], GCNTrainConfig(hidden=16, epochs=250))
 

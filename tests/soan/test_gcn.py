@@ -7,7 +7,7 @@ import torch
 from dalrn_core.errors import IntegrityError
 from dalrn_core.soan.dataset import split_by_seed
 from dalrn_core.soan.features import FEATURE_NAMES, edge_index, node_features
-from dalrn_core.soan.gcn import TrainConfig, evaluate, mape, train_gcn
+from dalrn_core.soan.gcn import GCNTrainConfig, evaluate, mape, train_gcn
 from dalrn_core.soan.predict import predict_latency, predict_latency_many
 from dalrn_core.soan.store import default_network, load_predictor, models_dir, save_predictor
 
@@ -72,8 +72,8 @@ def test_no_stored_model_means_none():
 def test_training_is_reproducible(tiny_data):
     torch.set_num_threads(1)
     train = tiny_data[0][:4]
-    a = train_gcn(train, TrainConfig(hidden=8, epochs=20))
-    b = train_gcn(train, TrainConfig(hidden=8, epochs=20))
+    a = train_gcn(train, GCNTrainConfig(hidden=8, epochs=20))
+    b = train_gcn(train, GCNTrainConfig(hidden=8, epochs=20))
     sample = tiny_data[1][0]
     assert np.allclose(
         a.predict(sample.x, sample.edge_index), b.predict(sample.x, sample.edge_index)
