@@ -14,7 +14,7 @@ from prefect.input import RunInput
 
 from blocks.evidence_store import content_store
 from dalrn_core.dispute.stages import EncryptedSearch
-from dalrn_core.search.encrypted import encrypted_scores
+from dalrn_core.search.encrypted import score_stored_query
 from dalrn_core.search.index import PrecedentIndex
 from dalrn_core.search.precedents import (
     PrecedentHits,
@@ -45,11 +45,9 @@ def current_index_cid() -> str:
       retries=2, retry_delay_seconds=[1, 4])
 def encrypted_precedent_search(request: PrecedentSearchRequest, index_cid: str) -> EncryptedSearch:
     """Score the encrypted query against every precedent; store the ciphertexts by CID."""
-    store = content_store()
     index = PrecedentIndex.load(index_cid)
-    blobs = encrypted_scores(store.get(request.context_cid), store.get(request.query_cid),
-                             index.vectors, active_key_ids=KeyRegistry().active_ids())
-    score_cids = [store.put(blob) for blob in blobs]
+    score_cids = score_stored_query(content_store(), request.context_cid, request.query_cid,
+                                    index.vectors, active_key_ids=KeyRegistry().active_ids())
     create_table_artifact(
         key="encrypted-scores",
         table=[{"chunk": i, "ciphertext_cid": cid} for i, cid in enumerate(score_cids)],
