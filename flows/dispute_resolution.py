@@ -26,6 +26,7 @@ from tasks.negotiate import negotiate_settlement
 from tasks.precedents import (
     PrecedentSearchRequest,
     TenantReveal,
+    checked_reveal,
     current_index_cid,
     describe_hits,
     encrypted_precedent_search,
@@ -51,7 +52,7 @@ async def _precedents(trail: Trail, intake: Intake, embedding: Embedding,
         trail.record("encrypted_search", encrypted_precedent_search(request, index_cid))
         reveal = await pause_flow_run(wait_for_input=TenantReveal, timeout=wait_s, poll_interval=1,
                                       key=_reveal_key(intake.chain_id))
-        revealed = reveal.precedents[: request.k]
+        revealed = checked_reveal(reveal.precedents, index_cid, request.k)
     return trail.record("precedents", describe_hits(revealed, index_cid, intake.evidence_ids,
                                                     embedding.vectors))
 

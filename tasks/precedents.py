@@ -20,13 +20,14 @@ from dalrn_core.search.precedents import (
     PrecedentHits,
     PrecedentSearchRequest,
     RevealedPrecedent,
+    check_revealed,
     describe_revealed,
     latest_index_cid,
 )
 from dalrn_core.search.rotation import KeyRegistry
 
-__all__ = ["PrecedentSearchRequest", "RevealedPrecedent", "TenantReveal", "current_index_cid",
-           "describe_hits", "encrypted_precedent_search"]
+__all__ = ["PrecedentSearchRequest", "RevealedPrecedent", "TenantReveal", "checked_reveal",
+           "current_index_cid", "describe_hits", "encrypted_precedent_search"]
 
 
 class TenantReveal(RunInput):
@@ -56,6 +57,12 @@ def encrypted_precedent_search(request: PrecedentSearchRequest, index_cid: str) 
     )
     return EncryptedSearch(request=request, score_cids=score_cids, index_cid=index_cid,
                            documents=len(index))
+
+
+@task(name="check-reveal", cache_policy=NO_CACHE)
+def checked_reveal(revealed: list[RevealedPrecedent], index_cid: str, k: int) -> list[RevealedPrecedent]:
+    """The tenant's answer, refused (naming field and rule) unless every precedent is usable."""
+    return check_revealed(revealed, PrecedentIndex.open(index_cid), k)
 
 
 @task(name="search-hits", cache_policy=NO_CACHE)

@@ -8,11 +8,13 @@ each revealed precedent's indexed vector.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dalrn_core.errors import InputError
+from dalrn_core.errors import InputError, Problem
 from dalrn_core.evidence.store import ContentStore
 from dalrn_core.explain.relevance import evidence_relevance
 from dalrn_core.search.corpus import load_precedents
@@ -69,6 +71,56 @@ class PrecedentHits(BaseModel):
                 "outputs": {"revealed": [h.cid for h in self.precedents]}}
 
 
+# A revealed score is the tenant's decryption of a cosine similarity of unit vectors: CKKS
+# decoding error (about 1e-7 at scale 2^40) and float32 rounding stay far inside this.
+COSINE_TOLERANCE = 1e-3
+
+
+def check_revealed(revealed: Sequence[RevealedPrecedent], index: PrecedentIndex,
+                   k: int | None = None) -> list[RevealedPrecedent]:
+    """The tenant's reveal, refused unless every precedent can be used as it says.
+
+    Rules: at most `k` precedents (the search's `k`; no limit when None); each id in
+    `index` and named once; each score a finite number in the cosine range [-1, 1] give or
+    take `COSINE_TOLERANCE`. Every broken rule is reported at once, each naming its field
+    (``precedents[i].score``, as in the tenant's answer).
+
+    Returns
+    -------
+    list of RevealedPrecedent
+        `revealed`, unchanged, when it breaks no rule.
+
+    Raises
+    ------
+    InputError
+        Naming each broken rule.
+    """
+    problems: list[Problem] = []
+    if k is not None and len(revealed) > k:
+        problems.append(Problem("precedents", f"holds {len(revealed)} precedents; the search "
+                                              f"asked for at most k={k}"))
+    known, first = set(index.ids), dict[str, int]()  # first: id -> where it was first named
+    label = (index.cid or "in memory")[:16]
+    for i, hit in enumerate(revealed):
+        field = f"precedents[{i}]"
+        if hit.precedent_id not in known:
+            problems.append(Problem(f"{field}.precedent_id",
+                                    f"{hit.precedent_id!r} is not in index {label}..."))
+        elif hit.precedent_id in first:
+            problems.append(Problem(f"{field}.precedent_id", f"{hit.precedent_id!r} repeats "
+                                    f"precedents[{first[hit.precedent_id]}]; name each once"))
+        else:
+            first[hit.precedent_id] = i
+        if not math.isfinite(hit.score):
+            problems.append(Problem(f"{field}.score", f"must be a finite number, got {hit.score}"))
+        elif abs(hit.score) > 1.0 + COSINE_TOLERANCE:
+            problems.append(Problem(f"{field}.score", f"must be a cosine similarity in [-1, 1] "
+                                    f"(tolerance {COSINE_TOLERANCE:g}), got {hit.score:g}"))
+    if problems:
+        raise InputError(problems, subject="tenant reveal")
+    return list(revealed)
+
+
 def latest_index_cid() -> str:
     """The CID of the latest precedent index; a clear error when none was built yet."""
     index = PrecedentIndex.latest()
@@ -82,11 +134,8 @@ def describe_revealed(revealed: list[RevealedPrecedent], index_cid: str, evidenc
                       evidence_vectors: list[list[float]], store: ContentStore) -> PrecedentHits:
     """The revealed precedents with text and CID (stored), and evidence-to-precedent relevance."""
     index = PrecedentIndex.load(index_cid)
+    check_revealed(revealed, index)  # the count against k is checked where k is known
     positions = {pid: i for i, pid in enumerate(index.ids)}
-    for k, hit in enumerate(revealed):
-        if hit.precedent_id not in positions:
-            raise InputError.one(f"revealed[{k}].precedent_id",
-                                 f"{hit.precedent_id!r} is not in index {index_cid[:16]}...")
     hits = []
     if revealed:  # the corpus is read only when there is something to describe
         corpus = load_precedents().set_index("precedent_id")
