@@ -33,7 +33,7 @@ KINDS = ("decision", "chance", "utility")
 _SUBJECT = "influence diagram input"
 
 
-def _check_ids(name: str, values, *, need_one: bool) -> list[Problem]:
+def _check_ids(name: str, values: object, *, need_one: bool) -> list[Problem]:
     if not isinstance(values, (list, tuple)):
         return [Problem(name, "must be a list of strings")]
     problems = [
@@ -43,7 +43,7 @@ def _check_ids(name: str, values, *, need_one: bool) -> list[Problem]:
     ]
     if need_one and not values:
         problems.append(Problem(name, "must name at least one party"))
-    seen: set = set()
+    seen: set[object] = set()
     for k, v in enumerate(values):
         if v in seen:
             problems.append(Problem(f"{name}[{k}]", f"duplicate {v!r}"))
@@ -214,10 +214,10 @@ def render_png(graph: nx.DiGraph, path: str | Path) -> Path:
     return path
 
 
-def _layout(graph: nx.DiGraph) -> dict:
+def _layout(graph: nx.DiGraph) -> dict[str, tuple[float, float]]:
     """Layers top to bottom, nodes of a layer spread evenly in insertion order (deterministic:
     networkx's multipartite layout orders a layer by set iteration, which varies by process)."""
-    pos = {}
+    pos: dict[str, tuple[float, float]] = {}
     for layer in sorted({graph.nodes[n]["layer"] for n in graph}):
         members = [n for n in graph if graph.nodes[n]["layer"] == layer]
         for k, node in enumerate(members):

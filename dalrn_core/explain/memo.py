@@ -9,6 +9,8 @@ and the same CID.
 
 from __future__ import annotations
 
+from typing import Any
+
 from dalrn_core.dispute.model import Dispute
 from dalrn_core.negotiation.result import EquilibriumSearch, NegotiationResult
 
@@ -30,14 +32,14 @@ def describe_strategy(labels: list[str], mix: list[float]) -> str:
     return ", ".join(f"{p:.0%} {label}" for label, p in used)
 
 
-def as_result(negotiation: NegotiationResult | dict) -> NegotiationResult:
+def as_result(negotiation: NegotiationResult | dict[str, Any]) -> NegotiationResult:
     """The negotiation as the model, from the model or its JSON (``model_dump``)."""
     if isinstance(negotiation, NegotiationResult):
         return negotiation
     return NegotiationResult.model_validate(negotiation)
 
 
-def settlement_terms(dispute: Dispute, negotiation: NegotiationResult) -> dict:
+def settlement_terms(dispute: Dispute, negotiation: NegotiationResult) -> dict[str, Any]:
     """The selected outcome in the parties' own words, with each party's payoff."""
     outcome = negotiation.outcome
     if outcome == "no_agreement":
@@ -66,7 +68,7 @@ def _describe_lottery(cells: list[tuple[str, float]]) -> str:
     return "lottery: " + ", ".join(f"{p:.0%} {label}" for label, p in cells)
 
 
-def batna_comparison(negotiation: NegotiationResult, settlement: dict) -> dict:
+def batna_comparison(negotiation: NegotiationResult, settlement: dict[str, Any]) -> dict[str, Any]:
     """Each party's BATNA as the negotiation used it, against what the settlement gives it.
 
     For a two-party game also the equilibria that give every party at least its BATNA
@@ -89,13 +91,13 @@ def build_memo(
     *,
     dispute_cid: str,
     evidence_cids: dict[str, str],
-    precedents: list[dict],
-    evidence_relevance: dict[str, list[dict]],
-    negotiation: NegotiationResult | dict,
-    diagram: dict,
+    precedents: list[dict[str, Any]],
+    evidence_relevance: dict[str, list[dict[str, Any]]],
+    negotiation: NegotiationResult | dict[str, Any],
+    diagram: dict[str, str],
     receipts: list[str],
-    mediator: dict | None = None,
-) -> dict:
+    mediator: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The memo as a JSON-ready dict (see the module docstring for what it holds).
 
     ``negotiation`` is the `NegotiationResult` of `dalrn_core.negotiation.settle` or its
@@ -133,13 +135,13 @@ def build_memo(
     }
 
 
-def _fmt(value) -> str:
+def _fmt(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
 
 
-def render_markdown(memo: dict) -> str:
+def render_markdown(memo: dict[str, Any]) -> str:
     """The memo for people: headings, tables and the diagram in Mermaid."""
     lines = [f"# Settlement memo: {memo['title']}", "",
              f"Dispute `{memo['dispute_id']}` (CID `{memo['dispute_cid']}`), tenant `{memo['tenant']}`."]
@@ -176,7 +178,7 @@ def render_markdown(memo: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _negotiation_section(memo: dict) -> list[str]:
+def _negotiation_section(memo: dict[str, Any]) -> list[str]:
     neg = as_result(memo["negotiation"])
     lines = ["", "## How the settlement was chosen", "", f"Rule: {memo['rule_text']}.", ""]
     if neg.search is not None:
@@ -219,7 +221,7 @@ def _search_sentence(search: EquilibriumSearch) -> str:
             f"{methods}, and others may exist.")
 
 
-def _batna_lines(memo: dict) -> list[str]:
+def _batna_lines(memo: dict[str, Any]) -> list[str]:
     comparison, outcome = memo["batna_comparison"], memo["settlement"]["outcome"]
     parties = comparison["parties"]
     if outcome == "no_agreement":
@@ -249,7 +251,7 @@ def _batna_lines(memo: dict) -> list[str]:
     return lines
 
 
-def _against_batna(memo: dict, *, admissible: bool) -> list[str]:
+def _against_batna(memo: dict[str, Any], *, admissible: bool) -> list[str]:
     """Each equilibrium that meets (or misses) the BATNAs, with the payoffs compared."""
     neg = memo["negotiation"]
     parties, batna = neg["parties"], neg["batna"]

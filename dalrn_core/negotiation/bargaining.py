@@ -19,10 +19,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 from dalrn_core.negotiation.bargaining_joint import JointBargaining, nash_bargaining_joint  # noqa: F401 - public API
 
 Number = Fraction | float
+Point = tuple[Number, Number]
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,8 @@ class BargainingPoint:
     lottery: tuple[LotteryItem, ...]
     payoffs_exact: tuple[Fraction, Fraction] | None = None
 
-    def to_json(self) -> dict:
-        out = {
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
             "kind": "bargaining",
             "payoffs": [float(v) for v in self.payoffs],
             "gains": [float(v) for v in self.gains],
@@ -62,21 +64,21 @@ class BargainingPoint:
         return out
 
 
-def _cross(o, a, b):
+def _cross(o: Point, a: Point, b: Point) -> Number:
     return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
 
 
-def convex_hull(points: Sequence[tuple[Number, Number]]) -> list[tuple[Number, Number]]:
+def convex_hull(points: Sequence[Point]) -> list[Point]:
     """Hull vertices in counter-clockwise order (collinear points dropped), Andrew 1979."""
     pts = sorted(set(points))
     if len(pts) <= 2:
         return pts
-    lower: list = []
+    lower: list[Point] = []
     for p in pts:
         while len(lower) >= 2 and _cross(lower[-2], lower[-1], p) <= 0:
             lower.pop()
         lower.append(p)
-    upper: list = []
+    upper: list[Point] = []
     for p in reversed(pts):
         while len(upper) >= 2 and _cross(upper[-2], upper[-1], p) <= 0:
             upper.pop()
@@ -84,11 +86,13 @@ def convex_hull(points: Sequence[tuple[Number, Number]]) -> list[tuple[Number, N
     return lower[:-1] + upper[:-1]
 
 
-def _best_on_edge(p, q, d) -> tuple[Number, Number] | None:
+def _best_on_edge(p: Point, q: Point, d: Point) -> tuple[Number, Number] | None:
     """(t, product) maximising the gain product on segment p->q within u >= d, else None."""
     a = (p[0] - d[0], p[1] - d[1])
     b = (q[0] - p[0], q[1] - p[1])
-    lo, hi = 0 * a[0], 0 * a[0] + 1  # keeps Fraction-ness
+    # 0 * a[0] keeps Fraction-ness: exact input gives an exact t.
+    lo: Number = 0 * a[0]
+    hi: Number = 0 * a[0] + 1
     for ai, bi in zip(a, b):
         if bi == 0:
             if ai < 0:
@@ -99,20 +103,23 @@ def _best_on_edge(p, q, d) -> tuple[Number, Number] | None:
             hi = min(hi, -ai / bi)
     if lo > hi:
         return None
-    f = lambda t: (a[0] + t * b[0]) * (a[1] + t * b[1])
+
+    def product(t: Number) -> Number:
+        return (a[0] + t * b[0]) * (a[1] + t * b[1])
+
     candidates = [lo, hi]
     if b[0] * b[1] < 0:
         star = -(a[0] * b[1] + a[1] * b[0]) / (2 * b[0] * b[1])
         if lo < star < hi:
             candidates.append(star)
-    t = max(candidates, key=lambda s: (f(s), -s))
-    return t, f(t)
+    t = max(candidates, key=lambda s: (product(s), -s))
+    return t, product(t)
 
 
 def nash_bargaining_2(
     a: Sequence[Sequence[Number]],
     b: Sequence[Sequence[Number]],
-    batna: tuple[Number, Number],
+    batna: Point,
     *,
     tol: float = 0.0,
 ) -> BargainingPoint | None:
@@ -127,7 +134,7 @@ def nash_bargaining_2(
     tol : float
         A product at or below ``tol`` counts as no gain (0 for exact input).
     """
-    cells: dict[tuple, tuple[int, int]] = {}
+    cells: dict[Point, tuple[int, int]] = {}
     for i, row in enumerate(a):
         for j, _ in enumerate(row):
             cells.setdefault((row[j], b[i][j]), (i, j))  # first cell in row-major order
@@ -163,11 +170,13 @@ def nash_bargaining_2(
                 items[0].row, items[0].col, 1.0, Fraction(1) if isinstance(t, Fraction) else None
             )
         ]
-    exact = isinstance(point[0], Fraction)
+    u_row, u_col = point
     return BargainingPoint(
-        payoffs=(float(point[0]), float(point[1])),
-        gains=(float(point[0] - batna[0]), float(point[1] - batna[1])),
+        payoffs=(float(u_row), float(u_col)),
+        gains=(float(u_row - batna[0]), float(u_col - batna[1])),
         nsw=float(product),
         lottery=tuple(items),
-        payoffs_exact=(point[0], point[1]) if exact else None,
+        payoffs_exact=(
+            (u_row, u_col) if isinstance(u_row, Fraction) and isinstance(u_col, Fraction) else None
+        ),
     )

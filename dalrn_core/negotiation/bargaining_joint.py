@@ -19,9 +19,12 @@ form, e.g. Kaneko and Nakamura 1979) maximises ``prod_i (u_i - d_i)`` over ``u >
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from scipy.optimize import linprog, minimize
 
 from dalrn_core.negotiation.result import Outcome
@@ -44,7 +47,7 @@ class JointBargaining:
     explanation: str
     notes: tuple[str, ...] = field(default=())
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "outcome": self.outcome,
             "parties": list(self.parties),
@@ -59,7 +62,12 @@ class JointBargaining:
         }
 
 
-def _no_agreement(parties, d, explanation: str, notes=()) -> JointBargaining:
+def _no_agreement(
+    parties: tuple[str, ...],
+    d: npt.NDArray[np.float64],
+    explanation: str,
+    notes: Sequence[str] = (),
+) -> JointBargaining:
     return JointBargaining(
         "no_agreement",
         parties,
@@ -138,16 +146,18 @@ def nash_bargaining_joint(
     )
 
 
-def _restricted(gs_s: np.ndarray, q0: np.ndarray) -> np.ndarray:
+def _restricted(
+    gs_s: npt.NDArray[np.float64], q0: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
     """Maximise sum(log(gs_s^T q)) over the simplex of the few active outcomes (SLSQP)."""
     size = len(q0)
     if size == 1:
         return np.ones(1)
 
-    def objective(q):
-        return -np.sum(np.log(np.maximum(gs_s.T @ q, 1e-300)))
+    def objective(q: npt.NDArray[np.float64]) -> float:
+        return -float(np.sum(np.log(np.maximum(gs_s.T @ q, 1e-300))))
 
-    def gradient(q):
+    def gradient(q: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         return -(gs_s @ (1.0 / np.maximum(gs_s.T @ q, 1e-300)))
 
     res = minimize(
@@ -166,8 +176,8 @@ def _restricted(gs_s: np.ndarray, q0: np.ndarray) -> np.ndarray:
 
 
 def _fully_corrective_frank_wolfe(
-    gs: np.ndarray, p0: np.ndarray, tol: float = 1e-9, max_iter: int = 200
-) -> tuple[np.ndarray, float, bool]:
+    gs: npt.NDArray[np.float64], p0: npt.NDArray[np.float64], tol: float = 1e-9, max_iter: int = 200
+) -> tuple[npt.NDArray[np.float64], float, bool]:
     """(lottery, Frank-Wolfe gap, converged) for max sum(log(gs^T p)) over the simplex."""
     p = p0 / p0.sum()
     n_parties = gs.shape[1]

@@ -17,11 +17,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
 from dalrn_core.negotiation.rational import (
     ExactGame,
+    FloatArray,
     is_equilibrium_exact,
     mat_vec,
     max_regret,
@@ -36,6 +38,9 @@ LABEL_TOL = 1e-7  # on probabilities and on normalised payoffs in [1, 2]
 RETRY_TOLS = (LABEL_TOL, 1e-10, 1e-13)
 SAME_TOL = 1e-9  # two profiles this close (max norm) are one equilibrium
 FLOAT_REGRET_TOL = 1e-9
+
+# Identity of an equilibrium (`Equilibrium.key`): exact strategies, or rounded floats.
+EquilibriumKey = tuple[tuple[Fraction | float, ...], tuple[Fraction | float, ...]]
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,7 @@ class Equilibrium:
     def support_size(self) -> int:
         return sum(p > 0 for p in self.row_strategy) + sum(q > 0 for q in self.col_strategy)
 
-    def key(self) -> tuple:
+    def key(self) -> EquilibriumKey:
         """Identity for de-duplication: exact strategies, or floats rounded to 1e-9."""
         if self.row_strategy_exact is not None and self.col_strategy_exact is not None:
             return (self.row_strategy_exact, self.col_strategy_exact)
@@ -74,7 +79,7 @@ class Equilibrium:
             tuple(round(q, 9) for q in self.col_strategy),
         )
 
-    def sort_key(self) -> tuple:
+    def sort_key(self) -> tuple[int, tuple[float, ...], tuple[float, ...]]:
         """Canonical order: pure first, then most weight on early strategies."""
         return (
             self.support_size,
@@ -82,8 +87,8 @@ class Equilibrium:
             tuple(-q for q in self.col_strategy),
         )
 
-    def to_json(self) -> dict:
-        out = {
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
             "row_strategy": [float(p) for p in self.row_strategy],
             "col_strategy": [float(q) for q in self.col_strategy],
             "payoffs": [float(v) for v in self.payoffs],
@@ -98,7 +103,7 @@ class Equilibrium:
         return out
 
 
-def merge(found: dict[tuple, Equilibrium], eq: Equilibrium) -> bool:
+def merge(found: dict[EquilibriumKey, Equilibrium], eq: Equilibrium) -> bool:
     """Add ``eq`` to ``found`` (keyed by `Equilibrium.key`); True if it was new."""
     key = eq.key()
     old = found.get(key)
@@ -113,7 +118,7 @@ def merge(found: dict[tuple, Equilibrium], eq: Equilibrium) -> bool:
 class Verifier:
     """Turns raw candidate profiles of one game into verified `Equilibrium` records."""
 
-    def __init__(self, a: np.ndarray, b: np.ndarray, exact: ExactGame | None) -> None:
+    def __init__(self, a: FloatArray, b: FloatArray, exact: ExactGame | None) -> None:
         self.a, self.b, self.exact = a, b, exact
         self.a_norm, self.b_norm = normalised_float(a), normalised_float(b)
         self.m, self.n = a.shape
@@ -129,7 +134,7 @@ class Verifier:
             self._known_rows = np.vstack([self._known_rows, row])
         return eq
 
-    def _recall(self, x: np.ndarray, y: np.ndarray, method: str) -> Equilibrium | None:
+    def _recall(self, x: FloatArray, y: FloatArray, method: str) -> Equilibrium | None:
         if not self._known:
             return None
         dist = np.abs(self._known_rows - np.concatenate([x, y])[None, :]).max(axis=1)
@@ -156,7 +161,7 @@ class Verifier:
         self._remember(eq)
         return eq
 
-    def clean(self, x: np.ndarray, y: np.ndarray, method: str) -> Equilibrium | None:
+    def clean(self, x: FloatArray, y: FloatArray, method: str) -> Equilibrium | None:
         """A verified equilibrium near the candidate ``(x, y)``, or ``None`` if it is not one."""
         x = np.asarray(x, dtype=float).ravel()
         y = np.asarray(y, dtype=float).ravel()
@@ -178,7 +183,7 @@ class Verifier:
 
     # exact path ------------------------------------------------------------------------
     def _vertex(
-        self, z: np.ndarray, values: np.ndarray, pos: Sequence[Sequence[int]], tol: float
+        self, z: FloatArray, values: FloatArray, pos: Sequence[Sequence[int]], tol: float
     ) -> list[Fraction] | None:
         """Exact vertex of {z >= 0, pos z <= 1} with the labels read off a float ``z``.
 
@@ -199,7 +204,7 @@ class Verifier:
         total = sum(zbar)
         return [v / total for v in zbar]
 
-    def _clean_exact(self, x: np.ndarray, y: np.ndarray, method: str) -> Equilibrium | None:
+    def _clean_exact(self, x: FloatArray, y: FloatArray, method: str) -> Equilibrium | None:
         ex = self.exact
         assert ex is not None
         b_pos_t = [list(col) for col in zip(*ex.b_pos)]  # one row per column strategy
@@ -220,7 +225,7 @@ class Verifier:
         return None
 
     # float path ------------------------------------------------------------------------
-    def _clean_float(self, x: np.ndarray, y: np.ndarray, method: str) -> Equilibrium | None:
+    def _clean_float(self, x: FloatArray, y: FloatArray, method: str) -> Equilibrium | None:
         x = np.where(x <= 1e-12, 0.0, x)
         y = np.where(y <= 1e-12, 0.0, y)
         x, y = x / x.sum(), y / y.sum()
@@ -241,14 +246,14 @@ class Verifier:
         )
 
 
-def _rational(z: np.ndarray, max_denominator: int = 10**6) -> list[Fraction]:
+def _rational(z: FloatArray, max_denominator: int = 10**6) -> list[Fraction]:
     r = [Fraction(float(v)).limit_denominator(max_denominator) for v in z]
     r = [max(v, Fraction(0)) for v in r]
     total = sum(r)
     return [v / total for v in r] if total > 0 else r
 
 
-def _float_vertex(z: np.ndarray, values: np.ndarray, constraints: np.ndarray) -> bool:
+def _float_vertex(z: FloatArray, values: FloatArray, constraints: FloatArray) -> bool:
     """Whether the constraints tight at ``z`` have full rank, i.e. ``z`` scaled is a vertex.
 
     ``constraints`` has one row per opponent strategy (``values = constraints @ z``); tight

@@ -72,8 +72,9 @@ class BimatrixSettlement:
     phases: tuple[PhaseEnd, ...] = field(default=())
     seconds: float = 0.0
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         """The CLI contract of issue 6 (numbers as floats) plus explanatory keys."""
+        selected: dict[str, Any] | None
         if isinstance(self.selected, Equilibrium):
             selected = {
                 "kind": "equilibrium",
@@ -152,28 +153,31 @@ def negotiate(
     equilibria = list(found.equilibria)
     notes = list(found.notes)
     scores = rank(score_equilibria(equilibria, d), equilibria, rule)
-    common = {
-        "equilibria": equilibria,
-        "rule": rule,
-        "timed_out": found.timed_out,
-        "method": found.methods,
-        "batna": d,
-        "scores": scores,
-        "complete": found.complete,
-        "exact": found.exact,
-        "phases": found.phases,
-        "seconds": found.seconds,
-    }
+
+    def settled(
+        outcome: Outcome, selected: Equilibrium | BargainingPoint | None, index: int | None = None
+    ) -> BimatrixSettlement:
+        return BimatrixSettlement(
+            equilibria=equilibria,
+            selected=selected,
+            rule=rule,
+            outcome=outcome,
+            timed_out=found.timed_out,
+            method=found.methods,
+            batna=d,
+            scores=scores,
+            notes=notes,
+            complete=found.complete,
+            exact=found.exact,
+            selected_index=index,
+            phases=found.phases,
+            seconds=found.seconds,
+        )
+
     if scores and scores[0].admissible:
         best = scores[0]
         notes.append(_selection_note(rule, best, scores))
-        return BimatrixSettlement(
-            selected=equilibria[best.index],
-            outcome="equilibrium",
-            notes=notes,
-            selected_index=best.index,
-            **common,
-        )
+        return settled("equilibrium", equilibria[best.index], best.index)
     notes.append(
         ("no equilibrium gives both parties at least their BATNA" if found.complete
          else "no equilibrium found gives both parties at least their BATNA (the search was not complete)")
@@ -190,12 +194,12 @@ def negotiate(
         notes.append(
             "no lottery over the outcomes gives both parties more than their BATNA: no agreement"
         )
-        return BimatrixSettlement(selected=None, outcome="no_agreement", notes=notes, **common)
+        return settled("no_agreement", None)
     notes.append(
         "fallback: Nash bargaining solution over lotteries of outcomes (convex hull of payoff pairs) "
         f"above BATNA, gains {point.gains[0]:.6g} and {point.gains[1]:.6g}"
     )
-    return BimatrixSettlement(selected=point, outcome="bargaining", notes=notes, **common)
+    return settled("bargaining", point)
 
 
 def _selection_note(rule: str, best: Score, scores: list[Score]) -> str:

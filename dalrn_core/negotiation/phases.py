@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -36,7 +36,7 @@ from dalrn_core.negotiation.algorithms.pure import pure_equilibria, unit
 from dalrn_core.negotiation.algorithms.vertex_exact import count_bases, exact_vertex_enumeration
 from dalrn_core.negotiation.algorithms.vertex_float import float_vertex_enumeration
 from dalrn_core.negotiation.equilibrium import Equilibrium, Verifier
-from dalrn_core.negotiation.rational import ExactGame, is_equilibrium_exact
+from dalrn_core.negotiation.rational import ExactGame, FloatArray, is_equilibrium_exact
 
 PHASES = (
     "pure",
@@ -86,6 +86,8 @@ def pure_phase(v: Verifier, exact: ExactGame | None) -> Iterator[Equilibrium | N
 
 
 def _lemke_howson(v: Verifier, exact: ExactGame | None) -> Iterator[Equilibrium | None]:
+    a_pos: Sequence[Sequence[int]]
+    b_pos: Sequence[Sequence[int]]
     if exact is not None:
         a_pos, b_pos = exact.a_pos, exact.b_pos
     else:
@@ -131,7 +133,7 @@ def _support(v: Verifier) -> Iterator[Equilibrium | None]:
 
 
 def run_phases(
-    a: np.ndarray, b: np.ndarray, exact: ExactGame | None, limits: Limits | None = None
+    a: FloatArray, b: FloatArray, exact: ExactGame | None, limits: Limits | None = None
 ) -> Iterator[Event]:
     """Yield verified equilibria and one `PhaseEnd` per phase, in `PHASES` order.
 

@@ -15,8 +15,14 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import TypeVar
 
 import numpy as np
+import numpy.typing as npt
+
+_Entry = TypeVar("_Entry")
+# The validated payoff matrices and every float vector or matrix derived from them.
+FloatArray = npt.NDArray[np.float64]
 
 # Beyond this many bits per integer payoff (for example 1e-300 beside 1 in a large game),
 # exact arithmetic gets slow; such games are solved and verified in floating point on the
@@ -63,7 +69,7 @@ def _positive_integers(m: list[list[Fraction]]) -> list[list[int]]:
     return [[int(v * scale) + 1 for v in row] for row in shifted]
 
 
-def exact_game(a: np.ndarray, b: np.ndarray, max_bits: int | None = None) -> ExactGame | None:
+def exact_game(a: FloatArray, b: FloatArray, max_bits: int | None = None) -> ExactGame | None:
     """The exact game, or ``None`` when its integer form needs more than ``max_bits`` bits.
 
     ``max_bits`` defaults to `MAX_EXACT_BITS_SMALL` for ``m + n <= 8``, else `MAX_EXACT_BITS`.
@@ -76,11 +82,14 @@ def exact_game(a: np.ndarray, b: np.ndarray, max_bits: int | None = None) -> Exa
     if max(v.bit_length() for row in ia + ib for v in row) > max_bits:
         return None
     integer = all(v.denominator == 1 for row in fa + fb for v in row)
-    tup = lambda m: tuple(tuple(r) for r in m)
-    return ExactGame(tup(fa), tup(fb), tup(ia), tup(ib), integer)
+    return ExactGame(_frozen(fa), _frozen(fb), _frozen(ia), _frozen(ib), integer)
 
 
-def normalised_float(a: np.ndarray) -> np.ndarray:
+def _frozen(m: list[list[_Entry]]) -> tuple[tuple[_Entry, ...], ...]:
+    return tuple(tuple(row) for row in m)
+
+
+def normalised_float(a: FloatArray) -> FloatArray:
     """``(A - min) / range + 1``: entries in [1, 2], so tolerances are scale free."""
     low, high = float(a.min()), float(a.max())
     span = high - low
@@ -93,7 +102,9 @@ def normalised_float(a: np.ndarray) -> np.ndarray:
     return (a - low) / span + 1.0
 
 
-def _integer_rows(rows, rhs) -> list[list[int]]:
+def _integer_rows(
+    rows: Sequence[Sequence[Fraction | int]], rhs: Sequence[Fraction | int]
+) -> list[list[int]]:
     """The augmented system scaled to integers (each row by its own common denominator)."""
     out = []
     for row, r in zip(rows, rhs):
@@ -159,7 +170,12 @@ def vec_mat(v: Sequence[Fraction], m: Sequence[Sequence[Fraction | int]]) -> lis
     return mat_vec([list(col) for col in zip(*m)], v)
 
 
-def is_equilibrium_exact(a, b, x: Sequence[Fraction], y: Sequence[Fraction]) -> bool:
+def is_equilibrium_exact(
+    a: Sequence[Sequence[Fraction | int]],
+    b: Sequence[Sequence[Fraction | int]],
+    x: Sequence[Fraction],
+    y: Sequence[Fraction],
+) -> bool:
     """Exact Nash test: probability vectors, and every played strategy is a best response."""
     if any(p < 0 for p in x) or any(q < 0 for q in y) or sum(x) != 1 or sum(y) != 1:
         return False
@@ -171,7 +187,7 @@ def is_equilibrium_exact(a, b, x: Sequence[Fraction], y: Sequence[Fraction]) -> 
     )
 
 
-def max_regret(a: np.ndarray, b: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:
+def max_regret(a: FloatArray, b: FloatArray, x: FloatArray, y: FloatArray) -> float:
     """The larger gain either player gets by a pure deviation (0 at an exact equilibrium)."""
     row_values = a @ y
     col_values = x @ b

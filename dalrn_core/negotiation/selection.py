@@ -20,15 +20,19 @@ Exact games compare `Fraction` values exactly; float games treat values within a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 from dalrn_core.negotiation.equilibrium import Equilibrium
 from dalrn_core.negotiation.rational import to_fraction
 
 Number = Fraction | float
+Pair = tuple[Number, Number]  # (row party, column party)
 CRITERIA = ("rule", "utilitarian", "egalitarian", "support_size", "canonical_order")
+# Tie-break criteria in order: a name and the value (larger is better) of a score.
+Criteria = list[tuple[str, "Callable[[Score], Number]"]]
 
 
 @dataclass(frozen=True)
@@ -36,8 +40,8 @@ class Score:
     """Welfare of one equilibrium (index into the equilibrium list) under every rule."""
 
     index: int
-    payoffs: tuple[Number, Number]
-    gains: tuple[Number, Number]
+    payoffs: Pair
+    gains: Pair
     admissible: bool
     reason: str
     welfare: dict[str, Number]
@@ -45,7 +49,7 @@ class Score:
     lost_because: str = ""
     welfare_scale: float = 1.0  # welfare is computed on payoffs / welfare_scale
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "index": self.index,
             "payoffs": [float(v) for v in self.payoffs],
@@ -92,14 +96,18 @@ def score_equilibria(equilibria: Sequence[Equilibrium], batna: tuple[float, floa
     tol = 0 if exact else 1e-9
     rows = []
     for k, e in enumerate(equilibria):
-        u = tuple(v / div for v in (e.payoffs_exact if exact else e.payoffs))
-        gains = tuple(ui - di for ui, di in zip(u, d))
+        # `exact` means every equilibrium has exact payoffs.
+        payoffs: Sequence[Number] = (
+            e.payoffs_exact if exact and e.payoffs_exact is not None else e.payoffs
+        )
+        u = _pair(v / div for v in payoffs)
+        gains = _pair(ui - di for ui, di in zip(u, d))
         short = [
             f"{who} payoff {float(ui) * scale:g} < BATNA {float(di) * scale:g}"
             for who, ui, di, g in zip(("row", "column"), u, d, gains)
             if g < -tol
         ]
-        gains = tuple(g if g > 0 else (g if g < -tol else type(g)(0)) for g in gains)
+        gains = _pair(g if g > 0 else (g if g < -tol else type(g)(0)) for g in gains)
         rows.append((k, u, gains, not short, "; ".join(short)))
     admissible = [r for r in rows if r[3]]
     ideal = [max((r[1][i] for r in admissible), default=d[i]) for i in range(2)]
@@ -118,10 +126,15 @@ def score_equilibria(equilibria: Sequence[Equilibrium], batna: tuple[float, floa
     ]
 
 
-def _unscale(values: tuple, scale: float) -> tuple:
+def _pair(values: Iterable[Number]) -> Pair:
+    row, column = values
+    return row, column
+
+
+def _unscale(values: Pair, scale: float) -> Pair:
     if scale == 1.0:
         return values
-    return tuple(v * to_fraction(scale) if isinstance(v, Fraction) else v * scale for v in values)
+    return _pair(v * to_fraction(scale) if isinstance(v, Fraction) else v * scale for v in values)
 
 
 def _tied(best: Number, value: Number) -> bool:
@@ -130,9 +143,7 @@ def _tied(best: Number, value: Number) -> bool:
     return abs(float(value) - float(best)) <= 1e-9 * max(1.0, abs(float(best)))
 
 
-def _criteria(
-    rule: str, equilibria: Sequence[Equilibrium]
-) -> list[tuple[str, Callable[[Score], Number]]]:
+def _criteria(rule: str, equilibria: Sequence[Equilibrium]) -> Criteria:
     return [
         (rule, lambda s: s.welfare[rule]),
         ("utilitarian", lambda s: s.welfare["utilitarian"]),
@@ -142,7 +153,7 @@ def _criteria(
     ]
 
 
-def _best(pool: list[Score], criteria) -> Score:
+def _best(pool: list[Score], criteria: Criteria) -> Score:
     for _, f in criteria:
         top = max(f(s) for s in pool)
         pool = [s for s in pool if _tied(top, f(s))]
@@ -151,7 +162,7 @@ def _best(pool: list[Score], criteria) -> Score:
     return pool[0]
 
 
-def _why(loser: Score, winner: Score, criteria) -> str:
+def _why(loser: Score, winner: Score, criteria: Criteria) -> str:
     for name, f in criteria:
         if not _tied(f(winner), f(loser)):
             if name in ("support size", "canonical order"):

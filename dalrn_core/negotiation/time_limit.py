@@ -19,10 +19,11 @@ import multiprocessing
 import os
 import time
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.context import ForkContext, ForkServerContext, SpawnContext
+from typing import Literal
 
-import numpy as np
-
-from dalrn_core.negotiation.equilibrium import Equilibrium, Verifier, merge
+from dalrn_core.negotiation.equilibrium import Equilibrium, EquilibriumKey, Verifier, merge
 from dalrn_core.negotiation.phases import (
     COMPLETE_PHASES,
     PHASES,
@@ -32,7 +33,7 @@ from dalrn_core.negotiation.phases import (
     pure_phase,
     run_phases,
 )
-from dalrn_core.negotiation.rational import ExactGame, exact_game
+from dalrn_core.negotiation.rational import ExactGame, FloatArray, exact_game
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,17 @@ class Enumeration:
         return tuple(p.name for p in self.phases if p.status == "done")
 
 
-def _child(conn, a: np.ndarray, b: np.ndarray, exact: ExactGame | None, limits: Limits) -> None:
+# What the child sends: each event, then "end" once the last phase is over.
+Message = Event | Literal["end"]
+
+
+def _child(
+    conn: Connection[Message, object],
+    a: FloatArray,
+    b: FloatArray,
+    exact: ExactGame | None,
+    limits: Limits,
+) -> None:
     try:
         for event in run_phases(a, b, exact, limits):
             conn.send(event)
@@ -63,18 +74,33 @@ def _child(conn, a: np.ndarray, b: np.ndarray, exact: ExactGame | None, limits: 
         conn.close()
 
 
-def _context():
+def _context() -> ForkContext | ForkServerContext | SpawnContext:
     method = os.environ.get("DALRN_SOLVER_START_METHOD")
     if not method:
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    return multiprocessing.get_context(method)
+    # One literal per branch, so the context's type (and its Process class) is known.
+    if method == "fork":
+        return multiprocessing.get_context("fork")
+    if method == "forkserver":
+        return multiprocessing.get_context("forkserver")
+    if method == "spawn":
+        return multiprocessing.get_context("spawn")
+    raise ValueError(
+        f"DALRN_SOLVER_START_METHOD must be fork, forkserver or spawn; got {method!r}"
+    )
 
 
 def _stream_with_limit(
-    a, b, exact, limits, time_limit_s: float
+    a: FloatArray,
+    b: FloatArray,
+    exact: ExactGame | None,
+    limits: Limits,
+    time_limit_s: float,
 ) -> tuple[list[Event], bool, str | None]:
     """Events from a child process until it ends or the deadline; (events, timed_out, crash)."""
     ctx = _context()
+    receiver: Connection[object, Message]
+    sender: Connection[Message, object]
     receiver, sender = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(sender, a, b, exact, limits), daemon=True)
     deadline = time.monotonic() + time_limit_s
@@ -108,8 +134,8 @@ def _stream_with_limit(
 
 
 def enumerate_equilibria(
-    a: np.ndarray,
-    b: np.ndarray,
+    a: FloatArray,
+    b: FloatArray,
     *,
     time_limit_s: float | None = 5.0,
     limits: Limits | None = None,
@@ -142,7 +168,7 @@ def enumerate_equilibria(
         events, timed_out, crash = list(run_phases(a, b, exact, limits)), False, None
     else:
         events, timed_out, crash = _stream_with_limit(a, b, exact, limits, time_limit_s)
-    found: dict[tuple, Equilibrium] = {}
+    found: dict[EquilibriumKey, Equilibrium] = {}
     phases: list[PhaseEnd] = []
     for event in events:
         if isinstance(event, PhaseEnd):

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from dalrn_core.errors import InputError, Problem
+from dalrn_core.negotiation.rational import FloatArray
 
 RULES = ("nsw", "egalitarian", "kalai_smorodinsky", "utilitarian")
 DEFAULT_MAX_STRATEGIES = 25
@@ -44,7 +45,7 @@ def _finite_number(entry: Any, where: str) -> tuple[float, Problem | None]:
     return number, None
 
 
-def _matrix(name: str, value: Any, max_strategies: int) -> tuple[np.ndarray | None, list[Problem]]:
+def _matrix(name: str, value: Any, max_strategies: int) -> tuple[FloatArray | None, list[Problem]]:
     """One matrix: a non-empty, rectangular list of rows of finite real numbers."""
     if isinstance(value, np.ndarray):
         value = value.tolist()
@@ -78,6 +79,7 @@ def _matrix(name: str, value: Any, max_strategies: int) -> tuple[np.ndarray | No
             )
     if problems:
         return None, problems
+    assert width is not None  # value has a row and every row was checked non-empty
     rows, cols = len(value), width
     if rows > max_strategies or cols > max_strategies:
         return None, [
@@ -99,7 +101,7 @@ def _matrix(name: str, value: Any, max_strategies: int) -> tuple[np.ndarray | No
 
 def validate_bimatrix(
     row_payoffs: Any, col_payoffs: Any, *, max_strategies: int = DEFAULT_MAX_STRATEGIES
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[FloatArray, FloatArray]:
     """Check a bimatrix game and return its two payoff matrices as float arrays.
 
     Parameters
@@ -150,7 +152,7 @@ def validate_rule(rule: Any) -> str:
     return rule
 
 
-def validate_batna(batna: Any, a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+def validate_batna(batna: Any, a: FloatArray, b: FloatArray) -> tuple[float, float]:
     """The two parties' BATNAs; ``None`` gives each player's minimum payoff."""
     if batna is None:
         return float(a.min()), float(b.min())
@@ -195,7 +197,7 @@ def _joint_number(value: Any, where: str, problems: list[Problem]) -> float:
     return float(value)
 
 
-def validate_joint(outcomes: Any, batna: Any) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+def validate_joint(outcomes: Any, batna: Any) -> tuple[tuple[str, ...], FloatArray, FloatArray]:
     """Parties (BATNA order), utilities ``v[k, i]`` of outcome k for party i, and BATNAs ``d``.
 
     Every outcome must name exactly the BATNA's parties; at most `MAX_JOINT_OUTCOMES`.

@@ -39,7 +39,8 @@ class _Tableau:
         by cross-multiplication (both pivots are positive), so no fractions are built.
         """
         r1, r2 = self.rows[k1], self.rows[k2]
-        for c in (len(r1) - 1, *self.lex_cols):
+        columns: list[int] = [len(r1) - 1, *self.lex_cols]
+        for c in columns:
             left, right = r1[c] * r2[col], r2[c] * r1[col]
             if left != right:
                 return left < right

@@ -9,11 +9,16 @@ is over `Fraction` values, so ties count as best responses.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from fractions import Fraction
 
 import numpy as np
+import numpy.typing as npt
+
+# Exact payoffs (the `rational.ExactGame` form) or the validated float matrix.
+PayoffMatrix = Sequence[Sequence[Fraction]] | npt.NDArray[np.float64]
 
 
-def pure_equilibria(a: Sequence[Sequence], b: Sequence[Sequence]) -> Iterator[tuple[int, int]]:
+def pure_equilibria(a: PayoffMatrix, b: PayoffMatrix) -> Iterator[tuple[int, int]]:
     """Yield every cell ``(i, j)`` that is a pure Nash equilibrium, in row-major order.
 
     Parameters
@@ -35,7 +40,7 @@ def pure_equilibria(a: Sequence[Sequence], b: Sequence[Sequence]) -> Iterator[tu
                 yield i, j
 
 
-def unit(k: int, size: int) -> np.ndarray:
+def unit(k: int, size: int) -> npt.NDArray[np.float64]:
     """The pure strategy ``k`` as a probability vector."""
     out = np.zeros(size)
     out[k] = 1.0

@@ -22,6 +22,7 @@ from fractions import Fraction
 from itertools import combinations
 
 import numpy as np
+import numpy.typing as npt
 
 from dalrn_core.negotiation.rational import ExactGame, mat_vec, solve_unique
 
@@ -33,7 +34,9 @@ def count_bases(m: int, n: int) -> int:
     return math.comb(m + n, m) - 1
 
 
-def _float_screen(cf: np.ndarray, supports: np.ndarray, tights: np.ndarray) -> np.ndarray:
+def _float_screen(
+    cf: npt.NDArray[np.float64], supports: npt.NDArray[np.int_], tights: npt.NDArray[np.int_]
+) -> npt.NDArray[np.bool_]:
     """Which (tight, support) systems may give a vertex: a batched float pre-check.
 
     Returns a boolean matrix over ``tights x supports``: False only where the system is

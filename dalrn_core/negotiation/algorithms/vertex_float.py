@@ -19,12 +19,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
+import numpy.typing as npt
 from scipy.spatial import HalfspaceIntersection
 
 _TOL = 1e-9
 
 
-def _vertices(c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _vertices(
+    c: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
     """Non-zero vertices of {z >= 0, c z <= 1}; returns (vertices, zero masks, tight masks)."""
     k, dim = c.shape
     if dim == 1:
@@ -46,14 +49,15 @@ def _vertices(c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return points, zero, tight
 
 
-def _masks(flags: np.ndarray, offset: int) -> np.ndarray:
+def _masks(flags: npt.NDArray[np.bool_], offset: int) -> npt.NDArray[np.int64]:
     weights = np.left_shift(np.int64(1), np.arange(flags.shape[1], dtype=np.int64) + offset)
-    return (flags.astype(np.int64) * weights).sum(axis=1)
+    masks: npt.NDArray[np.int64] = (flags.astype(np.int64) * weights).sum(axis=1)
+    return masks
 
 
 def float_vertex_enumeration(
-    a_norm: np.ndarray, b_norm: np.ndarray
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    a_norm: npt.NDArray[np.float64], b_norm: npt.NDArray[np.float64]
+) -> Iterator[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]]:
     """Yield candidate extreme equilibria ``(x, y)`` of the normalised game.
 
     Parameters
@@ -77,8 +81,8 @@ def float_vertex_enumeration(
     # vectorised superset test instead.
     y_count = np.array([int(v).bit_count() for v in y_mask], dtype=int)
     simple: dict[int, list[int]] = {}
-    for j in np.flatnonzero(y_count == n):
-        simple.setdefault(int(y_mask[j]), []).append(int(j))
+    for y_index in np.flatnonzero(y_count == n):
+        simple.setdefault(int(y_mask[y_index]), []).append(int(y_index))
     degenerate_y = np.flatnonzero(y_count > n)
     for i in range(len(xs)):
         mx = int(x_mask[i])
