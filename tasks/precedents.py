@@ -46,9 +46,12 @@ def current_index_cid() -> str:
       retries=2, retry_delay_seconds=[1, 4])
 def encrypted_precedent_search(request: PrecedentSearchRequest, index_cid: str) -> EncryptedSearch:
     """Score the encrypted query against every precedent; store the ciphertexts by CID."""
-    index = PrecedentIndex.load(index_cid)
+    # Loaded once per worker process, and its CKKS encoding kept under its CID, so later
+    # disputes over the same index skip both.
+    index = PrecedentIndex.open(index_cid)
     score_cids = score_stored_query(content_store(), request.context_cid, request.query_cid,
-                                    index.vectors, active_key_ids=KeyRegistry().active_ids())
+                                    index.vectors, active_key_ids=KeyRegistry().active_ids(),
+                                    corpus_version=index_cid)
     create_table_artifact(
         key="encrypted-scores",
         table=[{"chunk": i, "ciphertext_cid": cid} for i, cid in enumerate(score_cids)],

@@ -26,6 +26,10 @@ transformations in HElib" (CRYPTO 2018), adapted to a tall matrix and complex sl
 
 Operation count for ``n`` documents: ``B - 1 + chunks * (G - 1)`` rotations and
 ``chunks * h`` plaintext encodings and products, with ``chunks = ceil(n / R)``.
+
+The plaintext encodings depend on the documents and the public parameters only, never on a
+key, so they are kept per process (`encoded_corpora`) and every tenant, dispute and thread
+scoring the same index version under the same parameters shares one encoding.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import os
 import tempfile
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,8 +117,9 @@ def _diagonals(conj: np.ndarray, packing: Packing, j: int) -> npt.NDArray[np.com
 
 # Plaintext diagonals of a corpus: [chunk][giant step][baby step], ready for multiply_plain.
 EncodedCorpus = list[list[list[sealapi.Plaintext]]]
-# (documents' sha256, their shape, the level's parms_id, scale, slots): everything the
-# encoding depends on.
+# (corpus version, documents' shape, the level's parms_id, scale, slots): everything the
+# encoding depends on. The parms_id is SEAL's hash of the encryption parameters at that
+# level, so it names the context parameters and is the same for every tenant's key.
 _CorpusKey = tuple[str, tuple[int, ...], tuple[int, ...], float, int]
 
 
@@ -127,9 +133,13 @@ class Evaluator:
         self.evaluator = sealapi.Evaluator(seal_context)
         self.slots: int = self.encoder.slot_count()
 
-    def scores(self, query: sealapi.Ciphertext, documents: np.ndarray,
-               scale: float) -> list[sealapi.Ciphertext]:
-        """Ciphertexts whose first rows-per-chunk slots hold real parts of chunk scores."""
+    def scores(self, query: sealapi.Ciphertext, documents: np.ndarray, scale: float,
+               corpus_version: str | None = None) -> list[sealapi.Ciphertext]:
+        """Ciphertexts whose first rows-per-chunk slots hold real parts of chunk scores.
+
+        `corpus_version` names the documents for the encoding cache (an index CID, which
+        changes whenever they do); without it the documents' sha256 names them.
+        """
         ev = self.evaluator
         packing = Packing(self.slots, documents.shape[1], len(documents))
         B = packing.baby
@@ -142,7 +152,7 @@ class Evaluator:
             nxt = sealapi.Ciphertext()
             ev.rotate_vector(baby[-1], 1, self.galois, nxt)
             baby.append(nxt)
-        plains = self._encoded(documents, packing, top.parms_id(), scale)
+        plains = self._encoded(documents, packing, top.parms_id(), scale, corpus_version)
         out: list[sealapi.Ciphertext] = []
         product = sealapi.Ciphertext()
         for chunk in plains:
@@ -162,18 +172,23 @@ class Evaluator:
             out.append(acc)
         return out
 
-    def _encoded(self, documents: np.ndarray, packing: Packing, parms: list[int],
-                 scale: float) -> EncodedCorpus:
-        """Plaintext diagonals per chunk and giant step, from the cache when known.
+    def _encoded(self, documents: np.ndarray, packing: Packing, parms: list[int], scale: float,
+                 corpus_version: str | None) -> EncodedCorpus:
+        """Plaintext diagonals per chunk and giant step, encoded once per process.
 
         Encoding is most of the cost of a cold call and depends only on the documents and
-        the public parameters (never on a key), so one corpus serves every tenant.
+        the public parameters (never on a key), so one encoding serves every tenant.
         """
-        key: _CorpusKey = (hashlib.sha256(np.ascontiguousarray(documents).tobytes()).hexdigest(),
-               documents.shape, tuple(parms), float(scale), self.slots)
-        cached = _PLAINTEXTS.get(key)
-        if cached is not None:
-            return cached
+        version = corpus_version or "sha256:" + hashlib.sha256(
+            np.ascontiguousarray(documents).tobytes()).hexdigest()
+        key: _CorpusKey = (version, tuple(documents.shape), tuple(parms), float(scale),
+                           self.slots)
+        return encoded_corpora.get_or_encode(
+            key, lambda: self._encode(documents, packing, parms, scale))
+
+    def _encode(self, documents: np.ndarray, packing: Packing, parms: list[int],
+                scale: float) -> tuple[EncodedCorpus, int]:
+        """The plaintext diagonals of `documents` and their size in bytes."""
         R = packing.rows_per_chunk
         plains: EncodedCorpus = []
         for c in range(packing.chunks):
@@ -187,36 +202,75 @@ class Evaluator:
                     group.append(plain)
                 chunk.append(group)
             plains.append(chunk)
-        data = self.context.get_context_data(parms)
-        primes = _prime_count(data)
-        _PLAINTEXTS.put(key, plains, packing.chunks * packing.half * self.slots * 2 * primes * 8)
-        return plains
+        primes = _prime_count(self.context.get_context_data(parms))
+        # Each plaintext is `slots` complex values in NTT form: 2 * slots coefficients per
+        # prime, 8 bytes each.
+        return plains, packing.chunks * packing.half * self.slots * 2 * primes * 8
 
 
-class _PlaintextCache:
-    """Encoded corpora, least recently used first out, bounded in bytes."""
+class EncodedCorpusCache:
+    """Encoded corpora of this process, least recently used out first, bounded in bytes.
+
+    Shared by every thread: a corpus that is missing is encoded once, and threads asking
+    for it meanwhile wait for that encoding instead of repeating it. A corpus larger than
+    the bound is encoded for each call and never kept.
+    """
 
     def __init__(self, max_bytes: int) -> None:
-        self.max_bytes, self.lock = max_bytes, threading.Lock()
-        self.items: OrderedDict[_CorpusKey, tuple[EncodedCorpus, int]] = OrderedDict()
+        self.max_bytes = max_bytes
+        self.encodings = 0  # corpora encoded so far: each cold call adds one, a hit none
+        self._lock = threading.Lock()
+        self._items: OrderedDict[_CorpusKey, tuple[EncodedCorpus, int]] = OrderedDict()
+        self._bytes = 0
+        self._pending: dict[_CorpusKey, threading.Event] = {}
 
-    def get(self, key: _CorpusKey) -> EncodedCorpus | None:
-        with self.lock:
-            if key not in self.items:
-                return None
-            self.items.move_to_end(key)
-            return self.items[key][0]
+    @property
+    def kept_bytes(self) -> int:
+        with self._lock:
+            return self._bytes
 
-    def put(self, key: _CorpusKey, value: EncodedCorpus, size: int) -> None:
-        if size > self.max_bytes:
-            return
-        with self.lock:
-            self.items[key] = (value, size)
-            while sum(item[1] for item in self.items.values()) > self.max_bytes:
-                self.items.popitem(last=False)
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+    def get_or_encode(self, key: _CorpusKey,
+                      encode: Callable[[], tuple[EncodedCorpus, int]]) -> EncodedCorpus:
+        """The corpus kept under `key`, else `encode()`'s (value, size in bytes), kept."""
+        while True:
+            with self._lock:
+                kept = self._items.get(key)
+                if kept is not None:
+                    self._items.move_to_end(key)
+                    return kept[0]
+                other = self._pending.get(key)
+                if other is None:
+                    mine = self._pending[key] = threading.Event()
+                    break
+            other.wait()  # then look again: kept now, or not kept (too large, or it failed)
+        try:
+            value, size = encode()
+            with self._lock:
+                self.encodings += 1
+                if size <= self.max_bytes:
+                    self._items[key] = (value, size)
+                    self._bytes += size
+                    while self._bytes > self.max_bytes:
+                        _, (_, dropped) = self._items.popitem(last=False)
+                        self._bytes -= dropped
+            return value
+        finally:
+            with self._lock:
+                del self._pending[key]
+            mine.set()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
 
 
-_PLAINTEXTS = _PlaintextCache(int(os.environ.get("DALRN_CKKS_PLAINTEXT_CACHE_MB", "256")) << 20)
+encoded_corpora = EncodedCorpusCache(
+    int(os.environ.get("DALRN_CKKS_PLAINTEXT_CACHE_MB", "256")) << 20)
 
 
 def _prime_count(context_data: sealapi.SEALContext.ContextData) -> int:

@@ -78,7 +78,8 @@ _CONTEXTS = _PublicContexts()
 
 
 def encrypted_scores(public_context: bytes, query: bytes, documents: np.ndarray,
-                     active_key_ids: Collection[str] | None = None) -> list[bytes]:
+                     active_key_ids: Collection[str] | None = None,
+                     corpus_version: str | None = None) -> list[bytes]:
     """Encrypted inner products of an encrypted query with every document row.
 
     Parameters
@@ -92,6 +93,11 @@ def encrypted_scores(public_context: bytes, query: bytes, documents: np.ndarray,
     active_key_ids : collection of str, optional
         Ids of the keys the server currently accepts; when given, a query under any other
         key raises `RetiredKeyError`.
+    corpus_version : str, optional
+        A name that changes whenever `documents` do, such as the precedent index's CID.
+        The plaintext encoding of `documents` is kept per process under it (and the context
+        parameters), so later queries from any tenant skip encoding and hashing; without
+        it the documents' sha256 is their name.
 
     Returns
     -------
@@ -118,7 +124,7 @@ def encrypted_scores(public_context: bytes, query: bytes, documents: np.ndarray,
     evaluator = _CONTEXTS.get(context_id, bytes(public_context))
     cipher = ckks.ciphertext_from_bytes(evaluator.context, body)
     packing = ckks.Packing(evaluator.slots, dim, len(docs))
-    outputs = evaluator.scores(cipher, docs, cipher.scale)
+    outputs = evaluator.scores(cipher, docs, cipher.scale, corpus_version)
     blobs = []
     for c, out in enumerate(outputs):
         rows = min(packing.rows_per_chunk, len(docs) - c * packing.rows_per_chunk)
@@ -127,12 +133,14 @@ def encrypted_scores(public_context: bytes, query: bytes, documents: np.ndarray,
 
 
 def score_stored_query(store: ContentStore, context_cid: str, query_cid: str, documents: np.ndarray,
-                       active_key_ids: Collection[str] | None = None) -> list[str]:
+                       active_key_ids: Collection[str] | None = None,
+                       corpus_version: str | None = None) -> list[str]:
     """The server's role by CID: read the tenant's public context and encrypted query from
-    `store`, score them against `documents`, store the encrypted scores; returns their CIDs.
+    `store`, score them against `documents` (named `corpus_version`, see
+    `encrypted_scores`), store the encrypted scores; returns their CIDs.
 
     The tenant reads them back with `dalrn_core.search.tenant_query.reveal_precedents`.
     """
     blobs = encrypted_scores(store.get(context_cid), store.get(query_cid), documents,
-                             active_key_ids=active_key_ids)
+                             active_key_ids=active_key_ids, corpus_version=corpus_version)
     return [store.put(blob) for blob in blobs]
