@@ -203,8 +203,8 @@ class Evaluator:
                 chunk.append(group)
             plains.append(chunk)
         primes = _prime_count(self.context.get_context_data(parms))
-        # Each plaintext is `slots` complex values in NTT form: 2 * slots coefficients per
-        # prime, 8 bytes each.
+        # One plaintext per diagonal (half of them per chunk), each a polynomial of
+        # 2 * slots coefficients per prime of the level, 8 bytes a coefficient.
         return plains, packing.chunks * packing.half * self.slots * 2 * primes * 8
 
 
@@ -262,11 +262,6 @@ class EncodedCorpusCache:
             with self._lock:
                 del self._pending[key]
             mine.set()
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._bytes = 0
 
 
 encoded_corpora = EncodedCorpusCache(
