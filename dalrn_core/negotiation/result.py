@@ -84,3 +84,13 @@ class NegotiationResult(_Frozen):
     search: EquilibriumSearch | None = None
     optimality_gap: float | None = None  # joint bargaining's Frank-Wolfe certificate
     notes: list[str] = []
+
+    @property
+    def reproducible(self) -> bool:
+        """Whether the same inputs and code give this result again.
+
+        False when the equilibrium search was cut short (time limit, solver crash, a failed
+        enumeration): what it found then depends on the machine's speed and load, so the
+        result must not be reused for a later run.
+        """
+        return self.search is None or (self.search.complete and not self.search.timed_out)
