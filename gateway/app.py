@@ -51,13 +51,25 @@ def create_app(settings: Settings | None = None, runs=None, *, warm_up: bool = T
     app.state.settings, app.state.engine, app.state.sessions, app.state.runs = settings, engine, sessions, runs
     app.state.limiter = MovingWindowRateLimiter(storage_from_string(settings.rate_limit_storage))
     errors.install(app)
-    from gateway.routers import admin, audit, disputes, health, ops, proofs, tokens, wellknown
+    from gateway.routers import (
+        admin,
+        audit,
+        content,
+        disputes,
+        health,
+        ops,
+        proofs,
+        tokens,
+        wellknown,
+    )
 
-    for router in (tokens.router, wellknown.router, disputes.router, ops.router, admin.router, audit.router):
+    for router in (tokens.router, wellknown.router, disputes.router, content.router, ops.router, admin.router,
+                   audit.router):
         app.include_router(router)
     app.include_router(health.router)
     app.include_router(proofs.router)
-    app.add_middleware(Guard, body_limit=settings.body_limit_bytes, max_depth=settings.json_max_depth)
+    app.add_middleware(Guard, body_limit=settings.body_limit_bytes, max_depth=settings.json_max_depth,
+                       path_limits={"/v1/content": settings.content_limit_bytes})
     return app
 
 

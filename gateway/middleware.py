@@ -36,8 +36,9 @@ def json_depth_exceeds(raw: bytes, limit: int) -> bool:
 
 
 class Guard:
-    def __init__(self, app, body_limit: int, max_depth: int) -> None:
+    def __init__(self, app, body_limit: int, max_depth: int, path_limits: dict[str, int] | None = None) -> None:
         self.app, self.body_limit, self.max_depth = app, body_limit, max_depth
+        self.path_limits = path_limits or {}  # exact paths whose bodies may be larger (raw uploads)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -54,11 +55,12 @@ class Guard:
         async def refuse(status: int, code: str, message: str, field: str | None = None):
             await error_response(status, code, message, field)(scope, receive, send_with_id)
 
+        limit = self.path_limits.get(scope.get("path", ""), self.body_limit)
         declared = headers.get(b"content-length")
         if declared is not None:
             try:
-                if int(declared) > self.body_limit:
-                    return await refuse(413, "request.too_large", f"body over {self.body_limit} bytes")
+                if int(declared) > limit:
+                    return await refuse(413, "request.too_large", f"body over {limit} bytes")
             except ValueError:
                 return await refuse(400, "request.invalid", "Content-Length is not a number")
         chunks, size = [], 0
@@ -68,8 +70,8 @@ class Guard:
                 return
             body = message.get("body", b"")
             size += len(body)
-            if size > self.body_limit:
-                return await refuse(413, "request.too_large", f"body over {self.body_limit} bytes")
+            if size > limit:
+                return await refuse(413, "request.too_large", f"body over {limit} bytes")
             chunks.append(body)
             if not message.get("more_body"):
                 break

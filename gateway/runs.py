@@ -8,11 +8,13 @@ by tenant because Prefect's uniqueness is per flow, not per caller.
 
 A run's status comes from its Prefect state; whether a settled dispute is also anchored
 comes from its record in the data folder, because the `anchor-batches` flow may anchor it
-after the run has finished.
+after the run has finished. A run paused for its tenant's reveal shows its encrypted search
+through its signed `encrypted_search` receipt, the one written after its latest intake.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -57,6 +59,17 @@ class RunView:
     updated_at: datetime
     state_name: str
     message: str | None = None
+
+
+@dataclass(frozen=True)
+class PausedSearch:
+    """A paused run's encrypted search: the score ciphertexts (by CID) and the index they follow."""
+
+    key_id: str
+    k: int
+    index_cid: str
+    score_cids: list[str]
+    precedent_ids: list[str]
 
 
 def run_key(tenant: str, idempotency_key: str) -> str:
@@ -116,6 +129,24 @@ def settled_status(result: dict | None, chain: str | None) -> tuple[str, dict | 
     return RESOLVED, merged
 
 
+def latest_search(chain: str, k: int) -> PausedSearch | None:
+    """The encrypted search of the chain's latest run (after its latest intake), or None."""
+    from blocks.evidence_store import content_store
+    from dalrn_core.podp.ledger import load_receipts
+    from dalrn_core.search.index import PrecedentIndex
+
+    receipts = load_receipts(chain, content_store(None))
+    starts = [i for i, r in enumerate(receipts) if r["step"] == "intake"]
+    current = receipts[starts[-1]:] if starts else receipts
+    search = next((r for r in reversed(current) if r["step"] == "encrypted_search"), None)
+    if search is None:
+        return None
+    outputs = search["outputs"]
+    index = PrecedentIndex.open(outputs["index_cid"])
+    return PausedSearch(key_id=search["params"]["key_id"], k=k, index_cid=outputs["index_cid"],
+                        score_cids=list(outputs["score_cids"]), precedent_ids=list(index.ids))
+
+
 class DisputeRuns:
     """Starts and follows dispute-resolution runs through the Prefect API."""
 
@@ -139,11 +170,14 @@ class DisputeRuns:
             self._deployment_id = deployment.id
         return self._deployment_id
 
-    async def start(self, *, tenant: str, dispute: dict, idempotency_key: str) -> str:
+    async def start(self, *, tenant: str, dispute: dict, idempotency_key: str,
+                    precedent_search: dict | None = None) -> str:
         """Start (or find, for a key already used) the run of `dispute`; returns its flow run id."""
         async with self._client() as client:
             deployment = await self._deployment(client)
             parameters = {"dispute": dispute, **({"tenant": tenant} if self._takes_tenant else {})}
+            if precedent_search is not None:
+                parameters["precedent_search"] = precedent_search
             run = await client.create_flow_run_from_deployment(
                 deployment,
                 parameters=parameters,
@@ -193,6 +227,20 @@ class DisputeRuns:
         except Exception:  # noqa: BLE001 - not persisted, storage gone, or unreadable: use the record
             return None
         return value if isinstance(value, dict) else None
+
+    async def search(self, flow_run_id: str) -> PausedSearch:
+        """The encrypted search the paused run waits on; RunNotPaused when it waits on none."""
+        async with self._client() as client:
+            run = await self._read(client, flow_run_id)
+        if run.state is None or not run.state.is_paused():
+            raise RunNotPaused(f"run {flow_run_id} is not waiting for its tenant")
+        request, chain = run.parameters.get("precedent_search"), chain_id(run.parameters)
+        if not isinstance(request, dict) or chain is None:
+            raise RunNotPaused(f"run {flow_run_id} has no encrypted precedent search")
+        found = await asyncio.to_thread(latest_search, chain, int(request.get("k", 5)))
+        if found is None:
+            raise RunNotPaused(f"run {flow_run_id} has not scored its encrypted query")
+        return found
 
     async def reveal(self, flow_run_id: str, precedents: list[dict]) -> None:
         """Resume the paused run with the tenant's chosen precedents (its TenantReveal input)."""

@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     audience: str = "urn:dalrn:api"
     token_ttl_s: int = Field(default=900, ge=60, le=3600)
     body_limit_bytes: int = Field(default=256 * 1024, ge=1024)
+    # POST /v1/content carries a tenant's CKKS public context (about 35 MB with its rotation keys).
+    content_limit_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     json_max_depth: int = Field(default=32, ge=4)
     # `limits` rate strings, per API key (token endpoint: per client id).
     rate_limit: str = "120/minute"

@@ -1,4 +1,4 @@
-"""Tables of the gateway: identity, signing keys, disputes, idempotency, audit log."""
+"""Tables of the gateway: identity, signing keys, disputes, idempotency, content grants, audit log."""
 
 from __future__ import annotations
 
@@ -64,6 +64,8 @@ class DisputeRow(Base):
     result: Mapped[dict | None] = mapped_column(JSON)
     submitted_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # The tenant's encrypted precedent search (CIDs, key id, k), a run parameter beside the dispute.
+    precedent_search: Mapped[dict | None] = mapped_column(JSON, nullable=True)
 
 
 class IdempotencyRecord(Base):
@@ -72,6 +74,21 @@ class IdempotencyRecord(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     body_hash: Mapped[str] = mapped_column(String(64))
     dispute_row: Mapped[int] = mapped_column(ForeignKey("disputes.id"))
+    created_at: Mapped[datetime]
+
+
+class ContentGrant(Base):
+    """A tenant may read content `cid`: it uploaded it, or the gateway handed it the CID
+    for one of its disputes (the encrypted scores of its paused search)."""
+
+    __tablename__ = "content_grants"
+    __table_args__ = (UniqueConstraint("cid", "tenant"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    cid: Mapped[str] = mapped_column(String(128), index=True)
+    tenant: Mapped[str] = mapped_column(ForeignKey("tenants.name"), index=True)
+    origin: Mapped[str] = mapped_column(String(16))  # "upload" or "search"
+    dispute_row: Mapped[int | None] = mapped_column(ForeignKey("disputes.id"), nullable=True)
+    size: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime]
 
 

@@ -45,6 +45,10 @@ def test_role_by_endpoint_matrix(gw):
     assert _submit(gw, "acme", {**DISPUTE, "id": "matrix-001"}).status_code == 202
     roles = {"party": "acme", "auditor": "auditor-acme", "operator": "operator-1", "admin": "admin-1"}
     d = "/v1/disputes/matrix-001"
+    uploaded = call(gw, "acme", "POST", "/v1/content", content=b"matrix bytes",
+                    headers={"Content-Type": "application/octet-stream"})
+    assert uploaded.status_code == 201
+    content = f"/v1/content/{uploaded.json()['cid']}"
     # endpoint -> expected status per role (403: the role lacks the scope)
     matrix = {
         ("POST", "/v1/disputes", "new"): {"party": 202, "auditor": 403, "operator": 403, "admin": 403},
@@ -52,7 +56,10 @@ def test_role_by_endpoint_matrix(gw):
         ("GET", d, None): {"party": 200, "auditor": 403, "operator": 403, "admin": 403},
         ("GET", d + "/memo", None): {"party": 409, "auditor": 403, "operator": 403, "admin": 403},
         ("GET", d + "/receipts", None): {"party": 200, "auditor": 200, "operator": 403, "admin": 403},
+        ("GET", d + "/search", None): {"party": 409, "auditor": 403, "operator": 403, "admin": 403},
         ("POST", d + "/reveal", "reveal"): {"party": 409, "auditor": 403, "operator": 403, "admin": 403},
+        ("POST", "/v1/content", "content"): {"party": 201, "auditor": 403, "operator": 403, "admin": 403},
+        ("GET", content, None): {"party": 200, "auditor": 403, "operator": 403, "admin": 403},
         ("GET", "/v1/ops/runs", None): {"party": 403, "auditor": 403, "operator": 200, "admin": 403},
         ("GET", "/v1/admin/tenants", None): {"party": 403, "auditor": 403, "operator": 403, "admin": 200},
         ("POST", "/v1/admin/tenants", "tenant"): {"party": 403, "auditor": 403, "operator": 403, "admin": 201},
@@ -63,8 +70,14 @@ def test_role_by_endpoint_matrix(gw):
     for (method, path, body) in matrix:
         for role, who in roles.items():
             payload = {"new": {**DISPUTE, "id": f"matrix-new-{role}"}, "reveal": {"precedents": []},
-                       "tenant": {"name": f"made-by-{role}"}, None: None}[body]
-            answer = call(gw, who, method, path, json=payload) if payload is not None else call(gw, who, method, path)
+                       "tenant": {"name": f"made-by-{role}"}, "content": None, None: None}[body]
+            if body == "content":
+                answer = call(gw, who, method, path, content=f"uploaded by {role}".encode(),
+                              headers={"Content-Type": "application/octet-stream"})
+            elif payload is not None:
+                answer = call(gw, who, method, path, json=payload)
+            else:
+                answer = call(gw, who, method, path)
             seen[(method, path, role)] = answer.status_code
             if answer.status_code == 403:
                 assert code(answer) == "auth.insufficient_scope"
