@@ -134,11 +134,14 @@ def negotiate(
         Best alternative to a negotiated agreement of (row, column); ``None`` gives each
         party its minimum payoff.
     time_limit_s : float or None
-        Hard limit on the equilibrium search (child process killed); ``None`` no limit.
+        Hard limit on the equilibrium search (a child process, killed at the limit; small
+        games, whose search is bounded, run in this process, see `Limits.in_process`);
+        ``None`` no limit.
     max_strategies : int
         Size cap per player.
     limits : Limits or None
-        Size gates of the exponential enumeration phases (default `Limits()`).
+        Size gates of the exponential enumeration phases and of the in-process search
+        (default `Limits()`).
 
     Raises
     ------

@@ -1,12 +1,15 @@
 """All equilibria of a bimatrix game under a hard time limit.
 
-The search (`phases.run_phases`) runs in a child process that streams each verified
-equilibrium back over a pipe as soon as it is found. At the deadline the parent kills the
-child (SIGKILL), which stops it even inside native code (Qhull, LAPACK), and keeps what was
-streamed. Because the phases run cheapest first, a timed-out run still holds the pure
-equilibria and the Lemke-Howson equilibria (the cheaper fallback method); if even those did
-not arrive, the parent computes the pure equilibria itself. ``time_limit_s=None`` runs the
-search in this process, without a limit.
+Where the limit can bite, the search (`phases.run_phases`) runs in a child process that
+streams each verified equilibrium back over a pipe as soon as it is found. At the deadline
+the parent kills the child (SIGKILL), which stops it even inside native code (Qhull,
+LAPACK), and keeps what was streamed. Because the phases run cheapest first, a timed-out run
+still holds the pure equilibria and the Lemke-Howson equilibria (the cheaper fallback
+method); if even those did not arrive, the parent computes the pure equilibria itself.
+
+Small games (`Limits.in_process`: at most 7 strategies per player, a limit of at least 2 s)
+and ``time_limit_s=None`` run the search in this process: their search is bounded and ends
+well within the limit, and starting a process would cost more than the search itself.
 
 The child starts with ``fork`` where available (milliseconds, inherits the imported
 modules); set ``DALRN_SOLVER_START_METHOD=forkserver`` or ``spawn`` in a process where
@@ -147,9 +150,10 @@ def enumerate_equilibria(
     a, b : numpy.ndarray
         Validated payoff matrices of the row and column player.
     time_limit_s : float or None
-        Hard wall-clock limit of the search; ``None`` runs in this process with no limit.
+        Hard wall-clock limit of the search, enforced by a child process for games that
+        `Limits.in_process` does not keep here; ``None`` runs in this process with no limit.
     limits : Limits
-        Size gates of the exponential phases.
+        Size gates of the exponential phases and of the in-process search.
 
     Returns
     -------
@@ -164,7 +168,7 @@ def enumerate_equilibria(
         notes.append(
             "payoffs too long for exact integer arithmetic (magnitudes too far apart); equilibria verified in floating point on the normalised game (relative regret <= 1e-9)"
         )
-    if time_limit_s is None:
+    if time_limit_s is None or limits.in_process(*a.shape, time_limit_s):
         events, timed_out, crash = list(run_phases(a, b, exact, limits)), False, None
     else:
         events, timed_out, crash = _stream_with_limit(a, b, exact, limits, time_limit_s)

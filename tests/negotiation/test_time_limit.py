@@ -1,7 +1,10 @@
 """The hard time limit: the search runs in a child process that is killed at the limit,
-and a timed-out run keeps the cheap methods' equilibria and says so."""
+and a timed-out run keeps the cheap methods' equilibria and says so; small games, whose
+search is bounded, run in the calling process."""
 
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 import pytest
@@ -11,14 +14,56 @@ from dalrn_core.negotiation.phases import Limits
 from dalrn_core.negotiation.time_limit import enumerate_equilibria
 from tests.negotiation.oracle import extreme_equilibria, is_nash
 
+CHILD_ALWAYS = Limits(in_process_strategies=0)  # every game searched in a child process
+_STARTED: list[str] | None = None  # process starts seen while a test records them
 
-def test_subprocess_matches_in_process():
+
+def _record_process_starts(event: str, args: tuple) -> None:
+    if _STARTED is not None and event in ("os.fork", "os.posix_spawn", "subprocess.Popen"):
+        _STARTED.append(event)
+
+
+sys.addaudithook(_record_process_starts)  # audit hooks stay for the session; idle when None
+
+
+def _process_starts(run) -> list[str]:
+    global _STARTED
+    _STARTED = []
+    try:
+        run()
+        return _STARTED
+    finally:
+        _STARTED = None
+
+
+@pytest.mark.parametrize("size", [4, 7])
+def test_child_process_matches_in_process(size):
     rng = np.random.default_rng(7)
-    a, b = rng.integers(0, 5, (4, 4)), rng.integers(0, 5, (4, 4))
-    inside = negotiate(a.tolist(), b.tolist(), time_limit_s=None).to_json()
-    child = negotiate(a.tolist(), b.tolist(), time_limit_s=30.0).to_json()
+    a, b = rng.integers(0, 5, (size, size)), rng.integers(0, 5, (size, size))
+    inside = negotiate(a.tolist(), b.tolist(), time_limit_s=30.0).to_json()
+    child = negotiate(a.tolist(), b.tolist(), time_limit_s=30.0, limits=CHILD_ALWAYS).to_json()
+    assert inside["complete"] and child["complete"]
     for key in ("equilibria", "selected", "outcome", "timed_out", "method"):
         assert inside[key] == child[key]
+
+
+def test_only_a_game_the_limit_can_stop_pays_for_a_child_process(monkeypatch):
+    monkeypatch.delenv("DALRN_SOLVER_START_METHOD", raising=False)  # fork: seen as os.fork
+    rng = np.random.default_rng(5)
+    small = rng.integers(0, 9, (7, 7)).tolist(), rng.integers(0, 9, (7, 7)).tolist()
+    large = rng.integers(0, 9, (8, 8)).tolist(), rng.integers(0, 9, (8, 8)).tolist()
+    tiny = rng.integers(0, 5, (4, 3)).tolist(), rng.integers(0, 5, (4, 3)).tolist()
+    found = {}
+    assert _process_starts(lambda: found.update(small=negotiate(*small, time_limit_s=5.0))) == []
+    assert found["small"].complete and not found["small"].timed_out
+    assert _process_starts(lambda: found.update(tiny=negotiate(*tiny, time_limit_s=5.0))) == []
+    # (the oracle's determinants by Laplace expansion are too slow for 7x7)
+    assert extreme_equilibria(*tiny) == {
+        (e.row_strategy_exact, e.col_strategy_exact) for e in found["tiny"].equilibria
+    }
+    assert _process_starts(lambda: negotiate(*large, time_limit_s=5.0)) == ["os.fork"]
+    # A limit shorter than the slowest small search is enforced by a child process.
+    assert _process_starts(lambda: negotiate(*small, time_limit_s=0.5)) == ["os.fork"]
 
 
 def test_timeout_keeps_cheap_equilibria_and_says_so():
@@ -65,7 +110,9 @@ def test_concurrent_negotiations_from_worker_threads():
         (rng.integers(0, 9, (4, 4)).tolist(), rng.integers(0, 9, (4, 4)).tolist()) for _ in range(4)
     ]
     with ThreadPoolExecutor(2) as pool:
-        threaded = list(pool.map(lambda g: negotiate(*g, time_limit_s=30.0), games))
+        threaded = list(
+            pool.map(lambda g: negotiate(*g, time_limit_s=30.0, limits=CHILD_ALWAYS), games)
+        )
     for game, result in zip(games, threaded):
         inline = negotiate(*game, time_limit_s=None)
         assert result.to_json()["equilibria"] == inline.to_json()["equilibria"]
