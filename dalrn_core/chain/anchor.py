@@ -11,19 +11,37 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_tester.exceptions import TransactionFailed
-from eth_utils import function_signature_to_4byte_selector, to_checksum_address
+from eth_utils.abi import function_signature_to_4byte_selector
+from eth_utils.address import to_checksum_address
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError
+from web3.types import TxParams, TxReceipt
 
 from dalrn_core.chain.contract import artifact
 from dalrn_core.errors import IntegrityError
 
 ZERO32 = b"\x00" * 32
-Submit = Callable[[bytes], dict]
+TxFields = dict[str, Any]  # a transaction's fields, as eth_account signs them
+Submit = Callable[[bytes], TxReceipt]
+
+
+def plain_receipt(receipt: TxReceipt) -> TxReceipt:
+    """A plain-dict copy of web3's read-only receipt mapping (same keys, picklable)."""
+    return cast(TxReceipt, dict(receipt))
+
+
+def estimate_gas(w3: Web3, tx: TxFields) -> int:
+    """The node's gas estimate for `tx`.
+
+    web3 types the transaction as its `TxParams` TypedDict while eth_account signs plain
+    dicts; the fields are the same, so one dict serves both.
+    """
+    return w3.eth.estimate_gas(cast(TxParams, tx))
 
 
 @dataclass(frozen=True)
@@ -40,7 +58,7 @@ class AnchorResult:
     block_hash: str = ""
 
 
-def _transact(w3: Web3, account: LocalAccount, submit: Submit, tx: dict) -> dict:
+def _transact(w3: Web3, account: LocalAccount, submit: Submit, tx: TxFields) -> TxReceipt:
     """Fill nonce, gas and EIP-1559 fees, sign locally, submit, require success."""
     tx = {
         **tx,
@@ -49,7 +67,7 @@ def _transact(w3: Web3, account: LocalAccount, submit: Submit, tx: dict) -> dict
         "chainId": w3.eth.chain_id,
     }
     try:
-        tx["gas"] = int(w3.eth.estimate_gas(tx) * 1.2)
+        tx["gas"] = int(estimate_gas(w3, tx) * 1.2)
     except (ContractCustomError, ContractLogicError, TransactionFailed) as exc:
         raise IntegrityError(f"the contract refused the transaction: {revert_reason(exc)}") from None
     tip = w3.to_wei(1, "gwei")
@@ -79,7 +97,7 @@ def revert_reason(exc: Exception) -> str:
     """The custom error's name (from the ABI) behind a revert, or the node's message."""
     text = str(getattr(exc, "data", None) or (exc.args[0] if exc.args else exc))
     raw = _revert_bytes(exc.args[0] if exc.args else None)
-    selectors = {
+    selectors: dict[bytes, str] = {
         function_signature_to_4byte_selector(
             f"{item['name']}({','.join(i['type'] for i in item['inputs'])})"
         ): item["name"]
@@ -97,7 +115,10 @@ def deploy_anchor_contract(w3: Web3, account: LocalAccount, submit: Submit) -> s
     build = artifact()
     factory = w3.eth.contract(abi=build["abi"], bytecode=build["bytecode"])
     data = factory.constructor(account.address).data_in_transaction
-    return _transact(w3, account, submit, {"data": data, "value": 0})["contractAddress"]
+    address = _transact(w3, account, submit, {"data": data, "value": 0})["contractAddress"]
+    if address is None:
+        raise IntegrityError("the deployment transaction created no contract")
+    return str(address)
 
 
 class AnchorClient:
@@ -110,7 +131,7 @@ class AnchorClient:
         self.address = to_checksum_address(address)
         self.contract = w3.eth.contract(address=self.address, abi=artifact()["abi"])
 
-    def _send(self, tx: dict) -> dict:
+    def _send(self, tx: TxFields) -> TxReceipt:
         """Sign and submit `tx`; returns its successful receipt (production overrides this)."""
         return _transact(self.w3, self.account, self.submit, tx)
 
@@ -140,15 +161,19 @@ class AnchorClient:
         )
 
     def is_anchored(self, root: bytes) -> bool:
-        return self.contract.functions.isAnchored(root).call({"from": self.account.address})
+        anchored: bool = self.contract.functions.isAnchored(root).call({"from": self.account.address})
+        return anchored
 
     def verify_receipt(self, leaf: bytes, proof: list[bytes], root: bytes) -> bool:
         """The contract's own check of an inclusion proof against an anchored root."""
         try:
-            return self.contract.functions.verifyReceipt(leaf, proof, root).call({"from": self.account.address})
+            accepted: bool = self.contract.functions.verifyReceipt(leaf, proof, root).call(
+                {"from": self.account.address})
+            return accepted
         except (ContractCustomError, ContractLogicError, TransactionFailed):
             return False  # NotAnchored: a proof against an unknown root proves nothing
 
 
 def anchorer_account(private_key: bytes) -> LocalAccount:
-    return Account.from_key(private_key)
+    account: LocalAccount = Account.from_key(private_key)
+    return account

@@ -13,38 +13,40 @@ from __future__ import annotations
 import fcntl
 import json
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-import rlp
+import rlp  # type: ignore[import-untyped]  # pyrlp ships no type information
 from eth.db import get_db_backend
 from eth_tester import EthereumTester, PyEVMBackend
-from eth_utils import to_canonical_address, to_wei
+from eth_utils.address import to_canonical_address
+from eth_utils.currency import to_wei
 from web3 import Web3
 from web3.providers.eth_tester import EthereumTesterProvider
 from web3.providers.eth_tester.defaults import API_ENDPOINTS, static_return
+from web3.types import TxReceipt
 
+from dalrn_core.chain.anchor import plain_receipt
 from dalrn_core.errors import IntegrityError
 
 GENESIS_BALANCE = to_wei(1_000_000, "ether")
 
 
-class _ChainIdBackend(PyEVMBackend):
+def _backend_with_chain_id(chain_id: int, genesis_parameters: dict[str, Any],
+                           genesis_state: dict[bytes, dict[str, Any]]) -> Any:
     """eth-tester's py-evm backend with a chain id of our choice.
 
     eth-tester's `setup_tester_chain` fixes the chain id (131277322940537); this rebuilds the
     same genesis with a subclass of its chain class that only changes `chain_id` (which the
     EVM uses for CHAINID and to check signatures), and `_endpoints` makes web3 report it.
+    The backend is returned as eth-tester's untyped object.
     """
-
-    def __init__(self, chain_id: int, **kwargs) -> None:
-        self._wanted_chain_id = chain_id
-        super().__init__(**kwargs)
-
-    def reset_to_genesis(self, genesis_params=None, genesis_state=None, *args, **kwargs):
-        super().reset_to_genesis(genesis_params, genesis_state, *args, **kwargs)
-        chain_class = type("DalrnTesterChain", (type(self.chain),), {"chain_id": self._wanted_chain_id})
-        self.chain = chain_class.from_genesis(get_db_backend(), genesis_params, genesis_state)
+    backend = PyEVMBackend(genesis_parameters=genesis_parameters, genesis_state=genesis_state)
+    chain_class: Any = type("DalrnTesterChain", (type(backend.chain),), {"chain_id": chain_id})
+    backend.chain = chain_class.from_genesis(get_db_backend(), genesis_parameters, genesis_state)
+    return backend
 
 
 def _signed_chain_id(raw_tx: bytes) -> int | None:
@@ -55,7 +57,7 @@ def _signed_chain_id(raw_tx: bytes) -> int | None:
     return (v - 35) // 2 if v >= 35 else None
 
 
-def _endpoints(header: dict) -> dict | None:
+def _endpoints(header: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
     """web3's eth-tester RPC table, answering `eth_chainId` with the journal's chain id."""
     if header.get("chain_id") is None:
         return None
@@ -77,8 +79,8 @@ class EmbeddedChain:
         self._lock_path = self.journal_path.with_suffix(".lock")
         with self._locked():
             header = self._read_header(funded_addresses, chain_id)
-        self.header = header
-        state = {
+        self.header: dict[str, Any] = header
+        state: dict[bytes, dict[str, Any]] = {
             to_canonical_address(addr): {"balance": GENESIS_BALANCE, "nonce": 0, "code": b"", "storage": {}}
             for addr in header["funded"]
         }
@@ -86,14 +88,14 @@ class EmbeddedChain:
         if header.get("chain_id") is None:
             self._backend = PyEVMBackend(genesis_parameters=params, genesis_state=state)
         else:
-            self._backend = _ChainIdBackend(header["chain_id"], genesis_parameters=params, genesis_state=state)
+            self._backend = _backend_with_chain_id(header["chain_id"], params, state)
         self.w3 = Web3(EthereumTesterProvider(EthereumTester(self._backend), api_endpoints=_endpoints(header)))
         self._applied = 0
         with self._locked():
             self._catch_up()
 
     @contextmanager
-    def _locked(self):
+    def _locked(self) -> Iterator[None]:
         with open(self._lock_path, "a+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
@@ -101,11 +103,12 @@ class EmbeddedChain:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def _read_header(self, funded_addresses: list[str], chain_id: int | None) -> dict:
+    def _read_header(self, funded_addresses: list[str], chain_id: int | None) -> dict[str, Any]:
         if self.journal_path.exists() and self.journal_path.stat().st_size:
             with open(self.journal_path) as handle:
-                return json.loads(handle.readline())
-        header = {
+                written: dict[str, Any] = json.loads(handle.readline())
+                return written
+        header: dict[str, Any] = {
             "kind": "dalrn.embedded-chain/1",
             "genesis_timestamp": int(time.time()) - 1,
             "funded": sorted(Web3.to_checksum_address(a) for a in funded_addresses),
@@ -115,16 +118,16 @@ class EmbeddedChain:
         self.journal_path.write_text(json.dumps(header) + "\n")
         return header
 
-    def _entries(self) -> list[dict]:
+    def _entries(self) -> list[dict[str, Any]]:
         with open(self.journal_path) as handle:
             lines = handle.read().splitlines()[1:]
         return [json.loads(line) for line in lines if line.strip()]
 
-    def _apply(self, raw_tx: bytes, timestamp: int) -> dict:
+    def _apply(self, raw_tx: bytes, timestamp: int) -> TxReceipt:
         chain = self._backend.chain
         chain.header = chain.header.copy(timestamp=timestamp)
         tx_hash = self.w3.eth.send_raw_transaction(raw_tx)
-        return dict(self.w3.eth.get_transaction_receipt(tx_hash))
+        return plain_receipt(self.w3.eth.get_transaction_receipt(tx_hash))
 
     def _catch_up(self) -> None:
         entries = self._entries()
@@ -140,7 +143,7 @@ class EmbeddedChain:
     def chain_id(self) -> int:
         return self.w3.eth.chain_id
 
-    def send_raw_transaction(self, raw_tx: bytes) -> dict:
+    def send_raw_transaction(self, raw_tx: bytes) -> TxReceipt:
         """Apply a signed transaction, journal it, and return its receipt.
 
         A transaction signed for another chain id is refused (EIP-155 replay protection;

@@ -18,6 +18,7 @@ from statistics import median
 
 from web3 import Web3
 from web3.exceptions import MethodUnavailable, Web3RPCError
+from web3.types import FeeHistory
 
 GWEI = 10**9
 BUMP_NUM, BUMP_DEN = 9, 8  # +12.5%, above the 10% nodes require
@@ -45,17 +46,18 @@ class Fees:
     max_fee_wei: int
     tip_wei: int
 
-    def as_tx(self) -> dict:
+    def as_tx(self) -> dict[str, int]:
         return {"maxFeePerGas": self.max_fee_wei, "maxPriorityFeePerGas": self.tip_wei}
 
 
 def _history(w3: Web3, blocks: int, percentile: float) -> tuple[int, list[int]]:
     """Next block's base fee and the recent tips at `percentile` (empty if unknown)."""
+    history: FeeHistory | None
     try:
         history = w3.eth.fee_history(blocks, "latest", [percentile])
     except (MethodUnavailable, Web3RPCError, NotImplementedError, ValueError):
-        history = {}
-    if not history.get("baseFeePerGas"):
+        history = None
+    if history is None or not history.get("baseFeePerGas"):
         # Some dev chains lack eth_feeHistory: the latest base fee stands in for the next.
         return int(w3.eth.get_block("latest")["baseFeePerGas"]), []
     rewards = [int(r[0]) for r in history.get("reward") or [] if r]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 
+from eth_account.signers.local import LocalAccount
+
 from dalrn_core.chain.anchor import AnchorClient, anchorer_account, deploy_anchor_contract
 from dalrn_core.chain.embedded import EmbeddedChain
 from dalrn_core.config import sub_dir
@@ -13,7 +15,15 @@ from dalrn_core.keys import load_or_create
 ANCHORER_KEY_FILE = "chain-anchorer.key"
 
 
-def open_embedded_anchor() -> AnchorClient:
+class EmbeddedAnchorClient(AnchorClient):
+    """An AnchorClient whose transactions go to the journaled embedded chain `chain`."""
+
+    def __init__(self, chain: EmbeddedChain, account: LocalAccount, address: str) -> None:
+        super().__init__(chain.w3, account, chain.send_raw_transaction, address)
+        self.chain = chain
+
+
+def open_embedded_anchor() -> EmbeddedAnchorClient:
     """The anchor client of the embedded chain, deploying the contract on first use."""
     account = anchorer_account(load_or_create(ANCHORER_KEY_FILE, lambda: os.urandom(32)))
     folder = sub_dir("chain")
@@ -24,6 +34,4 @@ def open_embedded_anchor() -> AnchorClient:
     else:
         address = deploy_anchor_contract(chain.w3, account, chain.send_raw_transaction)
         deployment.write_text(json.dumps({"address": address, "chain_id": chain.chain_id}) + "\n")
-    client = AnchorClient(chain.w3, account, chain.send_raw_transaction, address)
-    client.chain = chain
-    return client
+    return EmbeddedAnchorClient(chain, account, address)

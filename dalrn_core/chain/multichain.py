@@ -9,6 +9,7 @@ never pays twice. Cross-chain verification asks each chain's own contract.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from dalrn_core.chain.anchor import ZERO32, AnchorClient, AnchorResult
 from dalrn_core.errors import IntegrityError
@@ -35,7 +36,7 @@ class FallbackAnchorClient:
     def primary(self) -> AnchorClient:
         return self.clients[0]
 
-    def __getattr__(self, name: str):  # w3, address, account... of the primary
+    def __getattr__(self, name: str) -> Any:  # w3, address, account... of the primary
         return getattr(self.__dict__["clients"][0], name)
 
     def anchor_root(self, root: bytes, leaf_count: int, manifest_uri: str, model_hash: bytes = ZERO32,

@@ -13,13 +13,14 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from eth_typing import ChecksumAddress
 from web3 import Web3
 
 
 class NonceManager:
     """Hands out nonces of `address` on `w3`, one at a time."""
 
-    def __init__(self, w3: Web3, address: str) -> None:
+    def __init__(self, w3: Web3, address: ChecksumAddress) -> None:
         self.w3 = w3
         self.address = address
         self._next: int | None = None

@@ -13,15 +13,18 @@ import json
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from eth_typing import HexStr
 from web3.exceptions import TransactionNotFound
+from web3.types import TxReceipt
 
-from dalrn_core.chain.anchor import ZERO32, AnchorClient, AnchorResult, anchorer_account
+from dalrn_core.chain.anchor import ZERO32, AnchorClient, AnchorResult, TxFields, anchorer_account
 from dalrn_core.chain.contract import artifact
 from dalrn_core.chain.fees import FeeCaps
 from dalrn_core.chain.rpc import RetryPolicy, rpc_web3
-from dalrn_core.chain.sender import TxSender, still_included
+from dalrn_core.chain.sender import SentTransaction, TxSender, still_included
 from dalrn_core.errors import InputError, IntegrityError
 
 NETWORKS = Path(__file__).resolve().parent / "networks"
@@ -49,11 +52,11 @@ class ChainConfig:
     def caps(self) -> FeeCaps:
         return FeeCaps.from_gwei(self.max_fee_gwei, self.max_tip_gwei, self.min_tip_gwei)
 
-    def with_(self, **changes) -> ChainConfig:
+    def with_(self, **changes: Any) -> ChainConfig:
         return replace(self, **changes)
 
 
-def load_network(network: str, **overrides) -> ChainConfig:
+def load_network(network: str, **overrides: Any) -> ChainConfig:
     """The shipped configuration `networks/<name>.json` (e.g. sepolia, polygon-amoy).
 
     An `rpc_url` of the form `env:VAR` is read from that environment variable, since RPC
@@ -87,10 +90,10 @@ class RpcAnchorClient(AnchorClient):
         self.sender = TxSender(w3, account, caps=config.caps, confirmations=config.confirmations,
                                stuck_after_s=config.stuck_after_s, poll_s=config.poll_s,
                                timeout_s=config.timeout_s)
-        self.last_sent = None
+        self.last_sent: SentTransaction | None = None
 
     @staticmethod
-    def _no_raw_submit(raw: bytes) -> dict:
+    def _no_raw_submit(raw: bytes) -> TxReceipt:
         raise NotImplementedError("RpcAnchorClient sends through its TxSender")
 
     def check_chain_id(self) -> None:
@@ -100,10 +103,11 @@ class RpcAnchorClient(AnchorClient):
             raise IntegrityError(f"chain {self.config.name}: node at {self.config.rpc_url} serves chain id "
                                  f"{actual}, configured {self.config.chain_id}")
 
-    def _send(self, tx: dict) -> dict:
+    def _send(self, tx: TxFields) -> TxReceipt:
         self.check_chain_id()
-        self.last_sent = self.sender.send(tx)
-        return self.last_sent.receipt
+        sent = self.sender.send(tx)
+        self.last_sent = sent
+        return sent.receipt
 
 
 def deploy_rpc(config: ChainConfig, account: LocalAccount) -> str:
@@ -114,7 +118,10 @@ def deploy_rpc(config: ChainConfig, account: LocalAccount) -> str:
     data = w3.eth.contract(abi=build["abi"], bytecode=build["bytecode"]).constructor(account.address).data_in_transaction
     sender = TxSender(w3, account, caps=config.caps, confirmations=config.confirmations,
                       stuck_after_s=config.stuck_after_s, poll_s=config.poll_s, timeout_s=config.timeout_s)
-    return sender.send({"data": data, "value": 0}).receipt["contractAddress"]
+    address = sender.send({"data": data, "value": 0}).receipt["contractAddress"]
+    if address is None:
+        raise IntegrityError(f"chain {config.name}: the deployment transaction created no contract")
+    return str(address)
 
 
 def open_rpc_anchor(config: ChainConfig, private_key: bytes) -> RpcAnchorClient:
@@ -131,7 +138,7 @@ def ensure_anchored(client: AnchorClient, result: AnchorResult, leaf_count: int,
     """
     if not result.block_hash:
         raise InputError.one("result.block_hash", "an anchor result without its block hash cannot be re-checked")
-    if still_included(client.w3, result.tx_hash, result.block_hash):
+    if still_included(client.w3, HexStr(result.tx_hash), result.block_hash):
         return result
     root = bytes.fromhex(result.root.removeprefix("0x"))
     sender = getattr(client, "sender", None)
@@ -139,7 +146,7 @@ def ensure_anchored(client: AnchorClient, result: AnchorResult, leaf_count: int,
         sender.nonces.reset()  # the reorg may have taken our nonces back: ask the node again
     if client.is_anchored(root):
         try:
-            receipt = client.w3.eth.get_transaction_receipt(result.tx_hash)
+            receipt = client.w3.eth.get_transaction_receipt(HexStr(result.tx_hash))
         except TransactionNotFound:
             return result  # the root is held on chain; it was not our transaction that put it there
         return replace(result, block_number=receipt["blockNumber"],

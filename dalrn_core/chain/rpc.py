@@ -19,12 +19,14 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
 from web3 import HTTPProvider, Web3
+from web3.types import RPCEndpoint, RPCResponse
 
 TRANSIENT_HTTP = frozenset({429, 500, 502, 503, 504})
 TRANSIENT_CODES = frozenset({-32005})
@@ -51,7 +53,7 @@ class TransientRPCError(ConnectionError):
     """The node kept failing transiently after every retry."""
 
 
-def transient_rpc_error(error: dict | None) -> bool:
+def transient_rpc_error(error: Mapping[str, object] | None) -> bool:
     """Whether a JSON-RPC error object is worth retrying (see the module docstring)."""
     if not error:
         return False
@@ -93,7 +95,7 @@ class ResilientHTTPProvider(HTTPProvider):
         # Bandit B311 skipped: this generator only jitters retry delays, it makes no secret.
         self._rng = random.Random(seed)  # nosec B311
 
-    def make_request(self, method: str, params: Any) -> dict:
+    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
         last: Exception | str = "no attempt"
         for attempt in range(self.policy.attempts):
             if attempt:

@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 
 from eth_account.signers.local import LocalAccount
+from eth_typing import HexStr
+from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import (
     ContractCustomError,
@@ -23,8 +25,9 @@ from web3.exceptions import (
     TransactionNotFound,
     Web3RPCError,
 )
+from web3.types import TxReceipt
 
-from dalrn_core.chain.anchor import revert_reason
+from dalrn_core.chain.anchor import TxFields, estimate_gas, plain_receipt, revert_reason
 from dalrn_core.chain.fees import FeeCapExceeded, FeeCaps, Fees, bump_fees, quote_fees
 from dalrn_core.chain.nonces import NonceManager
 from dalrn_core.chain.rpc import TransientRPCError
@@ -36,12 +39,21 @@ class NotMinedError(TimeoutError):
 
 
 @dataclass
+class Broadcasts:
+    """Every version of one transaction broadcast so far: its nonce, hashes and fees."""
+
+    nonce: int
+    tx_hashes: list[HexStr] = field(default_factory=list)
+    fees: list[Fees] = field(default_factory=list)
+
+
+@dataclass
 class SentTransaction:
     """A mined, confirmed transaction and every hash broadcast for its nonce."""
 
-    receipt: dict
+    receipt: TxReceipt
     nonce: int
-    tx_hashes: list[str] = field(default_factory=list)
+    tx_hashes: list[HexStr] = field(default_factory=list)
     fees: list[Fees] = field(default_factory=list)
 
     @property
@@ -53,13 +65,13 @@ def _message(exc: Exception) -> str:
     return str(exc.args[0] if exc.args else exc).lower()
 
 
-def still_included(w3: Web3, tx_hash: str, block_hash: bytes | str) -> bool:
+def still_included(w3: Web3, tx_hash: HexStr | HexBytes, block_hash: bytes | str) -> bool:
     """Whether `tx_hash` is still mined in the canonical block `block_hash` (no reorg)."""
     try:
         receipt = w3.eth.get_transaction_receipt(tx_hash)
     except TransactionNotFound:
         return False
-    wanted = Web3.to_bytes(hexstr=block_hash) if isinstance(block_hash, str) else bytes(block_hash)
+    wanted = Web3.to_bytes(hexstr=HexStr(block_hash)) if isinstance(block_hash, str) else bytes(block_hash)
     canonical = w3.eth.get_block(receipt["blockNumber"])["hash"]
     return bytes(receipt["blockHash"]) == wanted and bytes(canonical) == wanted
 
@@ -86,7 +98,7 @@ class TxSender:
             self._chain_id = self.w3.eth.chain_id
         return self._chain_id
 
-    def _broadcast(self, tx: dict) -> str:
+    def _broadcast(self, tx: TxFields) -> HexStr:
         raw = self.account.sign_transaction(tx).raw_transaction
         tx_hash = Web3.to_hex(Web3.keccak(raw))
         try:
@@ -100,28 +112,28 @@ class TxSender:
             raise
         return tx_hash
 
-    def _known(self, tx_hash: str) -> bool:
+    def _known(self, tx_hash: HexStr) -> bool:
         try:
             self.w3.eth.get_transaction(tx_hash)
         except TransactionNotFound:
             return False
         return True
 
-    def _mined(self, hashes: list[str]) -> dict | None:
+    def _mined(self, hashes: list[HexStr]) -> TxReceipt | None:
         for tx_hash in hashes:
             try:
-                return dict(self.w3.eth.get_transaction_receipt(tx_hash))
+                return plain_receipt(self.w3.eth.get_transaction_receipt(tx_hash))
             except TransactionNotFound:
                 continue
         return None
 
-    def _estimate(self, tx: dict) -> int:
+    def _estimate(self, tx: TxFields) -> int:
         try:
-            return int(self.w3.eth.estimate_gas(tx) * 1.2)
+            return int(estimate_gas(self.w3, tx) * 1.2)
         except (ContractCustomError, ContractLogicError) as exc:
             raise IntegrityError(f"the contract refused the transaction: {revert_reason(exc)}") from None
 
-    def send(self, tx: dict) -> SentTransaction:
+    def send(self, tx: TxFields) -> SentTransaction:
         """Send `tx` (to, data, value) and return it once mined and confirmed."""
         tx = {**tx, "from": self.account.address, "chainId": self.chain_id}
         tx["gas"] = self._estimate(tx)
@@ -129,7 +141,7 @@ class TxSender:
             try:
                 with self.nonces.reserve() as nonce:
                     fees = quote_fees(self.w3, self.caps)
-                    sent = SentTransaction(receipt={}, nonce=nonce, fees=[fees])
+                    sent = Broadcasts(nonce=nonce, fees=[fees])
                     sent.tx_hashes.append(self._broadcast({**tx, "nonce": nonce, **fees.as_tx()}))
                 break
             except (Web3RPCError, ValueError) as exc:
@@ -140,7 +152,7 @@ class TxSender:
                 self.nonces.reset()
         return self._wait(tx, sent)
 
-    def _replace(self, tx: dict, sent: SentTransaction) -> None:
+    def _replace(self, tx: TxFields, sent: Broadcasts) -> None:
         try:
             fees = bump_fees(sent.fees[-1], self.caps, quote_fees(self.w3, self.caps))
         except FeeCapExceeded:
@@ -155,7 +167,7 @@ class TxSender:
         sent.fees.append(fees)
         sent.tx_hashes.append(tx_hash)
 
-    def _wait(self, tx: dict, sent: SentTransaction) -> SentTransaction:
+    def _wait(self, tx: TxFields, sent: Broadcasts) -> SentTransaction:
         deadline = time.monotonic() + self.timeout_s
         last_broadcast = time.monotonic()
         while time.monotonic() < deadline:
@@ -168,8 +180,7 @@ class TxSender:
                   and still_included(self.w3, receipt["transactionHash"], receipt["blockHash"])):
                 if receipt["status"] != 1:
                     raise IntegrityError(f"transaction {Web3.to_hex(receipt['transactionHash'])} reverted")
-                sent.receipt = receipt
-                return sent
+                return SentTransaction(receipt, sent.nonce, sent.tx_hashes, sent.fees)
             time.sleep(self.poll_s)
         raise NotMinedError(
             f"nonce {sent.nonce} on chain {self.chain_id}: not confirmed within {self.timeout_s:.0f} s "

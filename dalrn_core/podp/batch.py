@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import fcntl
 import json
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
+from dalrn_core.atomic import write_json_atomic
 from dalrn_core.chain.anchor import AnchorClient
 from dalrn_core.config import sub_dir
-from dalrn_core.dispute.records import STATUS_ANCHORED, update_record, write_json_atomic
+from dalrn_core.dispute.records import STATUS_ANCHORED, update_record
 from dalrn_core.evidence.store import ContentStore
 from dalrn_core.podp.canonical import canonical_bytes
 from dalrn_core.podp.merkle import merkle_proof, merkle_root
@@ -32,7 +35,7 @@ def _pending_dir() -> Path:
 
 
 @contextmanager
-def _batch_lock():
+def _batch_lock() -> Iterator[None]:
     with open(sub_dir("anchor") / "batch.lock", "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
@@ -52,7 +55,7 @@ def queue_leaf(chain_id: str, leaf: bytes, receipt_cid: str) -> None:
     )
 
 
-def pending() -> list[dict]:
+def pending() -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in sorted(_pending_dir().glob("*.json"))]
 
 
@@ -60,7 +63,7 @@ def _inflight_path() -> Path:
     return sub_dir("anchor") / "inflight.json"
 
 
-def _finish(entries: list[dict], anchor: dict, manifest_cid: str) -> None:
+def _finish(entries: list[dict[str, Any]], anchor: dict[str, Any], manifest_cid: str) -> None:
     """Write each entry's proof into its record and take it off the pending queue."""
     leaves = [bytes.fromhex(e["leaf"]) for e in entries]
     for index, entry in enumerate(entries):
@@ -77,7 +80,7 @@ def _finish(entries: list[dict], anchor: dict, manifest_cid: str) -> None:
             path.unlink()
 
 
-def anchor_pending(client: AnchorClient, store: ContentStore) -> dict | None:
+def anchor_pending(client: AnchorClient, store: ContentStore) -> dict[str, Any] | None:
     """Anchor every pending leaf in one transaction; returns the batch, or None if empty.
 
     A batch whose anchoring failed (not mined in time, node gone) is remembered as in
@@ -93,8 +96,8 @@ def anchor_pending(client: AnchorClient, store: ContentStore) -> dict | None:
         return _anchor_entries(client, store, entries, _inflight_path(), {})
 
 
-def anchor_model_batch(client: AnchorClient, store: ContentStore, entry: dict, model_hash: str,
-                       fl_round: int) -> dict:
+def anchor_model_batch(client: AnchorClient, store: ContentStore, entry: dict[str, Any], model_hash: str,
+                       fl_round: int) -> dict[str, Any]:
     """Anchor one receipt-chain head as its own batch, the contract carrying the model.
 
     A federated round's root holds the round's model hash and number in the contract's
@@ -114,8 +117,8 @@ def anchor_model_batch(client: AnchorClient, store: ContentStore, entry: dict, m
         return _anchor_entries(client, store, entries, inflight_path, model)
 
 
-def _anchor_entries(client: AnchorClient, store: ContentStore, entries: list[dict],
-                    inflight_path: Path, model: dict) -> dict:
+def _anchor_entries(client: AnchorClient, store: ContentStore, entries: list[dict[str, Any]],
+                    inflight_path: Path, model: dict[str, Any]) -> dict[str, Any]:
     """Store the batch's manifest, remember it as in flight, anchor its root once, write
     every entry's proof. The caller holds the batch lock."""
     leaves = [bytes.fromhex(e["leaf"]) for e in entries]

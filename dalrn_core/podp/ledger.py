@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -17,12 +18,12 @@ from dalrn_core.config import sub_dir
 from dalrn_core.dispute.records import record_path, update_record
 from dalrn_core.evidence.store import ContentStore
 from dalrn_core.podp.canonical import canonical_bytes
-from dalrn_core.podp.receipts import ReceiptChain, receipt_cid
+from dalrn_core.podp.receipts import Receipt, ReceiptChain, receipt_cid
 from dalrn_core.podp.signing import ReceiptSigner
 
 
 @contextmanager
-def _chain_lock(chain_id: str):
+def _chain_lock(chain_id: str) -> Iterator[None]:
     folder = sub_dir("disputes", chain_id)
     with open(folder / ".lock", "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -34,10 +35,13 @@ def _chain_lock(chain_id: str):
 
 def receipt_cids(chain_id: str) -> list[str]:
     path = record_path(chain_id)
-    return json.loads(path.read_text()).get("receipts", []) if path.exists() else []
+    if not path.exists():
+        return []
+    cids: list[str] = json.loads(path.read_text()).get("receipts", [])
+    return cids
 
 
-def load_receipts(chain_id: str, store: ContentStore) -> list[dict]:
+def load_receipts(chain_id: str, store: ContentStore) -> list[Receipt]:
     """The chain's receipts in order, each re-hashed against its CID by the store."""
     return [json.loads(store.get(cid)) for cid in receipt_cids(chain_id)]
 

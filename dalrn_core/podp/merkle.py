@@ -10,7 +10,7 @@ Sorted pairs make proofs order-free, which is what OpenZeppelin's `processProof`
 
 from __future__ import annotations
 
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from dalrn_core.errors import InputError
 

@@ -9,6 +9,7 @@ stored manifest, in-flight record), as a batch of one leaf: the chain's head.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from dalrn_core.chain.anchor import AnchorClient
 from dalrn_core.dispute.records import STATUS_ANCHORED, load_record
@@ -21,7 +22,7 @@ from dalrn_core.podp.receipts import receipt_leaf
 
 
 def anchor_model_round(client: AnchorClient, store: ContentStore, chain_id: str, model_hash: str,
-                       fl_round: int) -> dict:
+                       fl_round: int) -> dict[str, Any]:
     """Anchor the head of `chain_id`'s receipts with `model_hash` and `fl_round` on chain.
 
     Returns the chain's recorded anchor (root, transaction, manifest CID, leaf, proof,
@@ -44,4 +45,5 @@ def anchor_model_round(client: AnchorClient, store: ContentStore, chain_id: str,
         return anchor
     entry = {"dispute_id": chain_id, "leaf": leaf.hex(), "receipt_cid": receipt_cids(chain_id)[-1]}
     anchor_model_batch(client, store, entry, model_hash, fl_round)
-    return load_record(chain_id)["anchor"]
+    recorded: dict[str, Any] = load_record(chain_id)["anchor"]
+    return recorded

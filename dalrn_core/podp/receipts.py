@@ -18,28 +18,29 @@ from dalrn_core.podp.canonical import canonical_bytes
 from dalrn_core.podp.signing import ReceiptSigner, signature_valid
 
 RECEIPT_VERSION = "dalrn.podp.receipt/1"
+Receipt = dict[str, Any]  # a receipt's JSON object: its body fields plus "signature"
 
 
-def receipt_cid(receipt: dict) -> str:
+def receipt_cid(receipt: Receipt) -> str:
     return cid_of(canonical_bytes(receipt))
 
 
-def receipt_leaf(receipt: dict) -> bytes:
+def receipt_leaf(receipt: Receipt) -> bytes:
     """The 32-byte Merkle leaf of a receipt: the SHA-256 digest inside its CID."""
     return hashlib.sha256(canonical_bytes(receipt)).digest()
 
 
-def _body(receipt: dict) -> dict:
+def _body(receipt: Receipt) -> dict[str, Any]:
     return {k: v for k, v in receipt.items() if k != "signature"}
 
 
 class ReceiptChain:
     """Builds the receipt chain of one dispute (or one scheduled run)."""
 
-    def __init__(self, dispute_id: str, signer: ReceiptSigner, receipts: list[dict] | None = None):
+    def __init__(self, dispute_id: str, signer: ReceiptSigner, receipts: list[Receipt] | None = None):
         self.dispute_id = dispute_id
         self.signer = signer
-        self.receipts: list[dict] = list(receipts or [])
+        self.receipts: list[Receipt] = list(receipts or [])
 
     @property
     def head_cid(self) -> str | None:
@@ -53,7 +54,7 @@ class ReceiptChain:
         params: dict[str, Any] | None = None,
         outputs: dict[str, Any] | None = None,
         timestamp: datetime | None = None,
-    ) -> dict:
+    ) -> Receipt:
         """Append a signed receipt for `step`; inputs are digests, outputs CIDs or values."""
         seq = len(self.receipts)
         body = {
@@ -75,7 +76,7 @@ class ReceiptChain:
 
 
 def verify_chain(
-    receipts: list[dict],
+    receipts: list[Receipt],
     *,
     dispute_id: str,
     trusted_signers: set[str] | None = None,

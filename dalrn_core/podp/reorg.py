@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, fields
+from typing import Any
 
 from dalrn_core.chain.anchor import ZERO32, AnchorClient, AnchorResult
 from dalrn_core.chain.production import ensure_anchored
@@ -23,8 +24,8 @@ from dalrn_core.podp.batch import _batch_lock
 RESULT_FIELDS = tuple(f.name for f in fields(AnchorResult))
 
 
-def _anchored_batches(chain_id: int) -> dict[str, list[dict]]:
-    batches: dict[str, list[dict]] = {}
+def _anchored_batches(chain_id: int) -> dict[str, list[dict[str, Any]]]:
+    batches: dict[str, list[dict[str, Any]]] = {}
     for path in sorted(sub_dir("disputes").glob("*/record.json")):
         record = json.loads(path.read_text())
         anchor = record.get("anchor") or {}
@@ -35,7 +36,7 @@ def _anchored_batches(chain_id: int) -> dict[str, list[dict]]:
     return batches
 
 
-def recheck_anchors(client: AnchorClient, store: ContentStore) -> list[dict]:
+def recheck_anchors(client: AnchorClient, store: ContentStore) -> list[dict[str, Any]]:
     """Re-anchor every batch on `client`'s chain whose transaction a reorg dropped.
 
     Returns one entry per repaired batch: the root, the old and the new transaction.

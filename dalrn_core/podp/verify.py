@@ -14,6 +14,7 @@ and the rule broken:
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from dalrn_core.chain.anchor import AnchorClient
 from dalrn_core.chain.local import open_embedded_anchor
@@ -38,7 +39,7 @@ def _fetch(store: ContentStore, cid: str, what: str, dispute_id: str) -> bytes:
         raise IntegrityError(f"dispute {dispute_id}: {what} ({cid}): {exc}") from None
 
 
-def _check_receipts(dispute_id: str, cids: list[str], store: ContentStore, trusted: set[str]) -> list[dict]:
+def _check_receipts(dispute_id: str, cids: list[str], store: ContentStore, trusted: set[str]) -> list[dict[str, Any]]:
     receipts = [json.loads(_fetch(store, cid, f"receipt #{i}", dispute_id)) for i, cid in enumerate(cids)]
     try:
         verify_chain(receipts, dispute_id=dispute_id, trusted_signers=trusted, expected_cids=cids)
@@ -47,7 +48,7 @@ def _check_receipts(dispute_id: str, cids: list[str], store: ContentStore, trust
     return receipts
 
 
-def _check_batch(dispute_id: str, anchor: dict, cids: list[str], receipts: list[dict],
+def _check_batch(dispute_id: str, anchor: dict[str, Any], cids: list[str], receipts: list[dict[str, Any]],
                  store: ContentStore) -> tuple[bytes, list[bytes], bytes]:
     if anchor["leaf_receipt_cid"] not in cids:
         raise IntegrityError(f"dispute {dispute_id}: the anchored receipt {anchor['leaf_receipt_cid']} is not in its chain")
