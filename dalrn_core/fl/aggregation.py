@@ -20,13 +20,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from dalrn_core.errors import InputError, Problem
 
+#: What every rule returns: one flat float64 vector.
+Vector = npt.NDArray[np.float64]
 
-def _stack(updates: Sequence[np.ndarray]) -> np.ndarray:
+
+def _stack(updates: Sequence[npt.NDArray[Any]]) -> Vector:
     """Validate `updates` and stack them into an (n, d) float64 matrix."""
     if not isinstance(updates, (list, tuple)) or len(updates) == 0:
         raise InputError.one("updates", "must be a non-empty list of 1-D numpy arrays")
@@ -64,7 +69,7 @@ def _check_int(field: str, value: object, low: int, high: int | None, rule: str)
     return int(value)
 
 
-def fedavg(updates: Sequence[np.ndarray], weights: Sequence[float] | None = None) -> np.ndarray:
+def fedavg(updates: Sequence[npt.NDArray[Any]], weights: Sequence[float] | None = None) -> Vector:
     """Federated averaging: the weighted mean of the updates (McMahan et al. 2017).
 
     1. Stack the n updates.
@@ -83,7 +88,8 @@ def fedavg(updates: Sequence[np.ndarray], weights: Sequence[float] | None = None
     """
     stacked = _stack(updates)
     if weights is None:
-        return stacked.mean(axis=0)
+        mean: Vector = stacked.mean(axis=0)
+        return mean
     w = np.asarray(weights, dtype=np.float64) if _is_numeric_list(weights) else None
     if w is None or w.ndim != 1:
         raise InputError.one("weights", "must be a list of numbers", subject="aggregation input")
@@ -98,7 +104,8 @@ def fedavg(updates: Sequence[np.ndarray], weights: Sequence[float] | None = None
     total = w.sum()
     if total <= 0:
         raise InputError.one("weights", "must have a positive sum", subject="aggregation input")
-    return (w / total) @ stacked
+    weighted: Vector = (w / total) @ stacked
+    return weighted
 
 
 def _is_numeric_list(values: object) -> bool:
@@ -109,7 +116,7 @@ def _is_numeric_list(values: object) -> bool:
     return array.dtype.kind in "biuf"
 
 
-def median(updates: Sequence[np.ndarray]) -> np.ndarray:
+def median(updates: Sequence[npt.NDArray[Any]]) -> Vector:
     """Coordinate-wise median (Yin et al. 2018, Algorithm "median-GD").
 
     For each coordinate independently, the median of the n clients' values (the mean of
@@ -124,10 +131,11 @@ def median(updates: Sequence[np.ndarray]) -> np.ndarray:
     numpy.ndarray
         The coordinate-wise median, float64.
     """
-    return np.median(_stack(updates), axis=0)
+    medians: Vector = np.median(_stack(updates), axis=0)
+    return medians
 
 
-def trimmed_mean(updates: Sequence[np.ndarray], beta: float) -> np.ndarray:
+def trimmed_mean(updates: Sequence[npt.NDArray[Any]], beta: float) -> Vector:
     """Coordinate-wise beta-trimmed mean (Yin et al. 2018, Definition 2).
 
     1. For each coordinate, sort the n values.
@@ -154,10 +162,11 @@ def trimmed_mean(updates: Sequence[np.ndarray], beta: float) -> np.ndarray:
     k = math.floor(beta * n)
     # beta < 0.5 already keeps n - 2k >= 1, since 2k <= 2*beta*n < n.
     ordered = np.sort(stacked, axis=0)
-    return ordered[k:n - k].mean(axis=0)
+    trimmed: Vector = ordered[k:n - k].mean(axis=0)
+    return trimmed
 
 
-def krum_scores(updates: Sequence[np.ndarray], f: int) -> np.ndarray:
+def krum_scores(updates: Sequence[npt.NDArray[Any]], f: int) -> Vector:
     """Krum score of every update (Blanchard et al. 2017, Section 4).
 
     The score of update i is the sum of squared Euclidean distances from i to its
@@ -193,7 +202,7 @@ def krum_scores(updates: Sequence[np.ndarray], f: int) -> np.ndarray:
     return scores
 
 
-def krum(updates: Sequence[np.ndarray], f: int) -> np.ndarray:
+def krum(updates: Sequence[npt.NDArray[Any]], f: int) -> Vector:
     """Krum (Blanchard et al. 2017): the single update with the lowest Krum score.
 
     Ties go to the lowest index. Requires n > 2f + 2.
@@ -213,7 +222,7 @@ def krum(updates: Sequence[np.ndarray], f: int) -> np.ndarray:
     return np.asarray(updates[int(np.argmin(scores))], dtype=np.float64).copy()
 
 
-def multi_krum(updates: Sequence[np.ndarray], f: int, m: int) -> np.ndarray:
+def multi_krum(updates: Sequence[npt.NDArray[Any]], f: int, m: int) -> Vector:
     """Multi-Krum (Blanchard et al. 2017, Section 5): mean of the m lowest-scored updates.
 
     1. Score every update with Krum's score (computed once, over all n updates).
@@ -237,4 +246,5 @@ def multi_krum(updates: Sequence[np.ndarray], f: int, m: int) -> np.ndarray:
     n = scores.size
     m = _check_int("m", m, 1, n, f"must satisfy 1 <= m <= n ({n})")
     chosen = np.argsort(scores, kind="stable")[:m]
-    return _stack(updates)[chosen].mean(axis=0)
+    mean: Vector = _stack(updates)[chosen].mean(axis=0)
+    return mean

@@ -10,14 +10,30 @@ in the metric `rejected`): a Byzantine client must not be able to crash the roun
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
-from flwr.common import FitRes, Parameters, Scalar, ndarrays_to_parameters, parameters_to_ndarrays
+from flwr.common import (
+    FitIns,
+    FitRes,
+    NDArrays,
+    Parameters,
+    Scalar,
+    ndarrays_to_parameters,
+    parameters_to_ndarrays,
+)
+from flwr.server.client_manager import ClientManager
 from flwr.server.client_proxy import ClientProxy
 from flwr.server.strategy import FedAvg
 
 from dalrn_core.errors import InputError
 from dalrn_core.fl import aggregation
+from dalrn_core.fl.aggregation import Vector
 from dalrn_core.fl.model import flatten, unflatten
+
+#: One client's answer as the rule sees it: (client id, parameters, num_examples, metrics).
+ClientUpdate = tuple[str, NDArrays, int, dict[str, Scalar]]
 
 
 class _VectorStrategy(FedAvg):
@@ -26,21 +42,22 @@ class _VectorStrategy(FedAvg):
     name = "abstract"
     #: Called with the round number before any client is asked to train; it may raise to
     #: refuse the round (the privacy budget check uses this hook).
-    before_round = None
+    before_round: Callable[[int], object] | None = None
 
-    def configure_fit(self, server_round, parameters, client_manager):
+    def configure_fit(self, server_round: int, parameters: Parameters,
+                      client_manager: ClientManager) -> list[tuple[ClientProxy, FitIns]]:
         if self.before_round is not None:
             self.before_round(server_round)
         return super().configure_fit(server_round, parameters, client_manager)
 
-    def combine(self, vectors: list[np.ndarray], num_examples: list[int]) -> np.ndarray:
+    def combine(self, vectors: list[Vector], num_examples: list[int]) -> Vector:
         raise NotImplementedError
 
     def aggregate_fit(
         self,
         server_round: int,
         results: list[tuple[ClientProxy, FitRes]],
-        failures: list,
+        failures: list[tuple[ClientProxy, FitRes] | BaseException],
     ) -> tuple[Parameters | None, dict[str, Scalar]]:
         if not results or (not self.accept_failures and failures):
             return None, {}
@@ -49,8 +66,8 @@ class _VectorStrategy(FedAvg):
         arrays, metrics = self.aggregate_arrays(items)
         return (None if arrays is None else ndarrays_to_parameters(arrays)), metrics
 
-    def aggregate_arrays(self, items: list[tuple[str, list[np.ndarray], int, dict]]
-                         ) -> tuple[list[np.ndarray] | None, dict[str, Scalar]]:
+    def aggregate_arrays(self, items: list[ClientUpdate]
+                         ) -> tuple[NDArrays | None, dict[str, Scalar]]:
         """The rule applied to (client id, parameters, num_examples, metrics) items.
 
         `aggregate_fit` calls this with what Flower's server collected; the Prefect flow,
@@ -58,7 +75,9 @@ class _VectorStrategy(FedAvg):
         """
         ordered = sorted(items, key=lambda item: item[0])
         expected = flatten(ordered[0][1]).size if ordered else 0
-        vectors, sizes, kept = [], [], []
+        vectors: list[Vector] = []
+        sizes: list[int] = []
+        kept: list[NDArrays] = []
         for _, params, num_examples, _ in ordered:
             vector = flatten(params)
             if vector.size == expected and np.all(np.isfinite(vector)):
@@ -70,8 +89,8 @@ class _VectorStrategy(FedAvg):
         combined = self.combine(vectors, sizes)
         metrics: dict[str, Scalar] = {"rejected": len(ordered) - len(vectors),
                                       "clients": len(vectors)}
-        losses = [(n, m.get("loss")) for _, _, n, m in ordered]
-        losses = [(n, float(v)) for n, v in losses if isinstance(v, (int, float))]
+        losses = [(n, float(loss)) for _, _, n, m in ordered
+                  if isinstance(loss := m.get("loss"), (int, float))]
         if losses:
             metrics["train_loss"] = sum(n * v for n, v in losses) / sum(n for n, _ in losses)
         return unflatten(combined, kept[0]), metrics
@@ -82,7 +101,7 @@ class FedAvgStrategy(_VectorStrategy):
 
     name = "fedavg"
 
-    def combine(self, vectors, num_examples):
+    def combine(self, vectors: list[Vector], num_examples: list[int]) -> Vector:
         return aggregation.fedavg(vectors, weights=num_examples)
 
 
@@ -91,7 +110,7 @@ class MedianStrategy(_VectorStrategy):
 
     name = "median"
 
-    def combine(self, vectors, num_examples):
+    def combine(self, vectors: list[Vector], num_examples: list[int]) -> Vector:
         return aggregation.median(vectors)
 
 
@@ -100,13 +119,13 @@ class TrimmedMeanStrategy(_VectorStrategy):
 
     name = "trimmed_mean"
 
-    def __init__(self, *, beta: float = 0.2, **kwargs) -> None:
+    def __init__(self, *, beta: float = 0.2, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not (isinstance(beta, (int, float)) and 0 <= beta < 0.5):
             raise InputError.one("beta", "must be a number with 0 <= beta < 0.5")
         self.beta = float(beta)
 
-    def combine(self, vectors, num_examples):
+    def combine(self, vectors: list[Vector], num_examples: list[int]) -> Vector:
         return aggregation.trimmed_mean(vectors, self.beta)
 
 
@@ -115,11 +134,11 @@ class KrumStrategy(_VectorStrategy):
 
     name = "krum"
 
-    def __init__(self, *, f: int = 1, **kwargs) -> None:
+    def __init__(self, *, f: int = 1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.f = f
 
-    def combine(self, vectors, num_examples):
+    def combine(self, vectors: list[Vector], num_examples: list[int]) -> Vector:
         return aggregation.krum(vectors, self.f)
 
 
@@ -128,12 +147,12 @@ class MultiKrumStrategy(_VectorStrategy):
 
     name = "multi_krum"
 
-    def __init__(self, *, f: int = 1, m: int | None = None, **kwargs) -> None:
+    def __init__(self, *, f: int = 1, m: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.f = f
         self.m = m
 
-    def combine(self, vectors, num_examples):
+    def combine(self, vectors: list[Vector], num_examples: list[int]) -> Vector:
         # Default m = n - f: drop as many updates as there may be attackers.
         m = self.m if self.m is not None else len(vectors) - self.f
         return aggregation.multi_krum(vectors, self.f, m)
@@ -146,12 +165,12 @@ STRATEGIES: dict[str, type[_VectorStrategy]] = {
 
 
 def make_strategy(method: str, *, beta: float = 0.2, f: int = 1, m: int | None = None,
-                  **flower_kwargs) -> _VectorStrategy:
+                  **flower_kwargs: Any) -> _VectorStrategy:
     """The strategy registered under `method`, given the rule's own parameters (beta for
     trimmed_mean, f for krum, f and m for multi_krum; ignored by the others) and Flower's
     FedAvg keyword arguments."""
     if method not in STRATEGIES:
         raise InputError.one("method", f"must be one of {', '.join(STRATEGIES)}")
-    own = {"trimmed_mean": {"beta": beta}, "krum": {"f": f},
-           "multi_krum": {"f": f, "m": m}}.get(method, {})
-    return STRATEGIES[method](**own, **flower_kwargs)
+    own: dict[str, dict[str, Any]] = {"trimmed_mean": {"beta": beta}, "krum": {"f": f},
+                                      "multi_krum": {"f": f, "m": m}}
+    return STRATEGIES[method](**own.get(method, {}), **flower_kwargs)
