@@ -168,7 +168,8 @@ def enumerate_equilibria(
         notes.append(
             "payoffs too long for exact integer arithmetic (magnitudes too far apart); equilibria verified in floating point on the normalised game (relative regret <= 1e-9)"
         )
-    if time_limit_s is None or limits.in_process(*a.shape, time_limit_s):
+    rows, cols = a.shape
+    if time_limit_s is None or limits.in_process(rows, cols, time_limit_s):
         events, timed_out, crash = list(run_phases(a, b, exact, limits)), False, None
     else:
         events, timed_out, crash = _stream_with_limit(a, b, exact, limits, time_limit_s)
