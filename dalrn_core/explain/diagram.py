@@ -23,9 +23,16 @@ ENVIRONMENT.md), so the graph is a `networkx.DiGraph` with node attributes ``kin
 
 from __future__ import annotations
 
+import io
+from functools import lru_cache
 from pathlib import Path
 
 import networkx as nx
+
+# Imported with the module, not on the first drawing: a dispute worker loads these once at
+# start (about 0.4 s), not inside its first dispute.
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 from dalrn_core.errors import InputError, Problem
 
@@ -145,81 +152,100 @@ def to_mermaid(graph: nx.DiGraph) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_png(graph: nx.DiGraph, path: str | Path) -> Path:
-    """Draw the diagram to a PNG (matplotlib, Agg backend, fixed layout: same graph, same bytes).
+# How each kind is drawn: matplotlib marker, fill, and the distance in points from the
+# node's centre to its outline where arrows meet it (the diamond reaches further).
+_NODE_SIZE = 2600  # marker area in points^2: a circle 51 pt across
+_STYLE = {
+    "decision": ("s", "#dbeafe", _NODE_SIZE**0.5 / 2),
+    "chance": ("o", "#fef9c3", _NODE_SIZE**0.5 / 2),
+    "utility": ("D", "#dcfce7", (2 * _NODE_SIZE) ** 0.5 / 2),
+}
+_HEIGHT_IN = 6.0
+_AXES_TOP = 0.93  # the legend sits above the axes
+_PAD_IN = (0.75, 0.55)  # half a 24-character label across, half a diamond up and down
 
-    Uses a `Figure` with its own Agg canvas, not pyplot: no global backend switch, safe in
-    worker threads.
+# A node as drawn: (id, kind, label, layer); a diagram's structure is its nodes in insertion
+# order (the layout follows it) and its sorted edges.
+Structure = tuple[tuple[tuple[str, str, str, int], ...], tuple[tuple[str, str], ...]]
+
+
+def structure_of(graph: nx.DiGraph) -> Structure:
+    """Everything the picture depends on, as a hashable value."""
+    nodes = tuple(
+        (str(n), graph.nodes[n]["kind"], graph.nodes[n].get("label", str(n)), graph.nodes[n]["layer"])
+        for n in graph
+    )
+    return nodes, tuple(sorted((str(u), str(v)) for u, v in graph.edges))
+
+
+def png_bytes(graph: nx.DiGraph) -> bytes:
+    """The diagram as PNG bytes; drawn once per distinct structure in this process.
+
+    Disputes between the same parties with the same evidence ids share a diagram, and a
+    retried stage draws nothing again.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    return _draw(structure_of(graph))
 
+
+def render_png(graph: nx.DiGraph, path: str | Path) -> Path:
+    """Write the diagram's PNG (`png_bytes`) to ``path``."""
     path = Path(path)
-    pos = _layout(graph)
-    markers = {
-        "decision": ("s", "#dbeafe"),
-        "chance": ("o", "#fef9c3"),
-        "utility": ("D", "#dcfce7"),
-    }
-    width = max(
-        6.0, 2.2 * max(sum(1 for n in graph if graph.nodes[n]["layer"] == k) for k in range(4))
-    )
-    fig = Figure(figsize=(min(width, 30.0), 7.0), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    layer = nx.get_node_attributes(graph, "layer")
-    curved = [e for e in graph.edges if layer[e[1]] - layer[e[0]] > 1]
-    straight = [e for e in graph.edges if e not in set(curved)]
-    for edges, style in ((straight, "arc3"), (curved, "arc3,rad=0.25")):
-        # Links that skip a layer curve, so they never hide behind a node in between.
-        nx.draw_networkx_edges(
-            graph,
-            pos,
-            edgelist=sorted(edges),
-            ax=ax,
-            arrows=True,
-            arrowsize=12,
-            arrowstyle="-|>",
-            edge_color="#64748b",
-            node_size=2600,
-            connectionstyle=style,
-        )
-    for kind, (marker, colour) in markers.items():
-        nodes = sorted(n for n in graph if graph.nodes[n]["kind"] == kind)
-        nx.draw_networkx_nodes(
-            graph,
-            pos,
-            nodelist=nodes,
-            node_shape=marker,
-            node_color=colour,
-            edgecolors="#334155",
-            node_size=2600,
-            ax=ax,
-            label=kind,
-        )
-    labels = {n: _short(graph.nodes[n].get("label", str(n))) for n in graph}
-    nx.draw_networkx_labels(graph, pos, labels=labels, font_size=7, ax=ax)
-    ax.legend(
-        loc="lower center",
-        bbox_to_anchor=(0.5, 1.0),
-        ncol=3,
-        fontsize=8,
-        markerscale=0.3,
-        frameon=False,
-    )
-    ax.set_axis_off()
-    fig.tight_layout()
-    # No timestamp or software version in the file: the bytes depend on the graph only.
-    fig.savefig(path, format="png", metadata={"Software": None})
+    path.write_bytes(png_bytes(graph))
     return path
 
 
-def _layout(graph: nx.DiGraph) -> dict[str, tuple[float, float]]:
+@lru_cache(maxsize=128)  # about 60 kB a picture
+def _draw(structure: Structure) -> bytes:
+    """Draw a structure (matplotlib, Agg canvas, fixed layout: same structure, same bytes).
+
+    A `Figure` with its own Agg canvas, not pyplot (nor networkx's drawing helpers, which
+    import pyplot): no global backend switch, safe in worker threads. Fixed margins instead
+    of ``tight_layout``, which would draw the figure once more to measure it.
+    """
+    nodes, edges = structure
+    kind = {n: k for n, k, _, _ in nodes}
+    layer = {n: k for n, _, _, k in nodes}
+    pos = _layout([(n, k) for n, _, _, k in nodes])
+    widest = max(sum(1 for n in nodes if n[3] == k) for k in set(layer.values()))
+    width = min(max(6.0, 2.2 * widest), 30.0)
+    fig = Figure(figsize=(width, _HEIGHT_IN), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.0, 0.0, 1.0, _AXES_TOP))
+    ax.set_axis_off()
+    # Data limits that leave _PAD_IN inches around the outermost nodes (x spans [-1, 1],
+    # y spans [-last layer, 0]).
+    depth = max(max(layer.values()), 1)
+    pad_x = 2 * _PAD_IN[0] / (width - 2 * _PAD_IN[0])
+    pad_y = depth * _PAD_IN[1] / (_HEIGHT_IN * _AXES_TOP - 2 * _PAD_IN[1])
+    ax.set_xlim(-1 - pad_x, 1 + pad_x)
+    ax.set_ylim(-depth - pad_y, pad_y)
+    for u, v in edges:
+        # Links that skip a layer curve, so they never hide behind a node in between.
+        style = "arc3,rad=0.25" if layer[v] - layer[u] > 1 else "arc3"
+        arrow = {"arrowstyle": "-|>", "color": "#64748b", "mutation_scale": 12,
+                 "shrinkA": _STYLE[kind[u]][2] + 2, "shrinkB": _STYLE[kind[v]][2] + 2,
+                 "connectionstyle": style}
+        ax.annotate("", xy=pos[v], xytext=pos[u], arrowprops=arrow, zorder=1)
+    for name, (marker, colour, _) in _STYLE.items():
+        members = sorted(n for n, k, _, _ in nodes if k == name)
+        ax.scatter([pos[n][0] for n in members], [pos[n][1] for n in members], s=_NODE_SIZE,
+                   marker=marker, c=colour, edgecolors="#334155", zorder=2, label=name)
+    for n, _, label, _ in nodes:
+        ax.text(*pos[n], _short(label), ha="center", va="center", fontsize=7, zorder=3)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=8,
+              markerscale=0.3, frameon=False)
+    out = io.BytesIO()
+    # No timestamp or software version in the file: the bytes depend on the structure only.
+    fig.savefig(out, format="png", metadata={"Software": None})
+    return out.getvalue()
+
+
+def _layout(nodes: list[tuple[str, int]]) -> dict[str, tuple[float, float]]:
     """Layers top to bottom, nodes of a layer spread evenly in insertion order (deterministic:
     networkx's multipartite layout orders a layer by set iteration, which varies by process)."""
     pos: dict[str, tuple[float, float]] = {}
-    for layer in sorted({graph.nodes[n]["layer"] for n in graph}):
-        members = [n for n in graph if graph.nodes[n]["layer"] == layer]
+    for layer in sorted({k for _, k in nodes}):
+        members = [n for n, k in nodes if k == layer]
         for k, node in enumerate(members):
             x = 0.0 if len(members) == 1 else -1.0 + 2.0 * k / (len(members) - 1)
             pos[node] = (x, -float(layer))

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from dalrn_core.errors import InputError
-from dalrn_core.explain.diagram import influence_diagram, render_png, to_mermaid
+from dalrn_core.explain import diagram
+from dalrn_core.explain.diagram import influence_diagram, png_bytes, render_png, to_mermaid
 
 PARTIES = ["alice", "bob"]
 EVIDENCE = ["bafkreievidenceone", "bafkreievidencetwo"]
@@ -68,9 +69,9 @@ def test_png_is_deterministic_across_processes(tmp_path):
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     image = mpimg.imread(path)  # decodes the whole file: a truncated PNG raises here
-    # 7 inches high; 2.2 inches per node of the widest layer (game, two evidence, one
+    # 6 inches high; 2.2 inches per node of the widest layer (game, two evidence, one
     # precedent), at 100 dpi
-    assert image.shape[:2] == (700, 880)
+    assert image.shape[:2] == (600, 880)
     pixels = image[..., :3].reshape(-1, 3)
     # drawn, not blank: the node fill colours and the edge grey are all present
     colours = {tuple(round(float(c) * 255) for c in px) for px in np.unique(pixels, axis=0)}
@@ -87,6 +88,20 @@ def test_png_is_deterministic_across_processes(tmp_path):
     )
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)
     assert (tmp_path / "b.png").read_bytes() == data
+
+
+def test_png_is_drawn_once_per_structure():
+    diagram._draw.cache_clear()
+    first = png_bytes(influence_diagram(PARTIES, EVIDENCE, PRECEDENTS))
+    # The same structure built again (another graph object): the same bytes, not drawn again.
+    assert png_bytes(influence_diagram(PARTIES, EVIDENCE, PRECEDENTS)) == first
+    assert diagram._draw.cache_info().misses == 1
+    # Another party name is another picture.
+    other = png_bytes(influence_diagram(["alice", "carol"], EVIDENCE, PRECEDENTS))
+    assert other != first and diagram._draw.cache_info().misses == 2
+    # Insertion order places nodes in a layer, so it is part of the structure.
+    swapped = png_bytes(influence_diagram(["bob", "alice"], EVIDENCE, PRECEDENTS))
+    assert swapped != first
 
 
 @pytest.mark.parametrize(
