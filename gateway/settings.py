@@ -28,5 +28,9 @@ class Settings(BaseSettings):
     rate_limit: str = "120/minute"
     token_rate_limit: str = "20/minute"
     rate_limit_storage: str = "memory://"
+    # An append queues the audit head for the next receipt batch once it is this many entries
+    # or seconds past the head queued last (`dalrn audit anchor` queues it at once).
+    audit_anchor_every_entries: int = Field(default=100, ge=1)
+    audit_anchor_every_s: float = Field(default=60.0, gt=0)
     key_ttl_days: int = Field(default=365, ge=1)
     rotate_overlap_h: float = Field(default=24.0, ge=0)

@@ -1,10 +1,14 @@
-"""The gateway's database: engine, sessions and Alembic migrations (`upgrade`)."""
+"""The gateway's database: engine, sessions, Alembic migrations (`upgrade`) and the
+cross-process write lock (`write_transaction`)."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -49,3 +53,36 @@ def open_database(url: str) -> tuple[Engine, sessionmaker[Session]]:
     engine = make_engine(url)
     upgrade(engine)
     return engine, sessions(engine)
+
+
+def _advisory_key(name: str) -> int:
+    """A stable signed 64-bit key for PostgreSQL's advisory locks, from the lock's name."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+@contextlib.contextmanager
+def write_transaction(session: Session, lock: str) -> Iterator[Session]:
+    """One transaction that holds the write lock `lock` from its first read to its commit.
+
+    What it guards is read-then-write (the next sequence number from the last row), which
+    a unique column alone turns into a failure when two processes race. SQLite takes the
+    database's writer lock up front (`BEGIN IMMEDIATE`, waiting out the busy timeout);
+    PostgreSQL takes a transaction-scoped advisory lock named by `lock`, so only writers
+    of the same kind wait for each other. Commits when the block ends, rolls back on any
+    error. The caller's own earlier work is committed first: it is not part of the block.
+    """
+    session.commit()
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        # pysqlite opens no transaction before this statement, so ours is the outermost.
+        session.execute(text("BEGIN IMMEDIATE"))
+    elif dialect == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _advisory_key(lock)})
+    else:
+        raise RuntimeError(f"the gateway's database must be SQLite or PostgreSQL, not {dialect}")
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise

@@ -1,4 +1,5 @@
-"""Tables of the gateway: identity, signing keys, disputes, idempotency, content grants, audit log."""
+"""Tables of the gateway: identity, signing keys, disputes, idempotency, content grants, audit log
+and its anchored heads, receipt-signing keys."""
 
 from __future__ import annotations
 
@@ -108,3 +109,28 @@ class AuditEntry(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
     signature: Mapped[str] = mapped_column(Text)
+
+
+class AuditAnchor(Base):
+    """An audit head queued for a receipt batch: its statement's CID is the batch leaf's name."""
+
+    __tablename__ = "audit_anchors"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(64))
+    statement_cid: Mapped[str] = mapped_column(String(128), unique=True)
+    queued_at: Mapped[datetime]
+
+
+class ReceiptKey(Base):
+    """A receipt-signing public key the operator has used: published while not revoked.
+
+    The private half is the key file of the workers that sign receipts; a retired key signs
+    nothing new, but the receipts it signed still verify against it.
+    """
+
+    __tablename__ = "receipt_keys"
+    kid: Mapped[str] = mapped_column(String(40), primary_key=True)
+    public_key: Mapped[str] = mapped_column(String(64), unique=True)  # hex raw Ed25519
+    first_seen_at: Mapped[datetime]
+    retired_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]

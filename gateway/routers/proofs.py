@@ -32,9 +32,16 @@ router = APIRouter(tags=["proofs"])
 
 
 def _anchored_records() -> list[dict]:
-    """Every anchored record in the data folder (the embedded scale: one file per chain)."""
+    """Every anchored dispute record in the data folder (the embedded scale: one file per chain).
+
+    The audit log's head rides in the same batches; its proof is `dalrn audit verify`'s, not a dispute's.
+    """
+    from gateway.audit import AUDIT_CHAIN
+
     out = []
     for path in sorted(Path(sub_dir("disputes")).glob("*/record.json")):
+        if path.parent.name == AUDIT_CHAIN:
+            continue
         try:
             record = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
