@@ -4,6 +4,10 @@ Every stage leaves a signed, hash-chained receipt (`Trail.record`). The tenant's
 never comes here: the flow scores the tenant's encrypted query, pauses until the tenant
 reveals the precedents it chose, and goes on. A dispute whose anchoring cannot finish now
 stays `anchor_pending` for the scheduled `anchor_batches` flow.
+
+A joint filing (each party filed its own side) comes with `sides`, each party's sealed side
+by CID, never a BATNA or payoff as a parameter; one a party did not join by its deadline
+comes with `absent_parties` and ends as `no_agreement`, saying who did not join.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from dalrn_core.podp.trail import Trail
 from tasks.anchor import anchor_dispute
 from tasks.embed import embed_texts
 from tasks.explain import write_memo
-from tasks.intake import intake_dispute
+from tasks.intake import intake_dispute, intake_lapsed
+from tasks.lapse import record_lapse, write_lapse_memo
 from tasks.negotiate import negotiate_settlement
 from tasks.precedents import (
     PrecedentSearchRequest,
@@ -53,8 +58,19 @@ async def _precedents(trail: Trail, intake: Intake, embedding: Embedding,
         reveal = await pause_flow_run(wait_for_input=TenantReveal, timeout=wait_s, poll_interval=1,
                                       key=_reveal_key(intake.chain_id))
         revealed = checked_reveal(reveal.precedents, index_cid, request.k)
-    return trail.record("precedents", describe_hits(revealed, index_cid, intake.evidence_ids,
+    return trail.record("precedents", describe_hits(revealed, index_cid, intake.readable_ids,
                                                     embedding.vectors))
+
+
+def _lapsed(trail: Trail, dispute: dict, tenant: str | None, sides: dict[str, str] | None,
+            absent_parties: list[str], rule: str, chain_block: str | None) -> dict:
+    """A joint dispute whose deadline passed before every party joined: no agreement, anchored."""
+    intake = trail.record("intake", intake_lapsed(dispute, tenant, sides, absent_parties))
+    negotiation = trail.record("negotiate", record_lapse(intake, rule))
+    memo = trail.record("explain", write_lapse_memo(intake, negotiation, list(trail.receipts)))
+    anchor = trail.record("anchor", anchor_dispute(intake.chain_id, chain_block))
+    return Resolution.lapsed(intake=intake, negotiation=negotiation, memo=memo, anchor=anchor,
+                             receipts=trail.receipts, stage_seconds=trail.seconds).model_dump(mode="json")
 
 
 # The result is persisted (JSON, under DALRN_HOME's local storage) so the gateway, in
@@ -68,14 +84,19 @@ async def dispute_resolution(
     tenant_wait_seconds: int = 900,
     chain_block: str | None = None,
     tenant: str | None = None,
+    sides: dict[str, str] | None = None,
+    absent_parties: list[str] | None = None,
 ) -> dict:
     """Resolve `dispute`; returns the settlement, memo CID, Merkle root, tx and receipts.
 
     With `tenant` (the gateway's caller) the receipt chain, record and anchor are the
     tenant's own (`records.chain_key`): two tenants' disputes with one id never meet.
+    `dispute` is then the shared structure of a joint filing when `sides` is given.
     """
     trail = Trail(content_store(), receipt_signer())
-    intake = trail.record("intake", intake_dispute(dispute, tenant))
+    if absent_parties:
+        return _lapsed(trail, dispute, tenant, sides, absent_parties, rule, chain_block)
+    intake = trail.record("intake", intake_dispute(dispute, tenant, sides))
     route = trail.record("route", route_to_mediator(intake.chain_id))
     embedding = trail.record("embed", embed_texts(intake.texts))
     hits = await _precedents(trail, intake, embedding, precedent_search, tenant_wait_seconds)

@@ -13,6 +13,7 @@ from blocks.evidence_store import content_store
 from dalrn_core.dispute.stages import Intake, MediatorRoute, Memo, Negotiation, PrecedentHits
 from dalrn_core.explain.diagram import influence_diagram, render_png, to_mermaid
 from dalrn_core.explain.memo import build_memo, render_markdown
+from dalrn_core.explain.party_view import render_party_markdown, seal_memo
 from dalrn_core.podp.canonical import canonical_bytes
 
 
@@ -37,7 +38,9 @@ def write_memo(intake: Intake, hits: PrecedentHits, negotiation: Negotiation, re
         receipts=receipts,
         mediator=mediator.model_dump(mode="json") if mediator is not None else None,
     )
-    markdown = render_markdown(memo)
+    if intake.commitments is not None:  # a joint filing: each party's values only as its commitment
+        memo = seal_memo(memo, dispute, negotiation.result, intake.commitments)
+    markdown = render_party_markdown(memo) if intake.commitments is not None else render_markdown(memo)
     memo_cid = store.put(canonical_bytes(memo))
     markdown_cid = store.put(markdown.encode())
     create_markdown_artifact(key="settlement-memo", markdown=markdown,

@@ -8,9 +8,18 @@ BATNA, what it gets with no deal. Validation names the field and the rule it bro
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    model_serializer,
+    model_validator,
+)
 
 Identifier = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -33,19 +42,54 @@ class Party(_Strict):
     name: Label
     batna: float = Field(description="payoff this party gets with no deal")
     claim: str = Field(default="", max_length=2_000)
+    tenant: Identifier | None = Field(default=None, description="the party's DALRN tenant, when it has one")
+
+
+# CIDv1, raw, sha2-256, base32 (`dalrn_core.evidence.cid`): "b" and 58 base32 characters.
+CiphertextCid = Annotated[str, StringConstraints(pattern=r"^b[a-z2-7]{58}$")]
 
 
 class Evidence(_Strict):
+    """An evidence item: public (its `text`) or confidential (only its envelope's CID).
+
+    A confidential item's text was encrypted in its tenant's process
+    (`dalrn_core.evidence.envelope`) and uploaded as a ciphertext; the server holds only
+    `ciphertext_cid` and never the text. A public item serialises exactly as before
+    confidential items existed, so its dispute keeps its CID.
+    """
+
     id: Identifier
     party: Identifier
     title: Label
-    text: str = Field(max_length=MAX_EVIDENCE_CHARS)
+    text: str | None = Field(default=None, max_length=MAX_EVIDENCE_CHARS)
+    confidential: bool = Field(default=False, description="true: only the envelope's CID, never the text")
+    ciphertext_cid: CiphertextCid | None = Field(
+        default=None, description="CID of the item's encrypted envelope (confidential items only)")
 
     @model_validator(mode="after")
-    def _text_not_blank(self) -> Evidence:
-        if not self.text.strip():
+    def _text_or_ciphertext(self) -> Evidence:
+        if self.confidential:
+            if self.text is not None:
+                raise ValueError("text: a confidential item carries no text; encrypt it on your side "
+                                 "(dalrn submit does) and send only ciphertext_cid")
+            if self.ciphertext_cid is None:
+                raise ValueError("ciphertext_cid: a confidential item needs the CID of its encrypted envelope")
+            return self
+        if self.ciphertext_cid is not None:
+            raise ValueError("ciphertext_cid: only a confidential item has one (set confidential: true)")
+        if self.text is None or not self.text.strip():
             raise ValueError("text: must not be empty")
         return self
+
+    @model_serializer(mode="wrap")
+    def _what_it_holds(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if self.confidential:
+            data.pop("text", None)
+        else:
+            data.pop("confidential", None)
+            data.pop("ciphertext_cid", None)
+        return data
 
 
 Payoffs = list[list[float]]
@@ -134,6 +178,11 @@ class Dispute(_Strict):
     @property
     def party_ids(self) -> list[str]:
         return [p.id for p in self.parties]
+
+    @property
+    def is_joint(self) -> bool:
+        """Whether a party names a tenant other than the submitter's: it then submits its own side."""
+        return any(p.tenant not in (None, self.tenant) for p in self.parties)
 
     def batna_of(self, party: str) -> float:
         return next(p.batna for p in self.parties if p.id == party)

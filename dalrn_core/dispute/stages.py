@@ -14,14 +14,15 @@ from pydantic import BaseModel, ConfigDict
 
 from dalrn_core.dispute.model import Dispute
 from dalrn_core.dispute.records import chain_key
+from dalrn_core.dispute.sides import SharedDispute
 from dalrn_core.negotiation.result import NegotiationResult
 from dalrn_core.podp.anchoring import AnchorOutcome
 from dalrn_core.podp.canonical import digest_of
 from dalrn_core.search.precedents import PrecedentHits, PrecedentSearchRequest
 from dalrn_core.soan.routing import MediatorRoute
 
-__all__ = ["AnchorOutcome", "Embedding", "EncryptedSearch", "Intake", "MediatorRoute", "Memo",
-           "Negotiation", "PrecedentHits", "Resolution"]
+__all__ = ["AnchorOutcome", "Embedding", "EncryptedSearch", "Intake", "LapsedIntake", "MediatorRoute",
+           "Memo", "Negotiation", "PrecedentHits", "Resolution"]
 
 Fields = dict[str, dict[str, Any]]
 
@@ -38,6 +39,9 @@ class Intake(_Stage):
     dispute_cid: str
     evidence_cids: dict[str, str]
     tenant: str | None = None  # the gateway's authenticated tenant; None for the CLI
+    # A joint filing: each party's side by its salted commitment (`dispute_cid` then holds the
+    # shared structure and these, never a BATNA or payoff).
+    commitments: dict[str, str] | None = None
 
     @property
     def chain_id(self) -> str:
@@ -45,16 +49,55 @@ class Intake(_Stage):
         return chain_key(self.tenant, self.dispute.id)
 
     @property
+    def joint(self) -> bool:
+        return self.commitments is not None
+
+    @property
     def evidence_ids(self) -> list[str]:
         return [doc.id for doc in self.dispute.evidence]
 
     @property
+    def readable_ids(self) -> list[str]:
+        """The evidence the server may read (public items), in order: what `texts` holds."""
+        return [doc.id for doc in self.dispute.evidence if doc.text is not None]
+
+    @property
     def texts(self) -> list[str]:
-        return [doc.text for doc in self.dispute.evidence]
+        """The public evidence texts; a confidential item has no text here, only its ciphertext CID."""
+        return [doc.text for doc in self.dispute.evidence if doc.text is not None]
+
+    def receipt_fields(self) -> Fields:
+        outputs: dict[str, Any] = {"dispute_cid": self.dispute_cid, "evidence_cids": self.evidence_cids}
+        if self.commitments is not None:
+            outputs["commitments"] = self.commitments
+        return {"inputs": {"dispute": self.submitted_digest}, "outputs": outputs}
+
+
+class LapsedIntake(_Stage):
+    """A joint dispute some party did not join by its deadline: the shared structure and the
+    sides that were filed (by commitment and sealed CID), and who is missing."""
+
+    shared: SharedDispute
+    submitted_digest: str
+    dispute_cid: str
+    tenant: str
+    commitments: dict[str, str]  # the sides present
+    sealed_cids: dict[str, str]
+    absent: list[str]
+
+    @property
+    def chain_id(self) -> str:
+        return chain_key(self.tenant, self.shared.id)
+
+    @property
+    def reason(self) -> str:
+        deadline = self.shared.deadline.isoformat().replace("+00:00", "Z")
+        return "; ".join(f"party {p} did not join by {deadline}" for p in self.absent)
 
     def receipt_fields(self) -> Fields:
         return {"inputs": {"dispute": self.submitted_digest},
-                "outputs": {"dispute_cid": self.dispute_cid, "evidence_cids": self.evidence_cids}}
+                "outputs": {"dispute_cid": self.dispute_cid, "commitments": self.commitments,
+                            "sealed_sides": self.sealed_cids, "absent_parties": self.absent}}
 
 
 class Embedding(_Stage):
@@ -90,10 +133,13 @@ class Negotiation(_Stage):
     rule: str
     dispute_cid: str
     result: NegotiationResult
+    reason: str | None = None  # why there was nothing to negotiate (a party did not join)
 
     def receipt_fields(self) -> Fields:
-        return {"inputs": {"dispute": self.dispute_cid}, "params": {"rule": self.rule},
-                "outputs": {"result": digest_of(self.result.model_dump(mode="json"))}}
+        outputs: dict[str, Any] = {"result": digest_of(self.result.model_dump(mode="json"))}
+        if self.reason is not None:
+            outputs.update(outcome=self.result.outcome, reason=self.reason)
+        return {"inputs": {"dispute": self.dispute_cid}, "params": {"rule": self.rule}, "outputs": outputs}
 
 
 class Memo(_Stage):
@@ -101,11 +147,11 @@ class Memo(_Stage):
 
     memo_cid: str
     memo_markdown_cid: str
-    diagram_cid: str
+    diagram_cid: str | None  # None when nothing was negotiated (a joint dispute that lapsed)
     settlement: dict[str, Any]
 
     def receipt_fields(self) -> Fields:
-        return {"outputs": self.model_dump(mode="json")}
+        return {"outputs": self.model_dump(mode="json", exclude_none=True)}
 
 
 class Resolution(_Stage):
@@ -120,7 +166,7 @@ class Resolution(_Stage):
     merkle_root: str | None
     tx_hash: str | None
     anchor_status: str
-    mediator: int
+    mediator: int | None  # None when no mediator was needed (a joint dispute that lapsed)
     precedents: list[str]
     receipts: list[str]
     stage_seconds: dict[str, float]
@@ -130,8 +176,26 @@ class Resolution(_Stage):
            memo: Memo, anchor: AnchorOutcome, receipts: list[str],
            stage_seconds: dict[str, float]) -> Resolution:
         return cls(dispute_id=intake.dispute.id, chain_id=intake.chain_id, settlement=memo.settlement,
-                   negotiation=negotiation.result.model_dump(mode="json"),
+                   negotiation=_negotiation_json(negotiation, joint=intake.joint),
                    memo_cid=memo.memo_cid, memo_markdown_cid=memo.memo_markdown_cid,
                    merkle_root=anchor.root, tx_hash=anchor.tx_hash, anchor_status=anchor.status,
                    mediator=route.agent, precedents=hits.ids, receipts=list(receipts),
                    stage_seconds=dict(stage_seconds))
+
+    @classmethod
+    def lapsed(cls, *, intake: LapsedIntake, negotiation: Negotiation, memo: Memo, anchor: AnchorOutcome,
+               receipts: list[str], stage_seconds: dict[str, float]) -> Resolution:
+        return cls(dispute_id=intake.shared.id, chain_id=intake.chain_id, settlement=memo.settlement,
+                   negotiation=_negotiation_json(negotiation, joint=True), memo_cid=memo.memo_cid,
+                   memo_markdown_cid=memo.memo_markdown_cid, merkle_root=anchor.root, tx_hash=anchor.tx_hash,
+                   anchor_status=anchor.status, mediator=None, precedents=[], receipts=list(receipts),
+                   stage_seconds=dict(stage_seconds))
+
+
+def _negotiation_json(negotiation: Negotiation, *, joint: bool) -> dict[str, Any]:
+    """The negotiation as a run returns it: in a joint filing without any party's private values."""
+    if not joint:
+        return negotiation.result.model_dump(mode="json")
+    from dalrn_core.explain.party_view import public_negotiation
+
+    return public_negotiation(negotiation.result, reason=negotiation.reason)

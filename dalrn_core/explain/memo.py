@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from dalrn_core.dispute.model import Dispute
+from dalrn_core.explain.markdown import md_code, md_fence, md_text
 from dalrn_core.negotiation.result import EquilibriumSearch, NegotiationResult
 
 MEMO_VERSION = "dalrn.memo/1"
@@ -86,6 +87,12 @@ def batna_comparison(negotiation: NegotiationResult, settlement: dict[str, Any])
     }
 
 
+def filed_by(dispute: Dispute) -> str:
+    """Whose word a one-sided filing's inputs rest on: the submitting tenant's, for every party."""
+    who = "both parties" if len(dispute.parties) == 2 else f"all {len(dispute.parties)} parties"
+    return f"filed by tenant {dispute.tenant} for {who}"
+
+
 def build_memo(
     dispute: Dispute,
     *,
@@ -111,6 +118,7 @@ def build_memo(
         "dispute_cid": dispute_cid,
         "title": dispute.title,
         "tenant": dispute.tenant,
+        "filed_by": filed_by(dispute),
         "mediator": mediator,
         "parties": [
             {"id": p.id, "name": p.name, "claim": p.claim, "batna": p.batna} for p in dispute.parties
@@ -142,50 +150,66 @@ def _fmt(value: object) -> str:
 
 
 def render_markdown(memo: dict[str, Any]) -> str:
-    """The memo for people: headings, tables and the diagram in Mermaid."""
-    lines = [f"# Settlement memo: {memo['title']}", "",
-             f"Dispute `{memo['dispute_id']}` (CID `{memo['dispute_cid']}`), tenant `{memo['tenant']}`."]
+    """The memo for people: headings, tables and the diagram in Mermaid.
+
+    Every value from the memo goes in through `md_text` / `md_code`: party-written text
+    (names, claims, titles, strategy labels) renders as written and cannot add Markdown or
+    HTML of its own.
+    """
+    lines = [f"# Settlement memo: {md_text(memo['title'])}", "",
+             (f"Dispute {md_code(memo['dispute_id'])} (CID {md_code(memo['dispute_cid'])}), "
+              f"tenant {md_code(memo['tenant'])}.")]
+    if memo.get("filed_by"):
+        lines.append(f"Every party's inputs (BATNA, payoffs, claim, evidence) rest on the word of whoever "
+                     f"filed them: {memo['filed_by']}.")
     mediator = memo.get("mediator")
     if mediator:
-        lines.append(f"Mediated by agent {mediator['agent']} of network `{mediator['network'][:12]}` "
-                     f"(predicted latency {mediator['predicted_latency']:.3g}, by {mediator['basis']}).")
+        lines.append(f"Mediated by agent {md_text(mediator['agent'])} of network "
+                     f"{md_code(mediator['network'][:12])} (predicted latency "
+                     f"{mediator['predicted_latency']:.3g}, by {md_text(mediator['basis'])}).")
     lines.append("")
     settlement = memo["settlement"]
-    lines += ["## Outcome", "", f"**{settlement['outcome'].replace('_', ' ')}**", ""]
+    lines += ["## Outcome", "", f"**{md_text(settlement['outcome'].replace('_', ' '))}**", ""]
     for who, term in settlement["terms"].items():
-        lines.append(f"- {who}: {term} (payoff {_fmt(settlement['payoffs'].get(who, '-'))})")
+        payoff = md_text(_fmt(settlement["payoffs"].get(who, "-")))
+        lines.append(f"- {md_text(who)}: {md_text(term)} (payoff {payoff})")
     lines += ["", "## Parties and claims", "", "| party | name | BATNA | claim |", "|---|---|---|---|"]
     for p in memo["parties"]:
-        lines.append(f"| {p['id']} | {p['name']} | {_fmt(p['batna'])} | {p['claim']} |")
+        lines.append(f"| {md_text(p['id'])} | {md_text(p['name'])} | {md_text(_fmt(p['batna']))} "
+                     f"| {md_text(p['claim'])} |")
     lines += ["", "## Evidence", "", "| id | party | title | CID | closest precedent (similarity) |",
               "|---|---|---|---|---|"]
     for e in memo["evidence"]:
         best = e["closest_precedents"][0] if e["closest_precedents"] else None
-        near = f"{best['precedent_id']} ({best['similarity']:.3f})" if best else "-"
-        lines.append(f"| {e['id']} | {e['party']} | {e['title']} | `{e['cid']}` | {near} |")
+        near = f"{md_text(best['precedent_id'])} ({best['similarity']:.3f})" if best else "-"
+        lines.append(f"| {md_text(e['id'])} | {md_text(e['party'])} | {md_text(e['title'])} "
+                     f"| {md_code(e['cid'], in_table=True)} | {near} |")
     lines += ["", "## Precedents revealed by the tenant", ""]
     if memo["precedents"]:
         lines += ["| rank | precedent | source | encrypted-search score |", "|---|---|---|---|"]
         for rank, p in enumerate(memo["precedents"], start=1):
-            lines.append(f"| {rank} | {p['precedent_id']} | {p.get('license_name', '')} | {p['score']:.4f} |")
+            lines.append(f"| {rank} | {md_text(p['precedent_id'])} | {md_text(p.get('license_name', ''))} "
+                         f"| {p['score']:.4f} |")
     else:
         lines.append("No precedent search was requested by the tenant.")
     lines += _negotiation_section(memo)
     diagram = memo["influence_diagram"]
-    lines += ["", "## Causal influence diagram", "", f"Image CID `{diagram.get('png_cid', '-')}`.", "",
-              "```mermaid", diagram.get("mermaid", ""), "```", "", "## Receipts so far", ""]
-    lines += [f"{i}. `{cid}`" for i, cid in enumerate(memo["receipts"])]
+    mermaid = diagram.get("mermaid", "")
+    fence = md_fence(mermaid)  # a label cannot close the block early
+    lines += ["", "## Causal influence diagram", "", f"Image CID {md_code(diagram.get('png_cid', '-'))}.",
+              "", f"{fence}mermaid", mermaid, fence, "", "## Receipts so far", ""]
+    lines += [f"{i}. {md_code(cid)}" for i, cid in enumerate(memo["receipts"])]
     return "\n".join(lines) + "\n"
 
 
 def _negotiation_section(memo: dict[str, Any]) -> list[str]:
     neg = as_result(memo["negotiation"])
-    lines = ["", "## How the settlement was chosen", "", f"Rule: {memo['rule_text']}.", ""]
+    lines = ["", "## How the settlement was chosen", "", f"Rule: {md_text(memo['rule_text'])}.", ""]
     if neg.search is not None:
         lines += _equilibria_table(neg)
         lines += ["", _search_sentence(neg.search)]
     for note in neg.notes:
-        lines.append(f"- {note}")
+        lines.append(f"- {md_text(note)}")
     lines += ["", "## BATNA comparison", ""] + _batna_lines(memo)
     return lines
 
@@ -194,7 +218,8 @@ def _equilibria_table(neg: NegotiationResult) -> list[str]:
     if not neg.equilibria:
         return ["No equilibrium was found."]
     rule = neg.rule
-    lines = [f"| # | row strategy | column strategy | payoffs | at least BATNA | {rule} welfare | why it lost |",
+    lines = [(f"| # | row strategy | column strategy | payoffs | at least BATNA | {md_text(rule)} "
+              "welfare | why it lost |"),
              "|---|---|---|---|---|---|---|"]
     candidates = {c.index: c for c in neg.candidates}
     for i, eq in enumerate(neg.equilibria):
@@ -203,7 +228,8 @@ def _equilibria_table(neg: NegotiationResult) -> list[str]:
         why = "selected" if i == neg.selected else (c.lost_because or c.reason if c else "")
         lines.append(
             f"| {i} | {[round(x, 4) for x in eq.row_strategy]} | {[round(x, 4) for x in eq.col_strategy]} "
-            f"| {[round(x, 4) for x in eq.payoffs]} | {c.admissible if c else '-'} | {_fmt(value)} | {why} |"
+            f"| {[round(x, 4) for x in eq.payoffs]} | {c.admissible if c else '-'} | {_fmt(value)} "
+            f"| {md_text(why)} |"
         )
     return lines
 
@@ -225,7 +251,7 @@ def _batna_lines(memo: dict[str, Any]) -> list[str]:
     comparison, outcome = memo["batna_comparison"], memo["settlement"]["outcome"]
     parties = comparison["parties"]
     if outcome == "no_agreement":
-        kept = ", ".join(f"{p} {_fmt(v['batna'])}" for p, v in parties.items())
+        kept = ", ".join(f"{md_text(p)} {_fmt(v['batna'])}" for p, v in parties.items())
         return [("No lottery over the outcomes gives every party more than its BATNA, so there is no "
                 f"agreement: each party keeps its BATNA ({kept}).")]
     lines = []
@@ -247,7 +273,8 @@ def _batna_lines(memo: dict[str, Any]) -> list[str]:
                      "outcomes.")
     lines += ["", "| party | BATNA | settlement payoff | gain |", "|---|---|---|---|"]
     for party, v in parties.items():
-        lines.append(f"| {party} | {_fmt(v['batna'])} | {_fmt(v['settlement_payoff'])} | {_fmt(v['gain'])} |")
+        lines.append(f"| {md_text(party)} | {_fmt(v['batna'])} | {_fmt(v['settlement_payoff'])} "
+                     f"| {_fmt(v['gain'])} |")
     return lines
 
 
@@ -261,10 +288,11 @@ def _against_batna(memo: dict[str, Any], *, admissible: bool) -> list[str]:
             continue
         payoffs = neg["equilibria"][c["index"]]["payoffs"]
         if admissible:
-            met = ", ".join(f"{p} {_fmt(u)} >= BATNA {_fmt(batna[p])}" for p, u in zip(parties, payoffs))
+            met = ", ".join(f"{md_text(p)} {_fmt(u)} >= BATNA {_fmt(batna[p])}"
+                            for p, u in zip(parties, payoffs))
             lines.append(f"Equilibrium #{c['index']} gives {met}.")
         else:
-            short = "; ".join(f"{p} gets {_fmt(u)} < BATNA {_fmt(batna[p])}"
+            short = "; ".join(f"{md_text(p)} gets {_fmt(u)} < BATNA {_fmt(batna[p])}"
                               for p, u in zip(parties, payoffs) if u < batna[p])
             lines.append(f"Equilibrium #{c['index']} is below BATNA: {short}.")
     return lines
