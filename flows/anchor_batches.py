@@ -16,7 +16,7 @@ def anchor_batches(chain_block: str | None = None) -> dict:
     """Anchor every pending dispute in one batch; re-anchor batches a reorg dropped."""
     batch = anchor_pending_batch(chain_block)
     repaired = recheck_anchor_batches(chain_block)
-    print(f"anchored {len(batch['disputes']) if batch else 0} pending, repaired {len(repaired)} batches")
+    print(f"anchored {len(batch['chains']) if batch else 0} pending, repaired {len(repaired)} batches")
     return {"batch": batch, "repaired": repaired}
 
 

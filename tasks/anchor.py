@@ -13,9 +13,9 @@ from dalrn_core.podp.reorg import recheck_anchors
 
 
 @task(name="anchor", cache_policy=NO_CACHE)
-def anchor_dispute(dispute_id: str, chain_block: str | None = None) -> AnchorOutcome:
+def anchor_dispute(chain_id: str, chain_block: str | None = None) -> AnchorOutcome:
     """Anchor the batch holding this chain's receipt head; `anchor_pending` if it cannot yet."""
-    return anchor_chain(dispute_id, content_store(), lambda: anchor_client(chain_block))
+    return anchor_chain(chain_id, content_store(), lambda: anchor_client(chain_block))
 
 
 @task(name="anchor-pending-batch", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[5, 30, 120])

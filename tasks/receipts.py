@@ -14,12 +14,12 @@ from dalrn_core.podp.ledger import append_receipt
 
 @task(name="receipt", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 2])
 def record_receipt(
-    dispute_id: str,
+    chain_id: str,
     step: str,
     inputs: dict[str, str] | None = None,
     params: dict[str, Any] | None = None,
     outputs: dict[str, Any] | None = None,
 ) -> str:
-    """Sign and store the next receipt of `dispute_id`; returns its CID."""
-    return append_receipt(dispute_id, step, content_store(), receipt_signer(),
+    """Sign and store the next receipt of receipt chain `chain_id`; returns its CID."""
+    return append_receipt(chain_id, step, content_store(), receipt_signer(),
                           inputs=inputs, params=params, outputs=outputs)

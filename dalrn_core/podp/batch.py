@@ -1,8 +1,8 @@
-"""Batch anchoring: many disputes' receipt chains under one Merkle root, one transaction.
+"""Batch anchoring: many receipt chains' heads under one Merkle root, one transaction.
 
-A resolved dispute queues its leaf (the digest of its receipt chain's head) as pending.
-`anchor_pending` takes every pending leaf, builds the OpenZeppelin-rule tree, stores the
-batch manifest by CID, anchors the root, then writes each dispute's inclusion proof. If
+A receipt chain (a resolved dispute's, a rewiring run's) queues its leaf (the digest of its
+head receipt) as pending. `anchor_pending` takes every pending leaf, builds the OpenZeppelin-rule tree, stores the
+batch manifest by CID, anchors the root, then writes each chain's inclusion proof. If
 anchoring fails the leaves stay pending and the batch is remembered as in flight: the next
 call retries that same batch (same root) before taking newer leaves; if the root turns out
 to be anchored already (a late mining, a crash after the transaction), the proofs are
@@ -27,7 +27,10 @@ from dalrn_core.evidence.store import ContentStore
 from dalrn_core.podp.canonical import canonical_bytes
 from dalrn_core.podp.merkle import merkle_proof, merkle_root
 
-MANIFEST_VERSION = "dalrn.podp.batch/1"
+MANIFEST_VERSION = "dalrn.podp.batch/2"
+# Version 1 manifests, queue files and in-flight records named an entry's chain id
+# "dispute_id"; entries read back from disk are renamed (`entry_from_disk`), never rewritten.
+LEGACY_CHAIN_KEY = "dispute_id"
 
 
 def _pending_dir() -> Path:
@@ -44,19 +47,24 @@ def _batch_lock() -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def queue_leaf(chain_id: str, leaf: bytes, receipt_cid: str) -> None:
-    """Mark a receipt chain's head as waiting for the next batch.
+def entry_from_disk(written: dict[str, Any]) -> dict[str, Any]:
+    """A batch entry `{chain_id, leaf, receipt_cid}` as read from disk, whatever its version."""
+    if "chain_id" in written or LEGACY_CHAIN_KEY not in written:
+        return written
+    entry = {k: v for k, v in written.items() if k != LEGACY_CHAIN_KEY}
+    return {"chain_id": written[LEGACY_CHAIN_KEY], **entry}
 
-    The manifest's entries keep the published field name `dispute_id` for the chain id.
-    """
+
+def queue_leaf(chain_id: str, leaf: bytes, receipt_cid: str) -> None:
+    """Mark a receipt chain's head as waiting for the next batch."""
     write_json_atomic(
         _pending_dir() / f"{chain_id}.json",
-        {"dispute_id": chain_id, "leaf": leaf.hex(), "receipt_cid": receipt_cid},
+        {"chain_id": chain_id, "leaf": leaf.hex(), "receipt_cid": receipt_cid},
     )
 
 
 def pending() -> list[dict[str, Any]]:
-    return [json.loads(p.read_text()) for p in sorted(_pending_dir().glob("*.json"))]
+    return [entry_from_disk(json.loads(p.read_text())) for p in sorted(_pending_dir().glob("*.json"))]
 
 
 def _inflight_path() -> Path:
@@ -69,13 +77,14 @@ def _finish(entries: list[dict[str, Any]], anchor: dict[str, Any], manifest_cid:
     for index, entry in enumerate(entries):
         proof = ["0x" + p.hex() for p in merkle_proof(leaves, index)]
         update_record(
-            entry["dispute_id"],
+            entry["chain_id"],
             status=STATUS_ANCHORED,
             anchor={**anchor, "manifest_cid": manifest_cid, "leaf": "0x" + entry["leaf"],
                     "leaf_receipt_cid": entry["receipt_cid"], "proof": proof},
         )
-        path = _pending_dir() / f"{entry['dispute_id']}.json"
-        # A dispute resolved again meanwhile queued a newer leaf: that one stays pending.
+        path = _pending_dir() / f"{entry['chain_id']}.json"
+        # A chain that grew meanwhile (a dispute resolved again) queued a newer leaf: that
+        # one stays pending.
         if path.exists() and json.loads(path.read_text())["leaf"] == entry["leaf"]:
             path.unlink()
 
@@ -90,7 +99,7 @@ def anchor_pending(client: AnchorClient, store: ContentStore) -> dict[str, Any] 
     """
     with _batch_lock():
         inflight = json.loads(_inflight_path().read_text()) if _inflight_path().exists() else None
-        entries = inflight["leaves"] if inflight else pending()
+        entries = [entry_from_disk(e) for e in inflight["leaves"]] if inflight else pending()
         if not entries:
             return None
         return _anchor_entries(client, store, entries, _inflight_path(), {})
@@ -106,11 +115,11 @@ def anchor_model_batch(client: AnchorClient, store: ContentStore, entry: dict[st
     chain), so a failed attempt is retried with the same root and a root already on chain
     is never sent again.
     """
-    inflight_path = sub_dir("anchor", "inflight-model") / f"{entry['dispute_id']}.json"
+    inflight_path = sub_dir("anchor", "inflight-model") / f"{entry['chain_id']}.json"
     with _batch_lock():
         if inflight_path.exists():  # an earlier attempt for this chain: finish that one
             recorded = json.loads(inflight_path.read_text())
-            entries = recorded["leaves"]
+            entries = [entry_from_disk(e) for e in recorded["leaves"]]
             model = {"model_hash": recorded["model_hash"], "fl_round": recorded["fl_round"]}
         else:
             entries, model = [entry], {"model_hash": model_hash, "fl_round": fl_round}
@@ -140,4 +149,4 @@ def _anchor_entries(client: AnchorClient, store: ContentStore, entries: list[dic
     anchor.update(model)
     _finish(entries, anchor, manifest_cid)
     inflight_path.unlink()
-    return {**anchor, "manifest_cid": manifest_cid, "disputes": [e["dispute_id"] for e in entries]}
+    return {**anchor, "manifest_cid": manifest_cid, "chains": [e["chain_id"] for e in entries]}

@@ -43,7 +43,7 @@ def anchor_model_round(client: AnchorClient, store: ContentStore, chain_id: str,
             and anchor.get("root") == "0x" + merkle_root([leaf]).hex()
             and (anchor.get("model_hash"), anchor.get("fl_round")) == (model_hash, fl_round)):
         return anchor
-    entry = {"dispute_id": chain_id, "leaf": leaf.hex(), "receipt_cid": receipt_cids(chain_id)[-1]}
+    entry = {"chain_id": chain_id, "leaf": leaf.hex(), "receipt_cid": receipt_cids(chain_id)[-1]}
     anchor_model_batch(client, store, entry, model_hash, fl_round)
     recorded: dict[str, Any] = load_record(chain_id)["anchor"]
     return recorded

@@ -1,9 +1,13 @@
 """Proof-of-due-process receipts: one signed, hash-chained receipt per step.
 
-A receipt's body holds the dispute, the step, its sequence number, the CID of the previous
-receipt, SHA-256 digests of the step's inputs, its parameters, the CIDs of its outputs, a
-UTC timestamp and the signer's Ed25519 public key. The signature covers the body's RFC 8785
+A receipt's body holds its receipt chain's id (`chain_id`: a dispute's chain, a federated
+night's, a rewiring run's), the step, its sequence number, the CID of the previous receipt,
+SHA-256 digests of the step's inputs, its parameters, the CIDs of its outputs, a UTC
+timestamp and the signer's Ed25519 public key. The signature covers the body's RFC 8785
 form; the receipt (body plus signature) is addressed by the CIDv1 of its RFC 8785 form.
+
+Version 1 receipts named the chain id `dispute_id`; they still verify, and a chain begun
+with them continues with version 2 receipts.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from dalrn_core.evidence.cid import cid_of
 from dalrn_core.podp.canonical import canonical_bytes
 from dalrn_core.podp.signing import ReceiptSigner, signature_valid
 
-RECEIPT_VERSION = "dalrn.podp.receipt/1"
+RECEIPT_VERSION = "dalrn.podp.receipt/2"
+# Where each receipt version keeps its chain id (version 1 called it "dispute_id").
+CHAIN_ID_FIELD = {"dalrn.podp.receipt/1": "dispute_id", RECEIPT_VERSION: "chain_id"}
 Receipt = dict[str, Any]  # a receipt's JSON object: its body fields plus "signature"
 
 
@@ -34,11 +40,16 @@ def _body(receipt: Receipt) -> dict[str, Any]:
     return {k: v for k, v in receipt.items() if k != "signature"}
 
 
-class ReceiptChain:
-    """Builds the receipt chain of one dispute (or one scheduled run)."""
+def receipt_chain_id(receipt: Receipt) -> object:
+    """The chain id a receipt names, under its version's field (None if it names none)."""
+    return receipt.get(CHAIN_ID_FIELD.get(str(receipt.get("version")), "chain_id"))
 
-    def __init__(self, dispute_id: str, signer: ReceiptSigner, receipts: list[Receipt] | None = None):
-        self.dispute_id = dispute_id
+
+class ReceiptChain:
+    """Builds one receipt chain (a dispute's, or a scheduled run's)."""
+
+    def __init__(self, chain_id: str, signer: ReceiptSigner, receipts: list[Receipt] | None = None):
+        self.chain_id = chain_id
         self.signer = signer
         self.receipts: list[Receipt] = list(receipts or [])
 
@@ -59,8 +70,8 @@ class ReceiptChain:
         seq = len(self.receipts)
         body = {
             "version": RECEIPT_VERSION,
-            "receipt_id": f"{self.dispute_id}/{seq:03d}-{step}",
-            "dispute_id": self.dispute_id,
+            "receipt_id": f"{self.chain_id}/{seq:03d}-{step}",
+            "chain_id": self.chain_id,
             "step": step,
             "seq": seq,
             "prev": self.head_cid,
@@ -78,7 +89,7 @@ class ReceiptChain:
 def verify_chain(
     receipts: list[Receipt],
     *,
-    dispute_id: str,
+    chain_id: str,
     trusted_signers: set[str] | None = None,
     expected_cids: list[str] | None = None,
 ) -> None:
@@ -89,18 +100,18 @@ def verify_chain(
     `expected_cids`) and an untrusted signer.
     """
     if not receipts:
-        raise IntegrityError(f"dispute {dispute_id}: no receipts")
+        raise IntegrityError(f"receipt chain {chain_id}: no receipts")
     if expected_cids is not None and len(expected_cids) != len(receipts):
         raise IntegrityError(
-            f"dispute {dispute_id}: {len(receipts)} receipts, the record lists {len(expected_cids)}"
+            f"receipt chain {chain_id}: {len(receipts)} receipts, the record lists {len(expected_cids)}"
         )
     previous_cid = None
     for position, receipt in enumerate(receipts):
         name = receipt.get("receipt_id", f"#{position}")
-        if receipt.get("version") != RECEIPT_VERSION:
+        if receipt.get("version") not in CHAIN_ID_FIELD:
             raise IntegrityError(f"receipt {name}: unknown version {receipt.get('version')!r}")
-        if receipt.get("dispute_id") != dispute_id:
-            raise IntegrityError(f"receipt {name}: belongs to dispute {receipt.get('dispute_id')!r}")
+        if receipt_chain_id(receipt) != chain_id:
+            raise IntegrityError(f"receipt {name}: belongs to receipt chain {receipt_chain_id(receipt)!r}")
         if receipt.get("seq") != position:
             raise IntegrityError(f"receipt {name}: sequence {receipt.get('seq')} at position {position}")
         if receipt.get("prev") != previous_cid:

@@ -2,7 +2,7 @@
 
 A transaction can be confirmed and still vanish if the chain reorganises deeper than the
 confirmations waited for. For every batch recorded as anchored on the client's chain:
-1. group the anchored dispute records by root (one batch, one transaction);
+1. group the anchored receipt-chain records by root (one batch, one transaction);
 2. ask `ensure_anchored` whether that transaction is still in its canonical block;
 3. if not, and the contract no longer holds the root, anchor the same root again (the
    same manifest, so every recorded proof stays valid) and rewrite the records' anchor.
@@ -24,14 +24,14 @@ from dalrn_core.podp.batch import _batch_lock
 RESULT_FIELDS = tuple(f.name for f in fields(AnchorResult))
 
 
-def _anchored_batches(chain_id: int) -> dict[str, list[dict[str, Any]]]:
+def _anchored_batches(evm_chain_id: int) -> dict[str, list[dict[str, Any]]]:
     batches: dict[str, list[dict[str, Any]]] = {}
     for path in sorted(sub_dir("disputes").glob("*/record.json")):
         record = json.loads(path.read_text())
         anchor = record.get("anchor") or {}
         if record.get("status") != STATUS_ANCHORED or not anchor.get("tx_hash") or not anchor.get("block_hash"):
             continue
-        if anchor.get("chain_id") == chain_id:
+        if anchor.get("chain_id") == evm_chain_id:  # the anchor's blockchain id
             batches.setdefault(anchor["root"], []).append(record)
     return batches
 

@@ -19,7 +19,7 @@ def test_pending_disputes_are_anchored_in_one_batch(harness):
         append_receipt(dispute_id, "intake", store, signer, outputs={"n": dispute_id})
         queue_leaf(dispute_id, receipt_leaf(load_receipts(dispute_id, store)[-1]), receipt_cids(dispute_id)[-1])
     result = anchor_batches()
-    assert set(ids) <= set(result["batch"]["disputes"]) and pending() == []
+    assert set(ids) <= set(result["batch"]["chains"]) and pending() == []
     for dispute_id in ids:
         assert verify_dispute(dispute_id)
     assert anchor_batches()["batch"] is None  # nothing left: no empty transaction

@@ -156,7 +156,7 @@ def test_two_tenants_with_one_dispute_id_get_two_receipt_chains(harness, small_i
     for result in (a, b):
         record = load_record(result["chain_id"])
         assert record["receipts"] == result["receipts"]  # a fresh chain: only this run's receipts
-        assert {json.loads(store.get(cid))["dispute_id"] for cid in record["receipts"]} == {result["chain_id"]}
+        assert {json.loads(store.get(cid))["chain_id"] for cid in record["receipts"]} == {result["chain_id"]}
         assert record["anchor"]["root"] == result["merkle_root"]
         assert verify_dispute(result["chain_id"])
     assert load_record(a["chain_id"])["anchor"]["leaf"] != load_record(b["chain_id"])["anchor"]["leaf"]

@@ -109,7 +109,7 @@ def test_verify_catches_a_tampered_receipt_and_a_foreign_signer(anchored, tmp_pa
     from dalrn_core.podp.receipts import ReceiptChain
 
     forger = ReceiptSigner(b"\x07" * 32)  # a key the operator never published
-    forged = ReceiptChain(receipts[0]["dispute_id"], forger)
+    forged = ReceiptChain(receipts[0]["chain_id"], forger)
     for receipt in receipts:
         forged.add(receipt["step"], inputs=receipt["inputs"], params=receipt["params"], outputs=receipt["outputs"])
     bad.write_text(json.dumps(forged.receipts))

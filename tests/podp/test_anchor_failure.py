@@ -40,7 +40,7 @@ def test_failed_anchor_leaves_disputes_pending_for_the_next_batch(home, wrap):
     store, down = LocalContentStore(), _unreachable_chain()
     with pytest.raises(ConnectionError):
         anchor_pending(FallbackAnchorClient([down]) if wrap else down, store)
-    assert [e["dispute_id"] for e in pending()] == first
+    assert [e["chain_id"] for e in pending()] == first
     for dispute_id in first:
         record = load_record(dispute_id)
         assert record["status"] == STATUS_ANCHOR_PENDING and "anchor" not in record
@@ -51,11 +51,11 @@ def test_failed_anchor_leaves_disputes_pending_for_the_next_batch(home, wrap):
     client = open_embedded_anchor()
     # The batch that failed goes first, with exactly the root that was tried...
     retried = anchor_pending(client, store)
-    assert retried["disputes"] == first and retried["root"] == "0x" + merkle_root(
+    assert retried["chains"] == first and retried["root"] == "0x" + merkle_root(
         [bytes.fromhex(load_record(d)["anchor"]["leaf"][2:]) for d in first]).hex()
-    assert [e["dispute_id"] for e in pending()] == later
+    assert [e["chain_id"] for e in pending()] == later
     # ...then the disputes that came later.
-    assert anchor_pending(client, store)["disputes"] == later and pending() == []
+    assert anchor_pending(client, store)["chains"] == later and pending() == []
     assert _batches(client) == 2
     for dispute_id in first + later:
         assert load_record(dispute_id)["status"] == STATUS_ANCHORED
@@ -73,10 +73,10 @@ def test_batch_mined_after_its_timeout_is_finished_without_a_second_transaction(
     client = open_embedded_anchor()
     client.anchor_root(root, 3, "ipfs://mined-late")  # the lost transaction was mined after all
     batch = anchor_pending(client, store)
-    assert batch["disputes"] == first and batch["tx_hash"] is None and _batches(client) == 1
+    assert batch["chains"] == first and batch["tx_hash"] is None and _batches(client) == 1
     for dispute_id in first:
         verify_dispute(dispute_id)
-    assert [e["dispute_id"] for e in pending()] == later
+    assert [e["chain_id"] for e in pending()] == later
 
 
 def test_dispute_resolved_again_during_a_failed_batch_keeps_its_new_leaf(home):
@@ -87,7 +87,7 @@ def test_dispute_resolved_again_during_a_failed_batch_keeps_its_new_leaf(home):
     old_leaf = pending()[0]["leaf"]
     queue_leaf(dispute_id, b"\x42" * 32, "bafkreifakecidfortest")
     client = open_embedded_anchor()
-    assert anchor_pending(client, store)["disputes"] == [dispute_id]
+    assert anchor_pending(client, store)["chains"] == [dispute_id]
     assert load_record(dispute_id)["anchor"]["leaf"] == "0x" + old_leaf
     assert [e["leaf"] for e in pending()] == ["42" * 32]  # the newer head waits for the next batch
 
@@ -104,3 +104,12 @@ def test_root_anchored_before_a_crash_is_not_anchored_again(home):
     assert _batches(client) == 1 and pending() == []
     for dispute_id in ids:
         verify_dispute(dispute_id)
+
+
+def test_a_version_1_queue_entry_is_read_under_chain_id(tmp_path):
+    from dalrn_core.podp.batch import entry_from_disk
+
+    legacy = {"dispute_id": "old-1", "leaf": "ab" * 32, "receipt_cid": "bafk-old"}
+    assert entry_from_disk(legacy) == {"chain_id": "old-1", "leaf": "ab" * 32, "receipt_cid": "bafk-old"}
+    current = {"chain_id": "new-1", "leaf": "cd" * 32, "receipt_cid": "bafk-new"}
+    assert entry_from_disk(current) is current

@@ -23,7 +23,7 @@ def test_spent_retries_leave_the_chain_pending_then_it_anchors(home):
     assert outcome.status == "anchor_pending" and outcome.root is None and outcome.tx_hash is None
     assert outcome.attempts == 3 and slept == [2.0, 5.0]
     assert outcome.error == "ConnectionError: node at 127.0.0.1 refused the connection"
-    assert [e["dispute_id"] for e in pending()] == [chain_id]  # still queued, not lost
+    assert [e["chain_id"] for e in pending()] == [chain_id]  # still queued, not lost
 
     client = open_embedded_anchor()
     outcome = anchor_chain(chain_id, store, lambda: client, sleep=slept.append)

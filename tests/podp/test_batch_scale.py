@@ -23,7 +23,7 @@ def test_64_disputes_in_one_transaction(home):
     client, store = open_embedded_anchor(), LocalContentStore()
     before = client.w3.eth.block_number
     batch = anchor_pending(client, store)
-    assert sorted(batch["disputes"]) == ids and pending() == []
+    assert sorted(batch["chains"]) == ids and pending() == []
     assert client.w3.eth.block_number == before + 1  # one block, one transaction
     assert client.contract.functions.batchCount().call({"from": client.account.address}) == 1
     assert len(client.w3.eth.get_block("latest")["transactions"]) == 1
@@ -62,6 +62,6 @@ def test_tampered_proof_in_a_batch_is_caught(home, tamper):
     root = bytes.fromhex(record["anchor"]["root"][2:])
     bad = [bytes.fromhex(p[2:]) for p in record["anchor"]["proof"]]
     assert not client.verify_receipt(leaf, bad, root)
-    with pytest.raises(IntegrityError, match=f"dispute {ids[2]}: Merkle proof does not lead to root"):
+    with pytest.raises(IntegrityError, match=f"receipt chain {ids[2]}: Merkle proof does not lead to root"):
         verify_dispute(ids[2], store=store, client=client)
     verify_dispute(ids[1], store=store, client=client)  # the others in the batch still hold

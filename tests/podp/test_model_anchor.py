@@ -49,7 +49,7 @@ def test_anchored_leaf_proves_the_chain_head_and_the_contract_holds_model_and_ro
     assert (model_hash.hex(), stored[3], stored[2]) == (MODEL, 3, 1)  # model, round, leaf count
     manifest = json.loads(fl_chain.get(anchor["manifest_cid"]))
     assert (manifest["model_hash"], manifest["fl_round"]) == (MODEL, 3)
-    assert manifest["leaves"] == [{"dispute_id": CHAIN, "leaf": leaf.hex(),
+    assert manifest["leaves"] == [{"chain_id": CHAIN, "leaf": leaf.hex(),
                                    "receipt_cid": receipt_cids(CHAIN)[-1]}]
     record = load_record(CHAIN)
     assert record["status"] == STATUS_ANCHORED and record["anchor"] == anchor

@@ -21,7 +21,7 @@ def _chain(n: int = 5) -> tuple[list[dict], list[str]]:
 
 
 def _verify(receipts, cids=None):
-    verify_chain(receipts, dispute_id="d-1", trusted_signers={SIGNER.public_key}, expected_cids=cids)
+    verify_chain(receipts, chain_id="d-1", trusted_signers={SIGNER.public_key}, expected_cids=cids)
 
 
 def test_untouched_chain_verifies():
@@ -79,5 +79,28 @@ def test_resigned_by_stranger_detected():
 
 def test_other_dispute_detected():
     receipts, _ = _chain()
-    with pytest.raises(IntegrityError, match="belongs to dispute"):
-        verify_chain(receipts, dispute_id="d-2")
+    with pytest.raises(IntegrityError, match="belongs to receipt chain"):
+        verify_chain(receipts, chain_id="d-2")
+
+
+def _version_1(receipt: dict, signer: ReceiptSigner = SIGNER) -> dict:
+    """`receipt` as version 1 wrote it (chain id under "dispute_id"), signed again."""
+    body = {k: v for k, v in receipt.items() if k not in ("signature", "chain_id")}
+    body.update(version="dalrn.podp.receipt/1", dispute_id=receipt["chain_id"])
+    return {**body, "signature": signer.sign(canonical_bytes(body))}
+
+
+def test_receipts_name_their_chain_in_chain_id():
+    receipts, _ = _chain(2)
+    assert all(r["chain_id"] == "d-1" and "dispute_id" not in r for r in receipts)
+    assert receipts[0]["version"] == "dalrn.podp.receipt/2"
+
+
+def test_version_1_receipts_still_verify_and_a_v1_chain_continues_with_v2():
+    first = _version_1(_chain(1)[0][0])
+    chain = ReceiptChain("d-1", SIGNER, [first])
+    chain.add("later", outputs={"y": 1})
+    assert chain.receipts[1]["prev"] == receipt_cid(first) and chain.receipts[1]["chain_id"] == "d-1"
+    _verify(chain.receipts, [receipt_cid(r) for r in chain.receipts])
+    with pytest.raises(IntegrityError, match="belongs to receipt chain 'd-1'"):
+        verify_chain(chain.receipts, chain_id="d-2")

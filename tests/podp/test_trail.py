@@ -47,7 +47,7 @@ def test_steps_are_signed_chained_and_timed(home):
     assert receipts[0]["params"] == {"value": 3} and receipts[0]["outputs"] == {"double": 6}
     assert receipts[1]["inputs"] == {"dispute": "ab" * 32}
     assert receipts[1]["prev"] == trail.receipts[0] and receipts[2]["prev"] == trail.receipts[1]
-    verify_chain(receipts, dispute_id="trail-1", trusted_signers={signer.public_key},
+    verify_chain(receipts, chain_id="trail-1", trusted_signers={signer.public_key},
                  expected_cids=trail.receipts)
 
 

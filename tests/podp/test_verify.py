@@ -48,13 +48,13 @@ def test_untouched_dispute_verifies(anchored):
 def test_edited_receipt(anchored):
     cid = load_record(anchored)["receipts"][0]
     _edit_stored(cid, b'"step":"intake"', b'"step":"intakE"')
-    with pytest.raises(IntegrityError, match=rf"dispute {anchored}: receipt #0 \({cid}\): content does not match"):
+    with pytest.raises(IntegrityError, match=rf"receipt chain {anchored}: receipt #0 \({cid}\): content does not match"):
         verify_dispute(anchored)
 
 
 def test_deleted_receipt_from_record(anchored):
     _edit_record(anchored, lambda r: r["receipts"].pop(0))
-    with pytest.raises(IntegrityError, match=rf"dispute {anchored}: receipt {anchored}/001-explain: sequence 1 at position 0"):
+    with pytest.raises(IntegrityError, match=rf"receipt chain {anchored}: receipt {anchored}/001-explain: sequence 1 at position 0"):
         verify_dispute(anchored)
 
 
@@ -76,7 +76,7 @@ def test_edited_manifest(anchored):
 
 def test_edited_leaf(anchored):
     _edit_record(anchored, lambda r: r["anchor"].update(leaf="0x" + "cd" * 32))
-    with pytest.raises(IntegrityError, match=f"dispute {anchored}: Merkle leaf does not match receipt {anchored}/001-explain"):
+    with pytest.raises(IntegrityError, match=f"receipt chain {anchored}: Merkle leaf does not match receipt {anchored}/001-explain"):
         verify_dispute(anchored)
 
 
@@ -133,5 +133,5 @@ def test_anchor_on_another_chain_is_named(home, tmp_path):
                          deploy_anchor_contract(chain.w3, account, chain.send_raw_transaction))
     anchor_pending(other, LocalContentStore())
     verify_dispute(dispute_id, client=other)
-    with pytest.raises(IntegrityError, match=f"dispute {dispute_id}: anchored on chain 5001, but checked against chain"):
+    with pytest.raises(IntegrityError, match=f"receipt chain {dispute_id}: anchored on chain 5001, but checked against chain"):
         verify_dispute(dispute_id)
