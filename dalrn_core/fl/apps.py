@@ -14,8 +14,9 @@ the newest global model is in `store.current()` on the SuperLink's machine.
 
 from __future__ import annotations
 
-from flwr.client import ClientApp
-from flwr.common import Context, ndarrays_to_parameters
+from flwr.app import UserConfig
+from flwr.client import Client, ClientApp
+from flwr.common import Context, NDArrays, Scalar, ndarrays_to_parameters
 from flwr.server import ServerApp, ServerAppComponents, ServerConfig
 
 from dalrn_core.fl.client import SiloClient
@@ -27,13 +28,13 @@ from dalrn_core.fl.strategies import make_strategy
 from dalrn_core.fl.training import SiloTrainConfig
 
 
-def _train_config(run: dict) -> SiloTrainConfig:
+def _train_config(run: UserConfig) -> SiloTrainConfig:
     return SiloTrainConfig(dp=bool(run.get("dp", True)),
                        noise_multiplier=float(run.get("noise-multiplier", 1.1)),
                        max_grad_norm=float(run.get("max-grad-norm", 1.0))).validate()
 
 
-def _client_fn(context: Context):
+def _client_fn(context: Context) -> Client:
     run, node = context.run_config, context.node_config
     silo, n_silos = int(node["partition-id"]), int(node["num-partitions"])
     seed, n_rows = int(run.get("seed", 0)), int(run.get("n-rows", 400))
@@ -54,7 +55,8 @@ def _server_fn(context: Context) -> ServerAppComponents:
     x_test, y_test = to_arrays(make_test_set(n_silos, seed))
     eval_model = build_model(seed=seed)
 
-    def evaluate_fn(server_round, arrays, _config):
+    def evaluate_fn(server_round: int, arrays: NDArrays,
+                    _config: dict[str, Scalar]) -> tuple[float, dict[str, Scalar]]:
         set_parameters(eval_model, arrays)
         loss, accuracy = evaluate(eval_model, x_test, y_test)
         if server_round > 0:  # keep every new global model, by hash, with its round

@@ -13,6 +13,7 @@ import hashlib
 import numpy as np
 import pandas as pd
 from flwr.client import NumPyClient
+from flwr.common import NDArrays, Scalar
 
 from dalrn_core.fl.attacks import Attack
 from dalrn_core.fl.data import to_arrays
@@ -24,7 +25,7 @@ from dalrn_core.fl.model import (
     set_parameters,
     unflatten,
 )
-from dalrn_core.fl.training import SiloTrainConfig, local_train
+from dalrn_core.fl.training import SiloTrainConfig, TrainResult, local_train
 
 
 def round_seed(silo_id: str, server_round: int, seed: int) -> int:
@@ -60,12 +61,13 @@ class SiloClient(NumPyClient):
         self.hidden = hidden
         self.seed = seed
         self.attack = attack
-        self.last_result = None
+        self.last_result: TrainResult | None = None
 
-    def get_parameters(self, config: dict) -> list[np.ndarray]:
+    def get_parameters(self, config: dict[str, Scalar]) -> NDArrays:
         return get_parameters(build_model(self.hidden, self.seed))
 
-    def fit(self, parameters: list[np.ndarray], config: dict):
+    def fit(self, parameters: NDArrays, config: dict[str, Scalar]
+            ) -> tuple[NDArrays, int, dict[str, Scalar]]:
         server_round = int(config.get("server_round", 0))
         seed = round_seed(self.silo_id, server_round, self.seed)
         model = build_model(self.hidden, self.seed)
@@ -78,11 +80,13 @@ class SiloClient(NumPyClient):
             update = flatten(trained) - flatten(parameters)
             poisoned = self.attack.poison_update(update, np.random.default_rng(seed))
             trained = unflatten(flatten(parameters) + poisoned, parameters)
-        metrics = {"loss": float(result.loss), "steps": int(result.steps),
-                   "sample_rate": float(result.sample_rate), "silo": self.silo_id}
+        metrics: dict[str, Scalar] = {"loss": float(result.loss), "steps": int(result.steps),
+                                      "sample_rate": float(result.sample_rate),
+                                      "silo": self.silo_id}
         return trained, len(self.x), metrics
 
-    def evaluate(self, parameters: list[np.ndarray], config: dict):
+    def evaluate(self, parameters: NDArrays, config: dict[str, Scalar]
+                 ) -> tuple[float, int, dict[str, Scalar]]:
         model = build_model(self.hidden, self.seed)
         set_parameters(model, parameters)
         loss, accuracy = evaluate(model, self.x, self.y)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from typing import TypedDict
 
 import numpy as np
 import torch
@@ -19,6 +20,14 @@ from dalrn_core.errors import InputError
 from dalrn_core.fl.data import FEATURES
 
 N_FEATURES = len(FEATURES)
+
+
+class RoundMetrics(TypedDict):
+    """The global model's score on held-out rows after a round (round 0: the initial model)."""
+
+    round: int
+    loss: float
+    accuracy: float
 
 
 def build_model(hidden: int = 0, seed: int = 0) -> nn.Module:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -9,8 +10,11 @@ import matplotlib
 matplotlib.use("Agg")  # no display on servers and workers
 import matplotlib.pyplot as plt
 
+from dalrn_core.fl.model import RoundMetrics
 
-def render_history_png(history: list[dict], path: Path, title: str = "global model") -> Path:
+
+def render_history_png(history: Sequence[RoundMetrics], path: Path,
+                       title: str = "global model") -> Path:
     """Plot rows {"round", "accuracy", "loss"} (two panels) into `path`; returns it."""
     rounds = [row["round"] for row in history]
     fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(8, 3), dpi=80)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 from flwr.common import (
     Code,
     DisconnectRes,
@@ -25,6 +24,9 @@ from flwr.common import (
     GetParametersRes,
     GetPropertiesIns,
     GetPropertiesRes,
+    NDArrays,
+    ReconnectIns,
+    Scalar,
     Status,
     ndarrays_to_parameters,
     parameters_to_ndarrays,
@@ -38,7 +40,14 @@ from dalrn_core.fl.client import SiloClient
 from dalrn_core.fl.config import FederationConfig
 from dalrn_core.fl.data import make_silos, make_test_set, to_arrays
 from dalrn_core.fl.ledger import BudgetExceeded, PrivacyLedger
-from dalrn_core.fl.model import build_model, evaluate, get_parameters, model_hash, set_parameters
+from dalrn_core.fl.model import (
+    RoundMetrics,
+    build_model,
+    evaluate,
+    get_parameters,
+    model_hash,
+    set_parameters,
+)
 from dalrn_core.fl.strategies import make_strategy
 
 
@@ -49,19 +58,23 @@ class InProcessClientProxy(ClientProxy):
         super().__init__(cid)
         self.client = client.to_client()
 
-    def get_properties(self, ins: GetPropertiesIns, timeout, group_id) -> GetPropertiesRes:
+    def get_properties(self, ins: GetPropertiesIns, timeout: float | None,
+                       group_id: int | None) -> GetPropertiesRes:
         return GetPropertiesRes(Status(Code.OK, ""), {"cid": self.cid})
 
-    def get_parameters(self, ins: GetParametersIns, timeout, group_id) -> GetParametersRes:
+    def get_parameters(self, ins: GetParametersIns, timeout: float | None,
+                       group_id: int | None) -> GetParametersRes:
         return self.client.get_parameters(ins)
 
-    def fit(self, ins: FitIns, timeout, group_id) -> FitRes:
+    def fit(self, ins: FitIns, timeout: float | None, group_id: int | None) -> FitRes:
         return self.client.fit(ins)
 
-    def evaluate(self, ins: EvaluateIns, timeout, group_id) -> EvaluateRes:
+    def evaluate(self, ins: EvaluateIns, timeout: float | None,
+                 group_id: int | None) -> EvaluateRes:
         return self.client.evaluate(ins)
 
-    def reconnect(self, ins, timeout, group_id) -> DisconnectRes:
+    def reconnect(self, ins: ReconnectIns, timeout: float | None,
+                  group_id: int | None) -> DisconnectRes:
         return DisconnectRes(reason="in-process client; nothing to disconnect")
 
 
@@ -81,8 +94,8 @@ class SimulationConfig(FederationConfig):
 class SimulationResult:
     """Per-round central metrics and the final global model."""
 
-    history: list[dict]          # [{"round", "loss", "accuracy"}], round 0 = initial model
-    parameters: list[np.ndarray]
+    history: list[RoundMetrics]
+    parameters: NDArrays
     model_hash: str
     refused: str | None = None   # why the run stopped early (privacy budget), else None
 
@@ -118,10 +131,11 @@ def run_simulation(config: SimulationConfig, ledger: PrivacyLedger | None = None
         client = SiloClient(name, frame, config.train, config.hidden, config.seed, attack)
         manager.register(InProcessClientProxy(name, client))
 
-    history: list[dict] = []
+    history: list[RoundMetrics] = []
     eval_model = build_model(config.hidden, config.seed)
 
-    def evaluate_fn(server_round, arrays, _config):
+    def evaluate_fn(server_round: int, arrays: NDArrays,
+                    _config: dict[str, Scalar]) -> tuple[float, dict[str, Scalar]]:
         set_parameters(eval_model, arrays)
         loss, accuracy = evaluate(eval_model, x_test, y_test)
         history.append({"round": server_round, "loss": loss, "accuracy": accuracy})
