@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from dalrn_core.errors import InputError
 from dalrn_core.fl.data import silo_names
@@ -52,5 +53,5 @@ class FederationConfig:
         """Each silo's privacy-ledger tenant, in silo order."""
         return silo_names(self.n_silos)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -13,9 +13,13 @@ deployment runs `train_silo` inside each firm (a Flower SuperNode), never centra
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, TypedDict
 
 import numpy as np
+import pandas as pd
+from flwr.common import Scalar
 
 from dalrn_core.errors import InputError
 from dalrn_core.fl.client import SiloClient
@@ -26,6 +30,48 @@ from dalrn_core.fl.model import build_model, evaluate, set_parameters
 from dalrn_core.fl.store import current, load_model, promote, save_model
 from dalrn_core.fl.strategies import make_strategy
 from dalrn_core.fl.training import SiloTrainConfig
+
+
+class SiloUpdate(TypedDict):
+    """One silo's trained parameters as `train_silo` returns them (plain lists, so Prefect
+    can pass them between tasks)."""
+
+    silo: str
+    parameters: list[list[Any]]  # one nested list of floats per array, in state_dict order
+    num_examples: int
+    metrics: dict[str, Scalar]
+
+
+class AggregatedRound(TypedDict):
+    """The new global model of a round, as stored and promoted."""
+
+    model_hash: str
+    round: int
+    metrics: dict[str, Scalar]
+
+
+class ModelScore(TypedDict):
+    """Mean binary cross-entropy and accuracy of a model on held-out rows."""
+
+    loss: float
+    accuracy: float
+
+
+class ModelRef(TypedDict):
+    """Which stored model is the global one, and the round that produced it."""
+
+    model_hash: str
+    round: int
+
+
+class SiloBudget(TypedDict):
+    """One silo's privacy budget: spent and allowed epsilon, delta, rounds without DP."""
+
+    tenant: str
+    epsilon_spent: float
+    epsilon_budget: float
+    delta: float
+    non_private_rounds: int
 
 
 @dataclass(frozen=True)
@@ -40,10 +86,10 @@ class RoundConfig(FederationConfig):
         return self
 
     @classmethod
-    def from_dict(cls, values: dict) -> RoundConfig:
-        values = dict(values)
-        values["train"] = SiloTrainConfig(**values.get("train", {}))
-        return cls(**values)
+    def from_dict(cls, values: Mapping[str, Any]) -> RoundConfig:
+        fields = dict(values)
+        fields["train"] = SiloTrainConfig(**fields.get("train", {}))
+        return cls(**fields)
 
 
 def check_rounds(rounds: int) -> int:
@@ -69,12 +115,13 @@ def charge_round(config: RoundConfig, round_number: int, run_id: str) -> dict[st
     return ledger.spend(config.silos, config.train.cost(config.n_rows), round_id)
 
 
-def silo_table(config: RoundConfig, silo: int):
+def silo_table(config: RoundConfig, silo: int) -> pd.DataFrame:
     """Firm `silo`'s private table (the embedded default generates it, seeded)."""
     return make_silos(config.n_silos, config.seed, config.n_rows)[silo]
 
 
-def train_silo(config: RoundConfig, silo: int, model_hash: str, round_number: int) -> dict:
+def train_silo(config: RoundConfig, silo: int, model_hash: str,
+               round_number: int) -> SiloUpdate:
     """Run silo `silo`'s Flower client on the stored global model `model_hash`.
 
     Returns {"silo", "parameters" (nested lists), "num_examples", "metrics"}.
@@ -87,7 +134,8 @@ def train_silo(config: RoundConfig, silo: int, model_hash: str, round_number: in
             "num_examples": num_examples, "metrics": metrics}
 
 
-def aggregate_round(config: RoundConfig, results: list[dict], round_number: int) -> dict:
+def aggregate_round(config: RoundConfig, results: list[SiloUpdate],
+                    round_number: int) -> AggregatedRound:
     """Aggregate the silos' results with the configured strategy, store and promote it.
 
     Returns {"model_hash", "round", "metrics"}.
@@ -103,7 +151,7 @@ def aggregate_round(config: RoundConfig, results: list[dict], round_number: int)
     return {"model_hash": digest, "round": round_number, "metrics": dict(metrics)}
 
 
-def evaluate_model(config: RoundConfig, model_hash: str) -> dict:
+def evaluate_model(config: RoundConfig, model_hash: str) -> ModelScore:
     """{"loss", "accuracy"} of a stored model on held-out rows from every silo."""
     model = build_model(config.hidden, config.seed)
     set_parameters(model, load_model(model_hash))
@@ -112,16 +160,16 @@ def evaluate_model(config: RoundConfig, model_hash: str) -> dict:
     return {"loss": loss, "accuracy": accuracy}
 
 
-def start(config: RoundConfig) -> dict:
+def start(config: RoundConfig) -> ModelRef:
     """The current global model: {"model_hash", "round"} (round 0 on a fresh folder)."""
     model = current(config.hidden, config.seed)
     return {"model_hash": model.hash, "round": model.round}
 
 
-def budgets(config: RoundConfig) -> list[dict]:
+def budgets(config: RoundConfig) -> list[SiloBudget]:
     """Each silo's epsilon spent and budget, and how many of its rounds had no DP."""
     ledger = PrivacyLedger(epsilon_budget=config.epsilon_budget, delta=config.delta)
-    rows = []
+    rows: list[SiloBudget] = []
     for tenant in config.silos:
         budget, delta = ledger.budget(tenant)
         rows.append({"tenant": tenant, "epsilon_spent": ledger.spent(tenant),

@@ -28,6 +28,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 
@@ -58,6 +59,17 @@ CREATE TABLE IF NOT EXISTS spends (
     private INTEGER NOT NULL DEFAULT 1   -- 0: trained without DP, epsilon_after is inf
 );
 """
+
+
+class Spend(TypedDict):
+    """One recorded spend of a tenant (a non-private round has `private` False, epsilon inf)."""
+
+    round_id: str
+    noise_multiplier: float
+    sample_rate: float
+    steps: int
+    epsilon_after: float
+    private: bool
 
 
 class BudgetExceeded(InputError):
@@ -286,7 +298,7 @@ class PrivacyLedger:
                 (name, float(epsilon_budget), float(delta),
                  json.dumps([0.0] * len(DEFAULT_ORDERS))))
 
-    def history(self, tenant: str) -> list[dict]:
+    def history(self, tenant: str) -> list[Spend]:
         """Every spend of `tenant`, oldest first."""
         conn = self._connect()
         try:
@@ -295,8 +307,8 @@ class PrivacyLedger:
                 "FROM spends WHERE tenant = ? ORDER BY id", (tenant,)).fetchall()
         finally:
             conn.close()
-        keys = ("round_id", "noise_multiplier", "sample_rate", "steps", "epsilon_after")
-        return [{**dict(zip(keys, r[:5])), "private": bool(r[5])} for r in rows]
+        return [Spend(round_id=r[0], noise_multiplier=r[1], sample_rate=r[2], steps=r[3],
+                      epsilon_after=r[4], private=bool(r[5])) for r in rows]
 
 
 def _has_nonprivate(conn: sqlite3.Connection, tenant: str) -> bool:
