@@ -41,19 +41,21 @@ class Attack:
     def __post_init__(self) -> None:
         if self.kind not in ATTACKS:
             raise InputError.one("attack.kind", f"must be one of {', '.join(ATTACKS)}")
-        if self.factor is None:
-            object.__setattr__(self, "factor", _DEFAULT_FACTOR.get(self.kind, 1.0))
-        if not self.factor > 0:
+        factor = _DEFAULT_FACTOR.get(self.kind, 1.0) if self.factor is None else self.factor
+        object.__setattr__(self, "factor", factor)
+        if not factor > 0:
             raise InputError.one("attack.factor", "must be > 0")
         if not self.sigma > 0:
             raise InputError.one("attack.sigma", "must be > 0")
 
     def poison_update(self, update: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """The update the attacker sends instead of its honest `update` (a flat vector)."""
+        factor = self.factor
+        assert factor is not None  # __post_init__ replaced None with the kind's default
         if self.kind == "sign_flip":
-            return -self.factor * update
+            return -factor * update
         if self.kind == "scaling":
-            return self.factor * update
+            return factor * update
         if self.kind == "gaussian_noise":
             return rng.normal(0.0, self.sigma, size=update.shape)
         return update

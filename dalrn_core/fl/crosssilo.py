@@ -19,6 +19,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import Self
 
 from dalrn_core.errors import InputError
@@ -40,7 +41,8 @@ def free_port() -> int:
     """A TCP port free on loopback right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]  # an AF_INET socket's name is (host, port)
+        return port
 
 
 def _wait_for_port(port: int, deadline: float) -> None:
@@ -71,7 +73,7 @@ class LocalFederation:
     workdir: Path
     n_silos: int = 3
     env: dict[str, str] = field(default_factory=dict)
-    processes: list[subprocess.Popen] = field(default_factory=list)
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not 1 <= self.n_silos <= 64:
@@ -94,7 +96,7 @@ class LocalFederation:
             [str(self._bin / args[0]), *args[1:]], stdout=log, stderr=subprocess.STDOUT,
             env=self._env, cwd=self.workdir, start_new_session=True))
 
-    def start(self, timeout: float = 120.0) -> LocalFederation:
+    def start(self, timeout: float = 120.0) -> Self:
         deadline = time.monotonic() + timeout
         self._start("superlink", [
             "flower-superlink", "--ssl-ca-certfile", str(self.tls.ca),
@@ -124,7 +126,7 @@ class LocalFederation:
             f'root-certificates = "{self.tls.ca}"\n')
 
     def run_app(self, run_config: dict[str, object] | None = None,
-                timeout: float = 600.0) -> subprocess.CompletedProcess:
+                timeout: float = 600.0) -> subprocess.CompletedProcess[str]:
         """`flwr run flower_app dalrn --stream` over TLS; returns when the run ends."""
         overrides = " ".join(f"{k}={_toml(v)}" for k, v in (run_config or {}).items())
         command = [str(self._bin / "flwr"), "run", str(APP_DIR), "dalrn", "--stream"]
@@ -152,7 +154,8 @@ class LocalFederation:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
         self.stop()
 
 

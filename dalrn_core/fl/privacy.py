@@ -21,6 +21,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 from scipy.special import gammaln, log_ndtr, logsumexp
 
 from dalrn_core.errors import InputError
@@ -31,6 +32,9 @@ DEFAULT_ORDERS: tuple[float, ...] = tuple(
     [1 + x / 10.0 for x in range(1, 100)] + [float(a) for a in range(12, 64)])
 
 # The fractional-order series stops at the first alternating term below e^-30.
+#: An RDP curve: one value per order, as `rdp` returns it (a JSON list read back works too).
+RdpCurve = Sequence[float] | npt.NDArray[np.float64]
+
 _SERIES_TOLERANCE = -30.0
 _SERIES_CHUNK = 4096
 _SERIES_MAX_TERMS = 10_000_000
@@ -124,7 +128,7 @@ def sgm_rdp(q: float, noise_multiplier: float, order: float) -> float:
 
 
 def rdp(noise_multiplier: float, sample_rate: float, steps: int,
-        orders: Sequence[float] = DEFAULT_ORDERS) -> np.ndarray:
+        orders: Sequence[float] = DEFAULT_ORDERS) -> npt.NDArray[np.float64]:
     """RDP of `steps` compositions of the SGM, one value per order (RDP adds up).
 
     Parameters
@@ -153,7 +157,7 @@ def _step_curve(q: float, sigma: float, orders: tuple[float, ...]) -> tuple[floa
     return tuple(sgm_rdp(q, sigma, a) for a in orders)
 
 
-def epsilon_from_rdp(rdp_values: Sequence[float], delta: float,
+def epsilon_from_rdp(rdp_values: RdpCurve, delta: float,
                      orders: Sequence[float] = DEFAULT_ORDERS) -> float:
     """Smallest epsilon over the orders such that the RDP curve implies (epsilon, delta)-DP.
 

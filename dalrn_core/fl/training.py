@@ -129,8 +129,8 @@ def local_train(model: nn.Module, x: np.ndarray, y: np.ndarray, config: SiloTrai
                        loss=total / count if count else float("nan"), opacus_history=history)
 
 
-def _epochs(model: nn.Module, optimizer: torch.optim.Optimizer, loader: DataLoader,
-            epochs: int) -> tuple[int, float, int]:
+def _epochs(model: nn.Module, optimizer: torch.optim.Optimizer,
+            loader: DataLoader[tuple[torch.Tensor, ...]], epochs: int) -> tuple[int, float, int]:
     """Run the SGD loop; returns (steps, summed loss, examples seen)."""
     steps, total, count = 0, 0.0, 0
     for _ in range(epochs):
