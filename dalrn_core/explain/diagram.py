@@ -24,6 +24,7 @@ ENVIRONMENT.md), so the graph is a `networkx.DiGraph` with node attributes ``kin
 from __future__ import annotations
 
 import io
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from matplotlib.figure import Figure
 from dalrn_core.errors import InputError, Problem
 
 KINDS = ("decision", "chance", "utility")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SUBJECT = "influence diagram input"
 
 
@@ -109,15 +111,22 @@ def influence_diagram(
     return g
 
 
+# Every line break Markdown or Mermaid may honour: a label must never start a new line of
+# the fenced block it sits in (a line of backticks there would close the fence).
+_LINE_BREAK = re.compile(r"\r\n|[\n\r\x0b\x0c\x85\u2028\u2029]")
+
+
 def _mermaid_text(text: str) -> str:
-    # Mermaid labels are quoted; quotes and angle brackets become entity codes.
-    return (
+    # Mermaid labels are quoted; quotes, angle brackets and backticks become entity codes,
+    # other control characters spaces.
+    text = (
         text.replace("&", "#amp;")
         .replace('"', "#quot;")
         .replace("<", "#lt;")
         .replace(">", "#gt;")
-        .replace("\n", "<br/>")
+        .replace("`", "#96;")
     )
+    return _CONTROL.sub(" ", _LINE_BREAK.sub("<br/>", text))
 
 
 def to_mermaid(graph: nx.DiGraph) -> str:
