@@ -17,13 +17,13 @@ can later prove which input was used), the others' still only as commitments.
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from dalrn_core.dispute.model import Dispute
 from dalrn_core.dispute.sides import PartySide, verify_commitment
 from dalrn_core.errors import IntegrityError
+from dalrn_core.explain.markdown import md_code, md_fence, md_text
 from dalrn_core.explain.memo import RULE_TEXT, _fmt, describe_strategy
 from dalrn_core.negotiation.result import NegotiationResult
 
@@ -146,55 +146,60 @@ def party_view(memo: dict[str, Any], sides: Mapping[str, PartySide]) -> dict[str
     return view
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~])")
-
-
 def _text(value: object) -> str:
-    """Party-written text as literal Markdown: specials escaped, one line."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+    """Party-written text as literal Markdown (`markdown.md_text`), one line."""
+    return md_text(" ".join(str(value).split()))
 
 
 def _short_hash(commitment: str | None) -> str:
-    return f"commitment `{commitment}`" if commitment else "did not join"
+    return f"commitment {md_code(commitment, in_table=True)}" if commitment else "did not join"
 
 
 def render_party_markdown(memo: dict[str, Any]) -> str:
     """The joint memo (stored, or one party's view) for people."""
     viewer = memo.get("viewer") or []
     lines = [f"# Settlement memo: {_text(memo['title'])}", "",
-             f"Dispute `{memo['dispute_id']}` (CID `{memo['dispute_cid']}`), opened by tenant `{memo['tenant']}`.",
-             memo["inputs"]]
+             (f"Dispute {md_code(memo['dispute_id'])} (CID {md_code(memo['dispute_cid'])}), opened by tenant "
+              f"{md_code(memo['tenant'])}."),
+             _text(memo["inputs"])]
     if viewer:
-        lines.append(f"This is the view of party {', '.join(viewer)}: its own values are filled in.")
+        lines.append(f"This is the view of party {_text(', '.join(viewer))}: its own values are filled in.")
     mediator = memo.get("mediator")
     if mediator:
-        lines.append(f"Mediated by agent {mediator['agent']} of network `{mediator['network'][:12]}`.")
+        lines.append(f"Mediated by agent {_text(mediator['agent'])} of network "
+                     f"{md_code(mediator['network'][:12])}.")
     settlement = memo["settlement"]
-    lines += ["", "## Outcome", "", f"**{settlement['outcome'].replace('_', ' ')}**", ""]
+    lines += ["", "## Outcome", "", f"**{_text(settlement['outcome'].replace('_', ' '))}**", ""]
     if settlement.get("reason"):
-        lines.append(f"No negotiation took place: {settlement['reason']}.")
+        lines.append(f"No negotiation took place: {_text(settlement['reason'])}.")
     own = {p["id"]: p["own"] for p in memo["parties"] if "own" in p}
     for who, term in settlement["terms"].items():
         pays = f" (your payoff {_fmt(own[who]['settlement_payoff'])})" if who in own else ""
-        lines.append(f"- {who}: {_text(term)}{pays}")
+        lines.append(f"- {_text(who)}: {_text(term)}{pays}")
     lines += ["", "## Parties and claims", "", "| party | name | tenant | BATNA | claim |", "|---|---|---|---|---|"]
     for p in memo["parties"]:
         batna = _fmt(p["own"]["batna"]) if "own" in p else _short_hash(p["commitment"])
-        lines.append(f"| {p['id']} | {_text(p['name'])} | {p['tenant'] or '-'} | {batna} | {_text(p['claim'])} |")
+        lines.append(f"| {_text(p['id'])} | {_text(p['name'])} | {_text(p['tenant'] or '-')} | {batna} "
+                     f"| {_text(p['claim'])} |")
     lines += _own_inputs(memo, own)
     if memo["evidence"]:
         lines += ["", "## Evidence", "", "| id | party | title | CID |", "|---|---|---|---|"]
-        lines += [f"| {e['id']} | {e['party']} | {_text(e['title'])} | `{e['cid']}` |" for e in memo["evidence"]]
+        lines += [f"| {_text(e['id'])} | {_text(e['party'])} | {_text(e['title'])} "
+                  f"| {md_code(e['cid'], in_table=True)} |" for e in memo["evidence"]]
     if memo["precedents"]:
         lines += ["", "## Precedents revealed by the tenant", "", "| rank | precedent | encrypted-search score |",
                   "|---|---|---|"]
-        lines += [f"| {i} | {p['precedent_id']} | {p['score']:.4f} |" for i, p in enumerate(memo["precedents"], 1)]
+        lines += [f"| {i} | {_text(p['precedent_id'])} | {p['score']:.4f} |"
+                  for i, p in enumerate(memo["precedents"], 1)]
     lines += _chosen(memo, own)
     diagram = memo.get("influence_diagram") or {}
     if diagram.get("mermaid"):
-        lines += ["", "## Causal influence diagram", "", f"Image CID `{diagram.get('png_cid', '-')}`.", "",
-                  "```mermaid", diagram["mermaid"], "```"]
-    lines += ["", "## Receipts so far", ""] + [f"{i}. `{cid}`" for i, cid in enumerate(memo["receipts"])]
+        fence = md_fence(diagram["mermaid"])  # a label cannot close the block early
+        lines += ["", "## Causal influence diagram", "",
+                  f"Image CID {md_code(diagram.get('png_cid', '-'))}.", "",
+                  f"{fence}mermaid", diagram["mermaid"], fence]
+    lines += ["", "## Receipts so far", ""]
+    lines += [f"{i}. {md_code(cid)}" for i, cid in enumerate(memo["receipts"])]
     return "\n".join(lines) + "\n"
 
 
@@ -202,7 +207,7 @@ def _own_inputs(memo: dict[str, Any], own: dict[str, dict[str, Any]]) -> list[st
     lines: list[str] = []
     game = memo["game"]
     for party, values in own.items():
-        lines += ["", f"## Your side ({party})", "",
+        lines += ["", f"## Your side ({_text(party)})", "",
                   f"BATNA {_fmt(values['batna'])}; the settlement pays you {_fmt(values['settlement_payoff'])}"
                   f" (gain {_fmt(values['gain'])})." if values["settlement_payoff"] is not None else
                   f"BATNA {_fmt(values['batna'])}; with no agreement you keep it.", ""]
@@ -214,20 +219,20 @@ def _own_inputs(memo: dict[str, Any], own: dict[str, dict[str, Any]]) -> list[st
         else:
             lines += ["| outcome | your payoff |", "|---|---|"]
             lines += [f"| {_text(label)} | {_fmt(values['payoffs'][label])} |" for label in memo["outcomes"]]
-        lines += ["", (f"Salt `{values['salt']}`: with it and these inputs anyone can recompute your "
+        lines += ["", (f"Salt {md_code(values['salt'])}: with it and these inputs anyone can recompute your "
                       "commitment, so keep it to prove later which input was used.")]
     return lines
 
 
 def _chosen(memo: dict[str, Any], own: dict[str, dict[str, Any]]) -> list[str]:
     neg = memo["negotiation"]
-    lines = ["", "## How the settlement was chosen", "", f"Rule: {memo['rule_text']}."]
+    lines = ["", "## How the settlement was chosen", "", f"Rule: {_text(memo['rule_text'])}."]
     if neg.get("reason"):
         return lines
     game = memo["game"]
     if neg["equilibria"] and game is not None:
         mine = [p for p in (game["row_party"], game["col_party"]) if p in own]
-        extra = "".join(f" {p}'s payoff |" for p in mine)
+        extra = "".join(f" {_text(p)}'s payoff |" for p in mine)
         lines += ["", "| # | row strategy | column strategy | every party at least its BATNA | rank |" + extra,
                   "|---|---|---|---|---|" + "---|" * len(mine)]
         for eq in neg["equilibria"]:
@@ -239,7 +244,8 @@ def _chosen(memo: dict[str, Any], own: dict[str, dict[str, Any]]) -> list[str]:
     search = neg.get("search")
     if search is not None:
         complete = "a complete enumeration finished" if search["complete"] else "no complete enumeration finished"
-        lines += ["", f"Equilibrium search: {complete} ({', '.join(search['methods']) or 'no method'})."]
+        methods = _text(", ".join(search["methods"]) or "no method")
+        lines += ["", f"Equilibrium search: {complete} ({methods})."]
     outcome = neg["outcome"]
     lines.append("")
     if outcome == "equilibrium":

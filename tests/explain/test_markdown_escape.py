@@ -18,9 +18,11 @@ from pathlib import Path
 import pytest
 
 from dalrn_core.dispute.parse import parse_dispute
+from dalrn_core.dispute.sides import split_dispute
 from dalrn_core.explain.diagram import influence_diagram, to_mermaid
 from dalrn_core.explain.markdown import md_code, md_fence, md_text
 from dalrn_core.explain.memo import build_memo, render_markdown
+from dalrn_core.explain.party_view import party_view, render_party_markdown, seal_memo
 from dalrn_core.negotiation import settle
 
 markdown_it = pytest.importorskip("markdown_it")  # installed with rich, which Prefect needs
@@ -38,8 +40,10 @@ HOSTILE = {
 }
 
 
-def _dispute(hostile: bool):
+def _dispute(hostile: bool, joint: bool = False):
     data = copy.deepcopy(EXAMPLE)
+    if joint:  # each party files its own side
+        data["parties"][0]["tenant"], data["parties"][1]["tenant"] = "acme-legal", "globex-legal"
     if hostile:
         data["title"] = HOSTILE["dispute_title"]
         data["parties"][0]["name"] = HOSTILE["name"]
@@ -50,14 +54,27 @@ def _dispute(hostile: bool):
     return parse_dispute(data)
 
 
-def _markdown(dispute) -> str:
+def _memo(dispute):
     graph = influence_diagram(dispute.party_ids, [e.id for e in dispute.evidence], [])
+    negotiation = settle(dispute, time_limit_s=5.0)
     memo = build_memo(
         dispute, dispute_cid="bafy-dispute", evidence_cids={e.id: f"bafy-{e.id}" for e in dispute.evidence},
-        precedents=[], evidence_relevance={}, negotiation=settle(dispute, time_limit_s=5.0),
+        precedents=[], evidence_relevance={}, negotiation=negotiation,
         diagram={"png_cid": "bafy-png", "mermaid": to_mermaid(graph)}, receipts=["bafy-r0"],
     )
-    return render_markdown(memo)
+    return memo, negotiation
+
+
+def _markdown(dispute) -> str:
+    return render_markdown(_memo(dispute)[0])
+
+
+def _joint_markdown(dispute) -> str:
+    """The joint memo as the row party reads it (its own side filled in)."""
+    memo, negotiation = _memo(dispute)
+    _, sides = split_dispute(dispute, salts={p.id: "00" * 32 for p in dispute.parties})
+    stored = seal_memo(memo, dispute, negotiation, {p: side.commitment for p, side in sides.items()})
+    return render_party_markdown(party_view(stored, {"acme": sides["acme"]}))
 
 
 def _html(markdown: str) -> str:
@@ -112,6 +129,20 @@ def test_hostile_text_adds_no_tag_and_reads_as_written():
     assert _one_line(HOSTILE["title"]) in hostile_html.cells
     # Bare URLs are no autolinks for GFM renderers either: the scheme and www are escaped.
     assert "https://evil" not in hostile and "www.evil" not in hostile
+
+
+def test_hostile_text_adds_no_tag_to_a_partys_view_of_a_joint_memo():
+    plain = _parsed(_joint_markdown(_dispute(False, joint=True)))
+    hostile_md = _joint_markdown(_dispute(True, joint=True))
+    hostile = _parsed(hostile_md)
+    assert hostile.tags == plain.tags
+    # (the joint memo also folds runs of white space into one)
+    assert " ".join(HOSTILE["name"].split()) in hostile.cells
+    assert " ".join(HOSTILE["claim"].split()) in hostile.cells
+    # The viewer's own payoff table is headed by the hostile strategy labels, as written.
+    labels = [*HOSTILE["col_strategies"], " ".join(HOSTILE["row_strategies"][1].split())]
+    assert set(labels) <= set(hostile.cells)
+    assert "https://evil" not in hostile_md and "www.evil" not in hostile_md
 
 
 def test_hostile_text_reads_as_written_outside_tables():
