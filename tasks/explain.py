@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from blocks.evidence_store import content_store
 from dalrn_core.dispute.stages import Intake, MediatorRoute, Memo, Negotiation, PrecedentHits
-from dalrn_core.explain.diagram import influence_diagram, render_png, to_mermaid
+from dalrn_core.explain.diagram import influence_diagram, png_bytes, to_mermaid
 from dalrn_core.explain.memo import build_memo, render_markdown
 from dalrn_core.explain.party_view import render_party_markdown, seal_memo
 from dalrn_core.podp.canonical import canonical_bytes
@@ -23,9 +20,7 @@ def write_memo(intake: Intake, hits: PrecedentHits, negotiation: Negotiation, re
     """Store the memo and diagram by CID and show the memo in the UI; returns the CIDs."""
     dispute, store = intake.dispute, content_store()
     graph = influence_diagram(dispute.party_ids, intake.evidence_ids, hits.ids)
-    with tempfile.TemporaryDirectory() as tmp:
-        png = render_png(graph, Path(tmp) / "diagram.png")
-        png_cid = store.put(png.read_bytes())
+    png_cid = store.put(png_bytes(graph))  # drawn once per distinct diagram in this worker
     hits_json = hits.model_dump(mode="json")
     memo = build_memo(
         dispute,
