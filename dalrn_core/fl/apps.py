@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from flwr.app import UserConfig
 from flwr.client import Client, ClientApp
-from flwr.common import Context, NDArrays, Scalar, ndarrays_to_parameters
+from flwr.common import Context, NDArrays, Scalar
 from flwr.server import ServerApp, ServerAppComponents, ServerConfig
 
 from dalrn_core.fl.client import SiloClient
@@ -24,7 +24,7 @@ from dalrn_core.fl.data import make_silos, make_test_set, silo_name, silo_names,
 from dalrn_core.fl.ledger import PrivacyLedger
 from dalrn_core.fl.model import build_model, evaluate, set_parameters
 from dalrn_core.fl.store import current, promote, save_model
-from dalrn_core.fl.strategies import make_strategy
+from dalrn_core.fl.strategies import make_server_strategy
 from dalrn_core.fl.training import SiloTrainConfig
 
 
@@ -63,11 +63,9 @@ def _server_fn(context: Context) -> ServerAppComponents:
             promote(start.round + server_round, save_model(arrays))
         return loss, {"accuracy": accuracy}
 
-    strategy = make_strategy(
-        str(run.get("method", "median")), min_fit_clients=n_silos,
-        min_available_clients=n_silos, fraction_evaluate=0.0, evaluate_fn=evaluate_fn,
-        on_fit_config_fn=lambda r: {"server_round": start.round + r},
-        initial_parameters=ndarrays_to_parameters(start.parameters))
+    strategy = make_server_strategy(
+        str(run.get("method", "median")), n_silos=n_silos, initial=start.parameters,
+        evaluate_fn=evaluate_fn, first_round=start.round)
     if train.dp:
         ledger = PrivacyLedger()
         tenants = silo_names(n_silos)

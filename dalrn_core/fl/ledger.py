@@ -107,10 +107,7 @@ class PrivacyLedger:
 
     def __init__(self, path: str | Path | None = None, *,
                  epsilon_budget: float = DEFAULT_EPSILON, delta: float = DEFAULT_DELTA) -> None:
-        if not (isinstance(epsilon_budget, (int, float)) and epsilon_budget > 0):
-            raise InputError.one("epsilon_budget", "must be a number > 0")
-        if not (isinstance(delta, (int, float)) and 0 < delta < 1):
-            raise InputError.one("delta", "must be a number with 0 < delta < 1")
+        _check_budget(epsilon_budget, delta)
         self.path = Path(path) if path is not None else default_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.epsilon_budget = float(epsilon_budget)
@@ -281,10 +278,7 @@ class PrivacyLedger:
     def set_budget(self, tenant: str, epsilon_budget: float, delta: float) -> None:
         """Give `tenant` its own budget; only before its first spend (delta is then fixed)."""
         name = _check_tenants([tenant])[0]
-        if not (isinstance(epsilon_budget, (int, float)) and epsilon_budget > 0):
-            raise InputError.one("epsilon_budget", "must be a number > 0")
-        if not (isinstance(delta, (int, float)) and 0 < delta < 1):
-            raise InputError.one("delta", "must be a number with 0 < delta < 1")
+        _check_budget(epsilon_budget, delta)
         with self._write() as conn:
             spent = conn.execute("SELECT COUNT(*) FROM spends WHERE tenant = ?",
                                  (name,)).fetchone()[0]
@@ -309,6 +303,13 @@ class PrivacyLedger:
             conn.close()
         return [Spend(round_id=r[0], noise_multiplier=r[1], sample_rate=r[2], steps=r[3],
                       epsilon_after=r[4], private=bool(r[5])) for r in rows]
+
+
+def _check_budget(epsilon_budget: float, delta: float) -> None:
+    if not (isinstance(epsilon_budget, (int, float)) and epsilon_budget > 0):
+        raise InputError.one("epsilon_budget", "must be a number > 0")
+    if not (isinstance(delta, (int, float)) and 0 < delta < 1):
+        raise InputError.one("delta", "must be a number with 0 < delta < 1")
 
 
 def _has_nonprivate(conn: sqlite3.Connection, tenant: str) -> bool:

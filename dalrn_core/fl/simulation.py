@@ -28,7 +28,6 @@ from flwr.common import (
     ReconnectIns,
     Scalar,
     Status,
-    ndarrays_to_parameters,
     parameters_to_ndarrays,
 )
 from flwr.server import Server, SimpleClientManager
@@ -48,7 +47,7 @@ from dalrn_core.fl.model import (
     model_hash,
     set_parameters,
 )
-from dalrn_core.fl.strategies import make_strategy
+from dalrn_core.fl.strategies import make_server_strategy
 
 
 class InProcessClientProxy(ClientProxy):
@@ -141,13 +140,10 @@ def run_simulation(config: SimulationConfig, ledger: PrivacyLedger | None = None
         history.append({"round": server_round, "loss": loss, "accuracy": accuracy})
         return loss, {"accuracy": accuracy}
 
-    initial = get_parameters(build_model(config.hidden, config.seed))
-    strategy = make_strategy(
-        config.method, beta=config.beta, f=config.f, m=config.m,
-        min_fit_clients=config.n_silos, min_available_clients=config.n_silos,
-        fraction_evaluate=0.0, evaluate_fn=evaluate_fn,
-        on_fit_config_fn=lambda r: {"server_round": r},
-        initial_parameters=ndarrays_to_parameters(initial))
+    strategy = make_server_strategy(
+        config.method, n_silos=config.n_silos,
+        initial=get_parameters(build_model(config.hidden, config.seed)),
+        evaluate_fn=evaluate_fn, beta=config.beta, f=config.f, m=config.m)
     if ledger is not None and config.train.dp:
         cost = config.train.cost(config.n_rows)
         strategy.before_round = lambda r: ledger.spend(names, cost, f"{run_id}/round-{r}")

@@ -174,3 +174,22 @@ def make_strategy(method: str, *, beta: float = 0.2, f: int = 1, m: int | None =
     own: dict[str, dict[str, Any]] = {"trimmed_mean": {"beta": beta}, "krum": {"f": f},
                                       "multi_krum": {"f": f, "m": m}}
     return STRATEGIES[method](**own.get(method, {}), **flower_kwargs)
+
+
+def make_server_strategy(
+        method: str, *, n_silos: int, initial: NDArrays,
+        evaluate_fn: Callable[[int, NDArrays, dict[str, Scalar]], tuple[float, dict[str, Scalar]]],
+        first_round: int = 0, beta: float = 0.2, f: int = 1, m: int | None = None,
+) -> _VectorStrategy:
+    """The strategy a federation's server runs, the same in the embedded and cross-silo modes.
+
+    A round starts only when all `n_silos` silos are connected and asks every one of them
+    to train; nothing is evaluated on the silos (the server scores the global model with
+    `evaluate_fn` on held-out rows); each silo is told the global round number,
+    `first_round` + Flower's round, which seeds its batches and DP noise.
+    """
+    return make_strategy(
+        method, beta=beta, f=f, m=m, min_fit_clients=n_silos, min_available_clients=n_silos,
+        fraction_evaluate=0.0, evaluate_fn=evaluate_fn,
+        on_fit_config_fn=lambda r: {"server_round": first_round + r},
+        initial_parameters=ndarrays_to_parameters(initial))
