@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import math
+from typing import Any
 
 import pandas as pd
 import torch
@@ -13,18 +14,26 @@ from prefect.cache_policies import NO_CACHE
 
 from dalrn_core.config import sub_dir
 from dalrn_core.fl import federation
-from dalrn_core.fl.federation import RoundConfig
+from dalrn_core.fl.federation import (
+    AggregatedRound,
+    ModelRef,
+    ModelScore,
+    RoundConfig,
+    SiloBudget,
+    SiloUpdate,
+)
+from dalrn_core.fl.model import RoundMetrics
 from dalrn_core.fl.plot import render_history_png
 
 
 @task(name="fl-current-model", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
-def current_model(config: dict) -> dict:
+def current_model(config: dict[str, Any]) -> ModelRef:
     """Hash and round number of the current global model."""
     return federation.start(RoundConfig.from_dict(config).validate())
 
 
 @task(name="fl-charge-budget", cache_policy=NO_CACHE)
-def charge_budget(config: dict, round_number: int, run_id: str) -> dict[str, float]:
+def charge_budget(config: dict[str, Any], round_number: int, run_id: str) -> dict[str, float]:
     """Atomically charge every silo's privacy budget for one round, before any training.
 
     No retries: a refusal (BudgetExceeded) is final for tonight.
@@ -33,38 +42,42 @@ def charge_budget(config: dict, round_number: int, run_id: str) -> dict[str, flo
 
 
 @task(name="fl-silo-table", cache_policy=NO_CACHE)
-def silo_table(config: dict, silo: int) -> pd.DataFrame:
+def silo_table(config: dict[str, Any], silo: int) -> pd.DataFrame:
     """One firm's private table, for its data quality suite (checked at the silo)."""
     return federation.silo_table(RoundConfig.from_dict(config), silo)
 
 
 @task(name="fl-train-silo", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=[5],
       task_run_name="fl-train-silo-{silo}-round-{round_number}")
-def train_silo(config: dict, silo: int, model_hash: str, round_number: int) -> dict:
+def train_silo(config: dict[str, Any], silo: int, model_hash: str,
+               round_number: int) -> SiloUpdate:
     """One firm's local (DP-SGD) training on the global model; returns its update."""
     torch.set_num_threads(1)  # silos train side by side in the task runner's threads
     return federation.train_silo(RoundConfig.from_dict(config), silo, model_hash, round_number)
 
 
 @task(name="fl-aggregate", cache_policy=NO_CACHE)
-def aggregate(config: dict, results: list[dict], round_number: int) -> dict:
+def aggregate(config: dict[str, Any], results: list[SiloUpdate],
+              round_number: int) -> AggregatedRound:
     """Robust aggregation of the silos' updates; stores the new global model by hash."""
     return federation.aggregate_round(RoundConfig.from_dict(config), results, round_number)
 
 
 @task(name="fl-evaluate", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
-def evaluate(config: dict, model_hash: str) -> dict:
+def evaluate(config: dict[str, Any], model_hash: str) -> ModelScore:
     """Accuracy and loss of a global model on held-out rows."""
     return federation.evaluate_model(RoundConfig.from_dict(config), model_hash)
 
 
 @task(name="fl-publish", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
-def publish(config: dict, history: list[dict], final: dict, refused: str | None) -> list[dict]:
+def publish(config: dict[str, Any], history: list[RoundMetrics], final: ModelRef,
+            refused: str | None) -> list[SiloBudget]:
     """Per-round table, accuracy/loss plot, and the silos' privacy budgets as artifacts."""
     round_config = RoundConfig.from_dict(config)
     budgets = federation.budgets(round_config)
     if history:
-        create_table_artifact(table=history, key="fl-rounds",
+        # Prefect types table rows as plain dicts; a TypedDict row is copied into one.
+        create_table_artifact(table=[dict(row) for row in history], key="fl-rounds",
                               description="Global model per round: accuracy and loss")
         png = render_history_png(history, sub_dir("fl", "plots") / f"{final['model_hash']}.png",
                                  title=f"global model {final['model_hash'][:12]}")
