@@ -171,7 +171,8 @@ def render_party_markdown(memo: dict[str, Any]) -> str:
     settlement = memo["settlement"]
     lines += ["", "## Outcome", "", f"**{_text(settlement['outcome'].replace('_', ' '))}**", ""]
     if settlement.get("reason"):
-        lines.append(f"No negotiation took place: {_text(settlement['reason'])}.")
+        # Written by the lapse check from validated party ids and the deadline, not by a party.
+        lines.append(f"No negotiation took place: {settlement['reason']}.")
     own = {p["id"]: p["own"] for p in memo["parties"] if "own" in p}
     for who, term in settlement["terms"].items():
         pays = f" (your payoff {_fmt(own[who]['settlement_payoff'])})" if who in own else ""
