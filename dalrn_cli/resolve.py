@@ -1,9 +1,12 @@
 """`dalrn resolve` and `dalrn demo`: the tenant submits a dispute and answers the flow.
 
-The CLI plays the tenant: it encrypts the dispute's precedent query with the tenant's own
-key, starts the dispute-resolution flow, and when the flow pauses with encrypted scores it
-decrypts them locally and reveals only its chosen precedents. The secret key never leaves
-this process.
+The CLI plays both roles, each with its own folder. As the tenant (`DALRN_TENANT_HOME`,
+default `.dalrn-tenant`) it seals the file's confidential evidence and embeds it for the
+query (`tenant_sdk`), encrypts the precedent query with the tenant's own CKKS key and,
+when the flow pauses with encrypted scores, decrypts them and reveals only its chosen
+precedents. As the server (`DALRN_HOME`, default `.dalrn`) it runs the dispute-resolution
+flow, which receives the public context, ciphertexts and CIDs only. No secret key and no
+confidential text reaches the server's folder.
 """
 
 from __future__ import annotations
@@ -11,11 +14,31 @@ from __future__ import annotations
 import asyncio
 import sys
 import uuid
+from pathlib import Path
 
 from dalrn_cli.tenant import reveal_to_run
 from dalrn_core.dispute.model import Dispute
 from dalrn_core.evidence.store import LocalContentStore
 from dalrn_core.search.tenant_query import prepare_search
+
+
+def load_as_tenant(path: str | Path) -> tuple[Dispute, list[str]]:
+    """The dispute in `path` as the server will see it, and every evidence text for the query.
+
+    A file with confidential items is checked first as if they were public (every other
+    rule), then its confidential texts are sealed into the content store by ciphertext.
+    """
+    from dalrn_cli.submit import _read_dispute
+    from dalrn_cli.tenant_sdk import has_confidential, precheck, seal_locally
+    from dalrn_core.dispute.parse import load_dispute_file, parse_dispute
+
+    body = _read_dispute(str(path))
+    if not has_confidential(body):
+        dispute = load_dispute_file(path)
+        return dispute, [d.text for d in dispute.evidence if d.text is not None]
+    checked = precheck(body)
+    sealed = seal_locally(body, checked.tenant, LocalContentStore().put)
+    return parse_dispute(sealed.body), sealed.texts
 
 
 async def _answer_pause(tag: str, dispute: Dispute, request: dict, say) -> None:
@@ -39,7 +62,9 @@ async def _answer_pause(tag: str, dispute: Dispute, request: dict, say) -> None:
     await reveal_to_run(run.id, dispute.id, dispute.tenant, request["k"], say)
 
 
-async def resolve_async(dispute: Dispute, *, rule: str = "nsw", search: bool = True, say=print) -> dict:
+async def resolve_async(dispute: Dispute, *, rule: str = "nsw", search: bool = True, say=print,
+                        texts: list[str] | None = None) -> dict:
+    """Resolve `dispute`; `texts` are the tenant's evidence texts for its query (default: the public ones)."""
     from prefect import tags
 
     from flows.dispute_resolution import dispute_resolution
@@ -48,7 +73,8 @@ async def resolve_async(dispute: Dispute, *, rule: str = "nsw", search: bool = T
     request = None
     if search:
         say(f"tenant {dispute.tenant}: encrypting the precedent query with its own CKKS key")
-        request = prepare_search(dispute.tenant, [d.text for d in dispute.evidence], store)
+        texts = texts if texts is not None else [d.text for d in dispute.evidence if d.text is not None]
+        request = prepare_search(dispute.tenant, texts, store)
     tag = f"submission-{uuid.uuid4().hex[:12]}"
     with tags(tag, f"tenant-{dispute.tenant}"):
         flow_task = asyncio.create_task(

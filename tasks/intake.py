@@ -15,6 +15,7 @@ from dalrn_core.dispute.joint import open_joint, open_lapsed
 from dalrn_core.dispute.parse import parse_dispute
 from dalrn_core.dispute.records import chain_key
 from dalrn_core.dispute.stages import Intake, LapsedIntake
+from dalrn_core.evidence.confidential import evidence_cids
 from dalrn_core.podp.canonical import canonical_bytes, digest_of
 
 
@@ -26,10 +27,10 @@ def intake_dispute(dispute: dict, tenant: str | None = None, sides: dict[str, st
         return open_joint(dispute, tenant, sides, store)
     parsed = parse_dispute(dispute)
     chain_key(tenant, parsed.id)  # a bad tenant name fails here, before anything is stored
-    evidence_cids = {doc.id: store.put(doc.text.encode()) for doc in parsed.evidence}
+    cids = evidence_cids(parsed, parsed.evidence, store)  # a confidential item: its envelope, checked
     dispute_cid = store.put(canonical_bytes(parsed.model_dump(mode="json")))
     return Intake(dispute=parsed, submitted_digest=digest_of(dispute), dispute_cid=dispute_cid,
-                  evidence_cids=evidence_cids, tenant=tenant)
+                  evidence_cids=cids, tenant=tenant)
 
 
 @task(name="intake-lapsed", cache_policy=NO_CACHE, persist_result=False, retries=2, retry_delay_seconds=[1, 4])

@@ -11,6 +11,8 @@ import pytest
 _ROOT = tempfile.mkdtemp(prefix="dalrn-tests-")
 os.environ["DALRN_HOME"] = os.path.join(_ROOT, "home")
 os.environ["DALRN_KEYS_DIR"] = os.path.join(_ROOT, "keys")
+# The tenant's own folder (its CKKS and envelope keys), apart from the server's.
+os.environ["DALRN_TENANT_HOME"] = os.path.join(_ROOT, "tenant")
 # Embeddings depend on the text alone, so one cache in the checkout serves every session.
 os.environ.setdefault(
     "DALRN_EMBEDDINGS_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), ".dalrn", "embeddings")

@@ -16,6 +16,7 @@ from typing import Any
 from dalrn_core.dispute.sides import SharedDispute, parse_shared
 from dalrn_core.dispute.stages import Intake, LapsedIntake, Negotiation
 from dalrn_core.errors import InputError
+from dalrn_core.evidence.confidential import evidence_cids
 from dalrn_core.evidence.store import ContentStore
 from dalrn_core.negotiation.result import NegotiationResult
 from dalrn_core.podp.canonical import canonical_bytes, digest_of
@@ -47,9 +48,9 @@ def open_joint(dispute: dict[str, Any], tenant: str | None, sides: Mapping[str, 
     opened = {party: unseal_side(store.get(cid), shared.tenant, shared.id, party) for party, cid in sides.items()}
     whole = assemble(shared, opened)  # nothing is stored if this raises
     commitments = {p: opened[p].commitment for p in shared.party_ids}
-    evidence_cids = {doc.id: store.put(doc.text.encode()) for doc in whole.evidence}
+    cids = evidence_cids(whole, whole.evidence, store)  # a confidential item: its party's envelope, checked
     return Intake(dispute=whole, submitted_digest=digest_of(dispute),
-                  dispute_cid=store.put(_stored_shape(shared, commitments)), evidence_cids=evidence_cids,
+                  dispute_cid=store.put(_stored_shape(shared, commitments)), evidence_cids=cids,
                   tenant=shared.tenant, commitments=commitments)
 
 

@@ -96,8 +96,15 @@ class Embedder:
             raise InputError.one("model", f"must be one of {list(MODELS)}, got {model!r}")
         with cls._lock:
             if cls._shared is None:
-                cls._shared = cls(_load_model(), tag=model)
+                cls._shared = cls(shared_model(), tag=model)
             return cls._shared
+
+    @classmethod
+    def with_cache(cls, cache: EmbeddingCache) -> Embedder:
+        """An embedder over the process's loaded model with a cache of its own (the tenant's)."""
+        if cache.model not in MODELS:
+            raise InputError.one("model", f"must be one of {list(MODELS)}, got {cache.model!r}")
+        return cls(shared_model(), cache=cache, tag=cache.model)
 
     def encode(self, texts: Sequence[str], batch_size: int = 64,
                progress: Progress | None = None) -> np.ndarray:
@@ -156,6 +163,19 @@ class Embedder:
         # return bit-identical vectors.
         return np.frombuffer(np.asarray(vectors, dtype="<f4").tobytes(), dtype="<f4") \
             .reshape(len(texts), DIM).astype(np.float32)
+
+
+_model: SentenceTransformer | None = None
+_model_lock = threading.Lock()
+
+
+def shared_model() -> SentenceTransformer:
+    """The bundled model, loaded once per process whichever cache its embedders use."""
+    global _model
+    with _model_lock:
+        if _model is None:
+            _model = _load_model()
+        return _model
 
 
 def _load_model() -> SentenceTransformer:

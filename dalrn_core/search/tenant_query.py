@@ -1,10 +1,12 @@
 """The tenant's side of precedent search: its keys, its encrypted query, its decryption.
 
 This runs where the tenant is (the `dalrn` CLI or SDK), never in the flow: the secret CKKS
-key stays in the tenant's key file outside the repository. The server gets the public
-context and the encrypted query (by CID) and returns encrypted scores; only the tenant can
-turn them into a ranking, and the flow learns the chosen precedents only when the tenant
-reveals them.
+key stays in the tenant's own folder (`DALRN_TENANT_HOME`, `dalrn_core.tenant_home`), apart
+from the server's `DALRN_HOME`. The query is embedded here, into the tenant's own embedding
+cache, so the embeddings of its confidential evidence never reach a server folder. The
+server gets the public context and the encrypted query (by CID) and returns encrypted
+scores; only the tenant can turn them into a ranking, and the flow learns the chosen
+precedents only when the tenant reveals them.
 """
 
 from __future__ import annotations
@@ -18,14 +20,20 @@ import numpy.typing as npt
 
 from dalrn_core.errors import InputError
 from dalrn_core.evidence.store import ContentStore
-from dalrn_core.keys import keys_dir
 from dalrn_core.search.ckks_keys import TenantKeys
-from dalrn_core.search.embed import Embedder
+from dalrn_core.search.embed import MODEL_TAG, Embedder, EmbeddingCache
 from dalrn_core.search.rotation import KeyRegistry
+from dalrn_core.tenant_home import ckks_key_path, embeddings_dir
 
 
 def tenant_key_path(tenant: str) -> Path:
-    return keys_dir() / f"tenant-{tenant}.ckks"
+    """The tenant's CKKS key file, in the tenant's folder (never the server's)."""
+    return ckks_key_path(tenant)
+
+
+def tenant_embedder() -> Embedder:
+    """MiniLM, the server's model and tag, caching into the tenant's own folder."""
+    return Embedder.with_cache(EmbeddingCache(embeddings_dir(MODEL_TAG), model=MODEL_TAG))
 
 
 def tenant_keys(tenant: str, *, now: datetime | None = None) -> TenantKeys:
@@ -42,7 +50,7 @@ def tenant_keys(tenant: str, *, now: datetime | None = None) -> TenantKeys:
 
 def query_vector(texts: list[str]) -> npt.NDArray[np.float32]:
     """One query for a dispute: the normalised mean of its evidence embeddings."""
-    vectors = Embedder.load().encode(texts)
+    vectors = tenant_embedder().encode(texts)
     mean = vectors.mean(axis=0)
     query: npt.NDArray[np.float32] = (mean / np.linalg.norm(mean)).astype(np.float32)
     return query

@@ -25,7 +25,7 @@ TEXTS = ["The supplier delivered the goods three weeks late.",
 
 @pytest.fixture()
 def tenant_side(tmp_path, monkeypatch, embedder):
-    monkeypatch.setenv("DALRN_KEYS_DIR", str(tmp_path / "keys"))
+    monkeypatch.setenv("DALRN_TENANT_HOME", str(tmp_path / "tenant"))
     query = query_vector(TEXTS)
     rng = np.random.default_rng(7)
     docs = rng.normal(size=(300, query.size)).astype(np.float32)
@@ -64,7 +64,7 @@ def test_the_server_side_never_holds_the_secret_key(tenant_side, tmp_path):
     tenant_keys("acme").context.secret_key().data.save(str(secret_path))
     # A slice of the key's serialisation past its header: present in any copy of the key.
     marker = secret_path.read_bytes()[64:4160]
-    key_file = (tmp_path / "keys" / "tenant-acme.ckks").read_bytes()
+    key_file = (tmp_path / "tenant" / "keys" / "tenant-acme.ckks").read_bytes()
     blobs = [p.read_bytes() for p in (tmp_path / "content").rglob("*") if p.is_file()]
     assert len(blobs) == 2 + len(score_cids)  # context, query, scores: nothing else
     assert marker in key_file  # the search below would see the key if it were there
@@ -87,7 +87,7 @@ def test_a_query_under_a_retired_key_is_refused(tenant_side):
 def test_cli_encrypted_search_ranks_like_exact_dot_products(small_index, tmp_path, monkeypatch):
     from dalrn_cli.search import search
 
-    monkeypatch.setenv("DALRN_KEYS_DIR", str(tmp_path / "keys"))
+    monkeypatch.setenv("DALRN_TENANT_HOME", str(tmp_path / "tenant"))
     text = "The licensee may redistribute the software provided the notice is kept."
     result = search(text, k=5, encrypted=True, tenant="cli-test")
     exact = small_index.vectors @ query_vector([text])
