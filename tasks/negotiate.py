@@ -87,6 +87,7 @@ def keep_out_of_cache() -> None:
 def negotiate_settlement(intake: Intake, rule: str = "nsw", time_limit_s: float = 5.0) -> Negotiation:
     """Every equilibrium, the selected one and the outcome, for the parsed dispute."""
     result = settle(intake.dispute, rule=rule, time_limit_s=time_limit_s)
-    if not result.reproducible:
+    # A joint filing's result holds every party's private values: never written to storage.
+    if not result.reproducible or intake.joint:
         keep_out_of_cache()
     return Negotiation(rule=rule, dispute_cid=intake.dispute_cid, result=result)

@@ -75,6 +75,12 @@ def test_a_joint_filing_settles_as_the_whole_dispute_would(harness, small_index)
         assert _no_marker(text) and commitments["globex"] in text
     for receipt in receipts.values():
         assert _no_marker(json.dumps(receipt))
+    # Nothing the run persisted in Prefect's result storage holds a BATNA.
+    from prefect.settings import get_current_settings
+
+    storage = Path(get_current_settings().results.local_storage_path)
+    stored = [f for f in storage.rglob("*") if f.is_file()]
+    assert stored and all(_no_marker(f.read_bytes().decode("utf-8", errors="replace")) for f in stored)
 
 
 @pytest.mark.timeout(600)
