@@ -1,4 +1,4 @@
-"""`dalrn admin`: tenants, API keys, auditor grants, token-signing keys, the OpenAPI file.
+"""`dalrn admin`: tenants, API keys, auditor grants, token- and receipt-signing keys, the OpenAPI file.
 
 Runs on the server host against the gateway database under DALRN_HOME (or
 DALRN_GATEWAY_DATABASE_URL); the database is migrated first. A key's secret is printed
@@ -95,6 +95,40 @@ def cmd_jwt_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_receipt_key_list(args: argparse.Namespace) -> int:
+    from gateway.receipt_keys import published
+
+    _settings, session = _session()
+    with session:
+        keys = published(session)
+    if args.json:
+        print(json.dumps(keys, indent=2))
+    else:
+        print("\n".join(f"{k['kid']}\t{k['status']}\t{k['public_key']}" for k in keys))
+    return 0
+
+
+def cmd_receipt_key_rotate(args: argparse.Namespace) -> int:
+    from gateway.receipt_keys import rotate
+
+    _settings, session = _session()
+    with session:
+        old, new = rotate(session)
+    print(f"receipts are signed with {new} from now on (restart the workers to load it); "
+          f"{old} stays published as retired, so what it signed still verifies")
+    return 0
+
+
+def cmd_receipt_key_revoke(args: argparse.Namespace) -> int:
+    from gateway.receipt_keys import revoke
+
+    _settings, session = _session()
+    with session:
+        revoke(session, args.kid)
+    print(f"revoked {args.kid}: no longer published; receipts it signed no longer verify")
+    return 0
+
+
 def cmd_openapi(args: argparse.Namespace) -> int:
     from gateway.openapi import write
 
@@ -149,6 +183,17 @@ def register(sub) -> None:
     jwt_sub = jwt.add_subparsers(dest="jwt_command", required=True)
     jwt_rotate = jwt_sub.add_parser("rotate", help="start signing with a new key")
     jwt_rotate.set_defaults(func=cmd_jwt_rotate)
+
+    receipt_key = admin_sub.add_parser("receipt-key", help="receipt-signing keys (published at the well-known URL)")
+    receipt_key_sub = receipt_key.add_subparsers(dest="receipt_key_command", required=True)
+    receipt_list = receipt_key_sub.add_parser("list", help="the published keys: active and retired")
+    receipt_list.add_argument("--json", action="store_true")
+    receipt_list.set_defaults(func=cmd_receipt_key_list)
+    receipt_rotate = receipt_key_sub.add_parser("rotate", help="a new signing key; the old one stays published")
+    receipt_rotate.set_defaults(func=cmd_receipt_key_rotate)
+    receipt_revoke = receipt_key_sub.add_parser("revoke", help="stop publishing a retired key (one that leaked)")
+    receipt_revoke.add_argument("kid")
+    receipt_revoke.set_defaults(func=cmd_receipt_key_revoke)
 
     openapi = admin_sub.add_parser("openapi", help="write the gateway's OpenAPI document")
     openapi.add_argument("--out", default=None, help="default docs/api/openapi.json")

@@ -7,6 +7,10 @@ proof, the root and the chain transaction. Receipts themselves (which name the s
 stay behind the authenticated API; a party that holds them checks their signatures and
 links against the same proof.
 
+The keys are every receipt-signing key still valid for verification (`gateway.receipt_keys`):
+the one signing now and those retired by a rotation, so a proof signed before a rotation
+still verifies; a revoked key is left out.
+
 The proof id is the CID of the anchored head receipt: unguessable, so a public URL never
 reveals whether some tenant has a dispute of some name.
 """
@@ -14,14 +18,19 @@ reveals whether some tenant has a dispute of some name.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from dalrn_core.config import sub_dir
 from dalrn_core.dispute.records import STATUS_ANCHORED
 from dalrn_core.errors import InputError
 from dalrn_core.evidence.cid import parse_cid
+from gateway.deps import DB
 from gateway.errors import ApiError, api_error, responses
 
 PROOF_VERSION = "dalrn.proof/1"
@@ -97,15 +106,26 @@ def proof_id_of(chain: str) -> str | None:
     return anchor.get("leaf_receipt_cid") if record.get("status") == STATUS_ANCHORED else None
 
 
-def receipt_keys() -> dict:
-    """The operator's receipt-signing public keys, the only keys a verifier trusts."""
-    from dalrn_core.podp.signing import ReceiptSigner
+class ReceiptKeyOut(BaseModel):
+    kid: str = Field(description="first 16 hex digits of the public key")
+    alg: Literal["Ed25519"]
+    public_key: str = Field(description="raw Ed25519 public key, hex")
+    status: Literal["active", "retired"] = Field(
+        description="active: signs receipts now; retired: signs nothing new, what it signed still verifies")
+    first_seen_at: datetime
+    retired_at: datetime | None
 
-    current = ReceiptSigner.from_key_file().public_key
-    return {
-        "version": KEYS_VERSION,
-        "keys": [{"kid": current[:16], "alg": "Ed25519", "public_key": current, "status": "active"}],
-    }
+
+class ReceiptKeysOut(BaseModel):
+    version: Literal["dalrn.receipt-keys/1"]
+    keys: list[ReceiptKeyOut]
+
+
+def receipt_keys(session: Session) -> dict:
+    """The operator's receipt-signing public keys still valid for verification (revoked ones left out)."""
+    from gateway import receipt_keys as registry
+
+    return {"version": KEYS_VERSION, "keys": registry.published(session)}
 
 
 def _not_found(proof_id: str) -> ApiError:
@@ -125,6 +145,7 @@ def get_proof(proof_id: str) -> dict:
     return proof
 
 
-@router.get(KEYS_PATH, summary="The operator's receipt-signing public keys (no token)")
-def get_receipt_keys() -> dict:
-    return receipt_keys()
+@router.get(KEYS_PATH, response_model=ReceiptKeysOut,
+            summary="The operator's receipt-signing public keys, current and retired (no token)")
+def get_receipt_keys(db: DB) -> dict:
+    return receipt_keys(db)

@@ -9,7 +9,6 @@ import sys
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from dalrn_core.chain.local import open_embedded_anchor
 from dalrn_core.dispute.records import load_record
@@ -17,8 +16,7 @@ from dalrn_core.evidence.store import LocalContentStore
 from dalrn_core.podp.batch import anchor_pending
 from dalrn_core.podp.ledger import load_receipts
 from dalrn_core.podp.signing import ReceiptSigner
-from gateway import errors
-from gateway.routers import proofs
+from tests.gateway.gateway_app import make_app
 from tests.gateway.live_app import live
 from tests.podp.conftest import resolve_disputes
 
@@ -39,10 +37,7 @@ def anchored(home):
     dispute_id = ids[1]
     record = load_record(dispute_id)
     receipts = load_receipts(dispute_id, LocalContentStore())
-    app = FastAPI()
-    errors.install(app)
-    app.include_router(proofs.router)
-    with live(app) as url:
+    with live(make_app(home)) as url:
         yield url, record, receipts
 
 
