@@ -26,7 +26,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dalrn_core.dispute.model import Dispute
 from dalrn_core.errors import InputError, IntegrityError
 from dalrn_core.evidence.cid import cid_of
 from dalrn_core.evidence.envelope import open_envelope, public_bytes, seal
@@ -46,29 +45,68 @@ class SealedDispute:
         return bool(self.sealed)
 
 
-def _evidence(body: Mapping[str, Any]) -> list[Any]:
-    items = body.get("evidence")
-    return items if isinstance(items, list) else []
+def _item_lists(body: Mapping[str, Any]) -> list[tuple[str, list[Any]]]:
+    """Where evidence sits in a file: a whole dispute's `evidence`, an opening's or a side's."""
+    found = []
+    if isinstance(body.get("evidence"), list):
+        found.append(("evidence", body["evidence"]))
+    side = body.get("side")
+    if isinstance(side, dict) and isinstance(side.get("evidence"), list):
+        found.append(("side.evidence", side["evidence"]))
+    return found
+
+
+def _items(body: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    return [(f"{prefix}[{i}]", item) for prefix, items in _item_lists(body) for i, item in enumerate(items)]
 
 
 def has_confidential(body: Mapping[str, Any]) -> bool:
     """Whether the file marks any evidence item confidential."""
-    return any(isinstance(e, dict) and e.get("confidential") is True for e in _evidence(body))
+    return any(isinstance(item, dict) and item.get("confidential") is True for _, item in _items(body))
 
 
-def precheck(body: Mapping[str, Any]) -> Dispute:
-    """The file validated by every rule of a dispute, its confidential items read as public.
+def _as_public(body: Mapping[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(dict(body))
+    for _, item in _items(out):
+        if isinstance(item, dict) and item.get("confidential") is True:
+            item.pop("confidential")
+    return out
+
+
+def precheck(body: Mapping[str, Any]) -> Any:
+    """The file validated by every rule of a dispute, a joint opening or a side, its
+    confidential items read as public; returns the parsed model.
 
     Run before anything is sealed or uploaded, so a mistake elsewhere in the file costs no
     upload; the confidential items' own rules are the server's to check on the sealed body.
     """
     from dalrn_core.dispute.parse import parse_dispute
 
-    as_public = copy.deepcopy(dict(body))
-    for item in _evidence(as_public):
-        if isinstance(item, dict) and item.get("confidential") is True:
-            item.pop("confidential")
-    return parse_dispute(as_public)
+    public = _as_public(body)
+    if "side" in public:
+        from dalrn_core.dispute.sides import check_side, parse_shared
+
+        side = public.pop("side")
+        shared = parse_shared(public)
+        draft = _side_draft(side)
+        check_side(shared, draft, field="side")
+        return shared
+    if "batna" in public and "payoffs" in public:  # a side alone, to join a dispute
+        return _side_draft(public)
+    return parse_dispute(public)
+
+
+def _side_draft(side: Any) -> Any:
+    """A side checked as its party's client will commit it (a draft salt when it has none)."""
+    from dalrn_core.dispute.sides import PartySide
+
+    if not isinstance(side, dict):
+        raise InputError.one("side", "must be a JSON object (your party's side)", subject="dispute")
+    fields = {k: side[k] for k in ("party", "batna", "payoffs", "claim", "evidence") if k in side}
+    missing = [k for k in ("party", "batna", "payoffs") if k not in fields]
+    if missing:
+        raise InputError.one(f"side.{missing[0]}", "required", subject="side")
+    return PartySide.commit(**fields)
 
 
 def reader_tenants(body: Mapping[str, Any], tenant: str) -> list[str]:
@@ -85,33 +123,36 @@ def _owner(body: Mapping[str, Any], party: Any, tenant: str) -> str:
 
 
 def seal_dispute(body: Mapping[str, Any], *, tenant: str, readers: Mapping[str, bytes],
-                 put: Callable[[bytes], str]) -> SealedDispute:
+                 put: Callable[[bytes], str], dispute_id: str | None = None) -> SealedDispute:
     """Encrypt the file's confidential items and upload their envelopes with `put`.
 
     Parameters
     ----------
     body : mapping
-        The dispute as the tenant wrote it (confidential items with their text).
+        The dispute, joint opening or joining side as the tenant wrote it (confidential
+        items with their text).
     tenant : str
         This tenant: it owns every confidential item it seals.
     readers : mapping of str to bytes
         Each tenant that may read the items and its X25519 public key (this tenant among them).
     put : callable
         Stores bytes and returns their CID (`POST /v1/content` or a local store).
+    dispute_id : str, optional
+        The dispute, for a side that does not name it (default: the body's `id`).
 
     Returns
     -------
     SealedDispute
         The body to send, every evidence text for the query, and the envelope CIDs.
     """
-    if not isinstance(body.get("id"), str):
+    dispute_id = dispute_id or body.get("id")
+    if not isinstance(dispute_id, str):
         raise InputError.one("id", "a dispute with confidential evidence needs its id", subject="dispute")
-    dispute_id = str(body["id"])
     out = copy.deepcopy(dict(body))
     texts: list[str] = []
     sealed: dict[str, str] = {}
     data_key: bytes | None = None
-    for i, item in enumerate(_evidence(out)):
+    for field, item in _items(out):
         if not isinstance(item, dict):
             continue  # the server's validation names the field
         text = item.get("text")
@@ -119,7 +160,6 @@ def seal_dispute(body: Mapping[str, Any], *, tenant: str, readers: Mapping[str, 
             texts.append(text)
         if item.get("confidential") is not True:
             continue
-        field = f"evidence[{i}]"
         if not isinstance(text, str) or not text.strip():
             raise InputError.one(f"{field}.text", "a confidential item needs its text in your file (it is "
                                                   "encrypted here, before sending)", subject="dispute")
@@ -192,6 +232,41 @@ def seal_through_gateway(body: Mapping[str, Any], client: Any, content: Any) -> 
     readers = GatewayReaders(client).readers(body, tenant)
     return seal_dispute(body, tenant=tenant, readers=readers,
                         put=lambda data: content.put(data, "evidence envelope"))
+
+
+def seal_for_gateway(body: Mapping[str, Any], client: Any) -> SealedDispute:
+    """The file checked, then its confidential items sealed and uploaded through the gateway."""
+    from dalrn_cli.api_client import GatewayContent
+
+    tenant = client.tenant
+    if body.get("tenant", tenant) != tenant:
+        raise InputError.one("tenant", f"the file names tenant {body['tenant']!r}, your API key is tenant "
+                                       f"{tenant!r}: leave tenant out or make it yours", subject="dispute")
+    precheck({**body, "tenant": tenant})
+    return seal_through_gateway(body, client, GatewayContent(client))
+
+
+def seal_side_for_gateway(side: Mapping[str, Any], dispute_id: str, client: Any,
+                          tenant: str | None = None) -> SealedDispute:
+    """A joining side's confidential items sealed for every tenant the dispute names, uploaded.
+
+    The dispute's parties come from the gateway (`GET /v1/disputes/{id}/join`), so the side
+    is readable by the opener and every other party's tenant, as the opener's is.
+    """
+    from dalrn_cli.api_client import GatewayContent
+
+    if not has_confidential(side):
+        return SealedDispute(body=dict(side), texts=[], sealed={})
+    precheck(side)
+    suffix = f"?tenant={tenant}" if tenant else ""
+    shared = client.get_json(f"/v1/disputes/{dispute_id}/join{suffix}")["dispute"]
+    me = client.tenant
+    readers = GatewayReaders(client).readers(shared, me)
+    owned = {**side, "parties": shared.get("parties") or []}
+    sealed = seal_dispute(owned, tenant=me, readers=readers, dispute_id=dispute_id,
+                          put=lambda data: GatewayContent(client).put(data, "evidence envelope"))
+    body = {k: v for k, v in sealed.body.items() if k != "parties"}
+    return SealedDispute(body=body, texts=sealed.texts, sealed=sealed.sealed)
 
 
 def show_evidence(dispute_id: str, evidence_id: str, client: Any, content: Any) -> dict[str, Any]:

@@ -20,13 +20,14 @@ import asyncio
 import base64
 import binascii
 import logging
+from collections.abc import Callable, Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from dalrn_core.dispute.model import Dispute, Identifier
+from dalrn_core.dispute.model import Dispute, Evidence, Identifier
 from dalrn_core.errors import InputError, IntegrityError
 from dalrn_core.evidence.confidential import ReaderKeys, check_envelope, owner_tenant
 from dalrn_core.evidence.envelope import read_header
@@ -105,12 +106,17 @@ async def get_envelope_key(tenant: Identifier,
 
 
 def check_confidential(db: Session, principal: Principal, dispute: Dispute, *, prefix: str = "evidence") -> None:
-    """422 unless every confidential item names an envelope this tenant uploaded, bound to its place.
+    """422 unless every confidential item names an envelope this tenant uploaded, bound to its place."""
+    check_confidential_items(db, principal, dispute.evidence, dispute_id=dispute.id, prefix=prefix,
+                             owner=lambda party: owner_tenant(dispute, party))
 
-    `prefix` is where the items sit in the request (``side.evidence`` for a joined side).
-    """
+
+def check_confidential_items(db: Session, principal: Principal, items: Sequence[Evidence], *, dispute_id: str,
+                             owner: Callable[[str], str], prefix: str) -> None:
+    """The check of `check_confidential` for items anywhere in a request (``side.evidence`` of a
+    joint opening or a joining side); `owner(party)` is the tenant speaking for a party."""
     store = content._store()
-    for i, doc in enumerate(dispute.evidence):
+    for i, doc in enumerate(items):
         if not doc.confidential:
             continue
         field = f"{prefix}[{i}].ciphertext_cid"
@@ -120,8 +126,7 @@ def check_confidential(db: Session, principal: Principal, dispute: Dispute, *, p
             raise api_error(422, "evidence.unknown_content", f"{field}: {cid} is not content you uploaded "
                             "(POST /v1/content)", field)
         try:
-            check_envelope(store.get(cid), tenant=owner_tenant(dispute, doc.party), dispute_id=dispute.id,
-                           evidence_id=doc.id)
+            check_envelope(store.get(cid), tenant=owner(doc.party), dispute_id=dispute_id, evidence_id=doc.id)
         except InputError as exc:
             raise api_error(422, "evidence.invalid_envelope", f"{field}: {exc.problems[0].rule}", field) from None
         except IntegrityError:
@@ -130,8 +135,22 @@ def check_confidential(db: Session, principal: Principal, dispute: Dispute, *, p
                 from None
 
 
-def _item(row, evidence_id: str) -> dict | None:
-    return next((e for e in (row.body or {}).get("evidence") or [] if e.get("id") == evidence_id), None)
+def _item(db: Session, row, evidence_id: str) -> tuple[dict, str] | None:
+    """The item (as JSON) and the tenant speaking for its party; a joint dispute's from the sealed sides."""
+    body = row.body or {}
+    tenants = {p.get("id"): p.get("tenant") for p in body.get("parties") or []}
+    for item in body.get("evidence") or []:
+        if item.get("id") == evidence_id:
+            return item, tenants.get(item.get("party")) or row.tenant
+    from dalrn_core.sealing import unseal_side
+    from gateway import joint
+
+    for party, side_row in joint.sides_of(db, row).items():
+        side = unseal_side(side_row.sealed, row.tenant, row.dispute_id, party)
+        for doc in side.evidence:
+            if doc.id == evidence_id:
+                return doc.model_dump(mode="json"), tenants.get(party) or row.tenant
+    return None
 
 
 @router.get("/v1/disputes/{dispute_id}/evidence/{evidence_id}", response_model=EvidenceView,
@@ -142,13 +161,12 @@ async def get_evidence(dispute_id: Identifier, evidence_id: Identifier,
                        db: DB, tenant: SubmitterQuery = None) -> EvidenceView:
     row = visibility.find(db, principal, dispute_id, tenant)
     resource = f"dispute:{row.tenant}/{row.dispute_id}/evidence/{evidence_id}"
-    item = _item(row, evidence_id)
-    if item is None:
+    found = await asyncio.to_thread(_item, db, row, evidence_id)
+    if found is None:
         record(db, principal, "evidence.read", resource, "not_found")
         raise api_error(404, "evidence.not_found", f"dispute {dispute_id} has no evidence {evidence_id}",
                         "evidence_id")
-    owner = next((p.get("tenant") for p in (row.body or {}).get("parties") or []
-                  if p.get("id") == item["party"] and p.get("tenant")), None) or row.tenant
+    item, owner = found
     view = EvidenceView(dispute_id=row.dispute_id, evidence_id=evidence_id, party=item["party"], owner=owner,
                         title=item["title"], confidential=bool(item.get("confidential")), text=item.get("text"),
                         ciphertext_cid=item.get("ciphertext_cid"))
