@@ -5,17 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 from sqlalchemy import select
 
 from gateway import scopes
 from gateway.db.models import DisputeRow
-from gateway.deps import DB, Principal, record, require
-from gateway.errors import responses
+from gateway.deps import DB, Principal, require
 from gateway.identity import aware
+from gateway.routers.listing import LIST_RESPONSES, PageSize, listed
 
 router = APIRouter(prefix="/v1/ops", tags=["operations"])
+Operator = Annotated[Principal, Depends(require(scopes.OPS_READ))]
 
 
 class RunInfo(BaseModel):
@@ -26,11 +27,10 @@ class RunInfo(BaseModel):
     updated_at: datetime
 
 
-@router.get("/runs", response_model=list[RunInfo], responses=responses(401, 403, 422, 429),
+@router.get("/runs", response_model=list[RunInfo], responses=LIST_RESPONSES,
             summary="Dispute runs: states and timings, no content")
-def list_runs(principal: Annotated[Principal, Depends(require(scopes.OPS_READ))], db: DB,
-              limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[RunInfo]:
+def list_runs(principal: Operator, db: DB, limit: PageSize = 100) -> list[RunInfo]:
     rows = db.scalars(select(DisputeRow).order_by(DisputeRow.id.desc()).limit(limit)).all()
-    record(db, principal, "ops.runs", "runs", f"ok:{len(rows)}")
-    return [RunInfo(run=r.id, flow_run_id=r.flow_run_id, status=r.status, submitted_at=aware(r.submitted_at),
-                    updated_at=aware(r.updated_at)) for r in rows]
+    return listed(db, principal, "ops.runs", "runs", [
+        RunInfo(run=r.id, flow_run_id=r.flow_run_id, status=r.status, submitted_at=aware(r.submitted_at),
+                updated_at=aware(r.updated_at)) for r in rows])
