@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
+from typing import TypeVar
 
 from dalrn_core.errors import InputError
+
+T = TypeVar("T")
 
 
 def _session():
@@ -20,6 +24,13 @@ def _session():
     settings = Settings()
     _engine, sessions = open_database(settings.database_url)
     return settings, sessions()
+
+
+def _in_session(work: Callable[..., T]) -> T:
+    """`work(session)` in one session of the gateway database, closed after."""
+    _settings, session = _session()
+    with session:
+        return work(session)
 
 
 def _print_key(issued: dict, as_json: bool, what: str) -> None:
@@ -67,9 +78,7 @@ def cmd_key_rotate(args: argparse.Namespace) -> int:
 def cmd_key_revoke(args: argparse.Namespace) -> int:
     from gateway.identity import revoke_key
 
-    _settings, session = _session()
-    with session:
-        revoke_key(session, args.key_id)
+    _in_session(lambda session: revoke_key(session, args.key_id))
     print(f"revoked {args.key_id}: its tokens are refused from the next request")
     return 0
 
@@ -88,9 +97,7 @@ def cmd_grant(args: argparse.Namespace) -> int:
 def cmd_jwt_rotate(args: argparse.Namespace) -> int:
     from gateway.tokens import rotate_signing_key
 
-    _settings, session = _session()
-    with session:
-        kid = rotate_signing_key(session)
+    kid = _in_session(rotate_signing_key)
     print(f"new token-signing key {kid}; earlier keys stay published one token lifetime")
     return 0
 
@@ -98,9 +105,7 @@ def cmd_jwt_rotate(args: argparse.Namespace) -> int:
 def cmd_receipt_key_list(args: argparse.Namespace) -> int:
     from gateway.receipt_keys import published
 
-    _settings, session = _session()
-    with session:
-        keys = published(session)
+    keys = _in_session(published)
     if args.json:
         print(json.dumps(keys, indent=2))
     else:
@@ -111,9 +116,7 @@ def cmd_receipt_key_list(args: argparse.Namespace) -> int:
 def cmd_receipt_key_rotate(args: argparse.Namespace) -> int:
     from gateway.receipt_keys import rotate
 
-    _settings, session = _session()
-    with session:
-        old, new = rotate(session)
+    old, new = _in_session(rotate)
     print(f"receipts are signed with {new} from now on (restart the workers to load it); "
           f"{old} stays published as retired, so what it signed still verifies")
     return 0
@@ -122,9 +125,7 @@ def cmd_receipt_key_rotate(args: argparse.Namespace) -> int:
 def cmd_receipt_key_revoke(args: argparse.Namespace) -> int:
     from gateway.receipt_keys import revoke
 
-    _settings, session = _session()
-    with session:
-        revoke(session, args.kid)
+    _in_session(lambda session: revoke(session, args.kid))
     print(f"revoked {args.kid}: no longer published; receipts it signed no longer verify")
     return 0
 
