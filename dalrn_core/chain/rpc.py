@@ -12,10 +12,15 @@ Everything else (a revert, "nonce too low", "insufficient funds") is returned at
 
 Backoff is "full jitter" from AWS's Architecture Blog, "Exponential Backoff And Jitter"
 (Brooker, 2015): sleep uniform(0, min(cap, base * 2**attempt)).
+
+RPC URLs of hosted nodes carry API keys: every message raised here names the node by its
+redacted URL (`dalrn_core.redact`), and the loggers of web3's and urllib3's HTTP layers,
+which write the URL at debug level, get a filter that redacts their records.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -27,6 +32,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from web3 import HTTPProvider, Web3
 from web3.types import RPCEndpoint, RPCResponse
+
+from dalrn_core.redact import redact, redact_url
 
 TRANSIENT_HTTP = frozenset({429, 500, 502, 503, 504})
 TRANSIENT_CODES = frozenset({-32005})
@@ -51,6 +58,25 @@ class RetryPolicy:
 
 class TransientRPCError(ConnectionError):
     """The node kept failing transiently after every retry."""
+
+
+class RPCRefused(RuntimeError):
+    """The node answered with an HTTP error that retrying cannot cure (401, 403, 404...):
+    a wrong URL or API key, so a misconfiguration rather than a transient failure."""
+
+
+class _RedactingFilter(logging.Filter):
+    """Rewrites a log record's message with its URLs redacted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage()), None
+        return True
+
+
+_REDACTED_LOGGERS = ("web3.providers.HTTPProvider", "web3._utils.http_session_manager.HTTPSessionManager",
+                     "urllib3.connectionpool")
+for _name in _REDACTED_LOGGERS:
+    logging.getLogger(_name).addFilter(_RedactingFilter())
 
 
 def transient_rpc_error(error: Mapping[str, object] | None) -> bool:
@@ -96,7 +122,7 @@ class ResilientHTTPProvider(HTTPProvider):
         self._rng = random.Random(seed)  # nosec B311
 
     def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
-        last: Exception | str = "no attempt"
+        last = "no attempt"
         for attempt in range(self.policy.attempts):
             if attempt:
                 time.sleep(self.policy.delay(attempt - 1, self._rng))
@@ -105,17 +131,18 @@ class ResilientHTTPProvider(HTTPProvider):
             except requests.HTTPError as exc:
                 status = exc.response.status_code if exc.response is not None else None
                 if status not in TRANSIENT_HTTP:
-                    raise
+                    raise RPCRefused(f"{method} at {redact_url(str(self.endpoint_uri))}: HTTP {status}") from None
                 last = f"HTTP {status}"
             except (requests.ConnectionError, requests.Timeout, ValueError,
                     requests.exceptions.ChunkedEncodingError) as exc:
-                last = exc
+                last = redact(f"{type(exc).__name__}: {exc}")
             else:
                 if not transient_rpc_error(response.get("error")):
                     return response
-                last = f"RPC error {response['error']}"
+                last = redact(f"RPC error {response['error']}")
             self.retries += 1
-        raise TransientRPCError(f"{method} failed {self.policy.attempts} times at {self.endpoint_uri}: {last}")
+        raise TransientRPCError(f"{method} failed {self.policy.attempts} times at "
+                                f"{redact_url(str(self.endpoint_uri))}: {last}")
 
 
 def rpc_web3(url: str, *, session_key: str | None = None, policy: RetryPolicy | None = None,
