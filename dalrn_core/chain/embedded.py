@@ -6,12 +6,20 @@ same timestamps, which rebuilds the same contract state and transaction hashes; 
 transaction whose hash or status differs from the journal is refused as tampering. Each
 send first catches up with entries other processes appended (under a file lock), so two
 commands never fork the chain.
+
+An entry is fsynced before its receipt is returned. A crash in the middle of that write
+leaves a torn last line (one without its newline): the next opening cuts it off, keeping
+its bytes beside the journal (`<journal>.torn-<time>`), since nobody was told that
+transaction happened. A line that does not parse with complete lines after it is not a
+torn write but damage, and opening refuses it, naming the file and the line.
 """
 
 from __future__ import annotations
 
 import fcntl
 import json
+import logging
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,7 +37,11 @@ from web3.providers.eth_tester.defaults import API_ENDPOINTS, static_return
 from web3.types import TxReceipt
 
 from dalrn_core.chain.anchor import plain_receipt
+from dalrn_core.durable import append_durably, fsync_dir, write_durably
 from dalrn_core.errors import IntegrityError
+
+log = logging.getLogger(__name__)
+ENTRY_FIELDS = ("raw", "timestamp", "tx_hash", "status")
 
 GENESIS_BALANCE = to_wei(1_000_000, "ether")
 
@@ -55,6 +67,17 @@ def _signed_chain_id(raw_tx: bytes) -> int | None:
         return int.from_bytes(rlp.decode(raw_tx[1:])[0], "big")
     v = int.from_bytes(rlp.decode(raw_tx)[6], "big")
     return (v - 35) // 2 if v >= 35 else None
+
+
+def _parse_entry(line: bytes) -> dict[str, Any] | None:
+    """A journal line as an entry, or None if it is not one."""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(entry, dict) or any(name not in entry for name in ENTRY_FIELDS):
+        return None
+    return entry
 
 
 def _endpoints(header: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
@@ -105,9 +128,18 @@ class EmbeddedChain:
 
     def _read_header(self, funded_addresses: list[str], chain_id: int | None) -> dict[str, Any]:
         if self.journal_path.exists() and self.journal_path.stat().st_size:
-            with open(self.journal_path) as handle:
-                written: dict[str, Any] = json.loads(handle.readline())
+            first, newline, rest = self.journal_path.read_bytes().partition(b"\n")
+            try:
+                written: dict[str, Any] = json.loads(first) if newline else {}
+            except ValueError:
+                written = {}
+            if written.get("kind") == "dalrn.embedded-chain/1":
                 return written
+            if rest.strip():
+                raise IntegrityError(f"embedded chain journal {self.journal_path}, line 1: not a journal header, "
+                                     "and entries follow it; restore the journal from a backup")
+            # The header's own first write was torn: no transaction was ever journaled.
+            self._set_aside(first + newline, 1)
         header: dict[str, Any] = {
             "kind": "dalrn.embedded-chain/1",
             "genesis_timestamp": int(time.time()) - 1,
@@ -115,13 +147,44 @@ class EmbeddedChain:
         }
         if chain_id is not None:
             header["chain_id"] = chain_id
-        self.journal_path.write_text(json.dumps(header) + "\n")
+        write_durably(self.journal_path, (json.dumps(header) + "\n").encode())
         return header
 
+    def _set_aside(self, torn: bytes, line: int) -> None:
+        kept = self.journal_path.with_name(f"{self.journal_path.name}.torn-{time.time_ns()}")
+        write_durably(kept, torn)
+        log.warning("embedded chain journal %s: line %d was torn by an interrupted write; cut off "
+                    "(its bytes are kept in %s)", self.journal_path, line, kept)
+
     def _entries(self) -> list[dict[str, Any]]:
-        with open(self.journal_path) as handle:
-            lines = handle.read().splitlines()[1:]
-        return [json.loads(line) for line in lines if line.strip()]
+        """The journal's entries; a torn last line is cut off, other damage refused.
+
+        The caller holds the journal lock.
+        """
+        data = self.journal_path.read_bytes()
+        lines = data.split(b"\n")  # the last piece is what follows the final newline
+        entries: list[dict[str, Any]] = []
+        offset = len(lines[0]) + 1
+        for number, line in enumerate(lines[1:], start=2):
+            final_piece = number == len(lines)
+            if not line.strip():
+                offset += len(line) + 1
+                continue
+            entry = None if final_piece else _parse_entry(line)  # an unterminated line is torn
+            if entry is None:
+                if not final_piece:
+                    raise IntegrityError(f"embedded chain journal {self.journal_path}, line {number}: not a "
+                                         "journal entry, and lines follow it; restore the journal from a backup")
+                self._set_aside(line, number)
+                with open(self.journal_path, "r+b") as handle:
+                    handle.truncate(offset)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                fsync_dir(self.journal_path.parent)
+                break
+            entries.append(entry)
+            offset += len(line) + 1
+        return entries
 
     def _apply(self, raw_tx: bytes, timestamp: int) -> TxReceipt:
         chain = self._backend.chain
@@ -163,9 +226,7 @@ class EmbeddedChain:
                 "tx_hash": receipt["transactionHash"].hex(),
                 "status": receipt["status"],
             }
-            with open(self.journal_path, "a") as handle:
-                handle.write(json.dumps(entry) + "\n")
-                handle.flush()
+            append_durably(self.journal_path, json.dumps(entry) + "\n")
             self._applied += 1
         return receipt
 

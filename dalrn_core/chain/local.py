@@ -10,6 +10,7 @@ from eth_account.signers.local import LocalAccount
 from dalrn_core.chain.anchor import AnchorClient, anchorer_account, deploy_anchor_contract
 from dalrn_core.chain.embedded import EmbeddedChain
 from dalrn_core.config import sub_dir
+from dalrn_core.durable import write_durably
 from dalrn_core.keys import load_or_create
 
 ANCHORER_KEY_FILE = "chain-anchorer.key"
@@ -21,6 +22,7 @@ class EmbeddedAnchorClient(AnchorClient):
     def __init__(self, chain: EmbeddedChain, account: LocalAccount, address: str) -> None:
         super().__init__(chain.w3, account, chain.send_raw_transaction, address)
         self.chain = chain
+        self.finality_depth = 1  # the journal is the one history: nothing reorganises it
 
 
 def open_embedded_anchor() -> EmbeddedAnchorClient:
@@ -33,5 +35,5 @@ def open_embedded_anchor() -> EmbeddedAnchorClient:
         address = json.loads(deployment.read_text())["address"]
     else:
         address = deploy_anchor_contract(chain.w3, account, chain.send_raw_transaction)
-        deployment.write_text(json.dumps({"address": address, "chain_id": chain.chain_id}) + "\n")
+        write_durably(deployment, (json.dumps({"address": address, "chain_id": chain.chain_id}) + "\n").encode())
     return EmbeddedAnchorClient(chain, account, address)
