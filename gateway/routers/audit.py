@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from dalrn_core.dispute.model import Identifier
 from gateway import audit, scopes
@@ -48,13 +48,35 @@ def list_entries(principal: AuditReader, db: DB, tenant: Identifier | None = Non
                   audit.entries(db, tenants, limit=limit, after=after))
 
 
+class AnchoredHeadOut(BaseModel):
+    """The head the latest receipt batch anchored, and whether the log still holds it."""
+
+    seq: int
+    hash: str
+    root: str
+    tx_hash: str | None
+    chain_id: int | None
+    block_number: int | None
+    holds: bool = Field(description="the log holds this entry with this hash and its Merkle proof leads to "
+                                    "the root (the root on chain: `dalrn audit verify`)")
+
+
 class Head(BaseModel):
     seq: int
     hash: str
     public_key: str
+    anchored: AnchoredHeadOut | None = Field(description="null until a batch has anchored a head")
 
 
-@router.get("/head", response_model=Head, responses=responses(401, 403, 429), summary="Last entry's seq and hash")
+@router.get("/head", response_model=Head, responses=responses(401, 403, 429),
+            summary="Last entry's seq and hash, and the head the last receipt batch anchored")
 def head(principal: AuditReader, db: DB):
     seq, digest = audit.audit_head(db)
-    return Head(seq=seq, hash=digest, public_key=audit.audit_public_key())
+    checked = audit.check_anchored_head(db)
+    anchored = None
+    if checked is not None:
+        a = checked.anchor
+        anchored = AnchoredHeadOut(seq=checked.seq, hash=checked.hash, root=a["root"], tx_hash=a.get("tx_hash"),
+                                   chain_id=a.get("chain_id"), block_number=a.get("block_number"),
+                                   holds=not checked.findings)
+    return Head(seq=seq, hash=digest, public_key=audit.audit_public_key(), anchored=anchored)

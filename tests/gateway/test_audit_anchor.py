@@ -257,3 +257,23 @@ def test_requests_through_the_gateway_queue_the_head(home, monkeypatch):
             assert [e["receipt_cid"] for e in _audit_pending()] == [audit.last_queued(session).statement_cid]
     finally:
         audit.default_policy.cache_clear()
+
+
+def test_the_head_endpoint_reports_the_anchored_head(home):
+    app = make_app(home)
+    with client_of(app) as client:
+        token = token_of(client, add_tenant(app, "root", "admin"))
+        for _ in range(3):
+            assert client.get("/v1/audit", headers=bearer(token)).status_code == 200  # each read is logged
+        assert client.get("/v1/audit/head", headers=bearer(token)).json()["anchored"] is None
+        with app.state.sessions() as session:
+            queued = audit.queue_head(session)
+        batch = _anchor()
+        answer = client.get("/v1/audit/head", headers=bearer(token)).json()
+        assert answer["anchored"] == {"seq": queued.seq, "hash": queued.hash, "root": batch["root"],
+                                      "tx_hash": batch["tx_hash"], "chain_id": batch["chain_id"],
+                                      "block_number": batch["block_number"], "holds": True}
+        assert client.get("/v1/audit", headers=bearer(token)).status_code == 200
+        assert client.get("/v1/audit/head", headers=bearer(token)).json()["seq"] > queued.seq
+        _sql(app.state.sessions, f"DELETE FROM audit_log WHERE seq >= {queued.seq}")
+        assert client.get("/v1/audit/head", headers=bearer(token)).json()["anchored"]["holds"] is False
