@@ -6,13 +6,11 @@ clock starts (that cost is per key, not per corpus), so the times are those of
 `encrypted_scores` alone. Then four disputes over a version nobody has scored yet run in
 four threads at once, and the number of encodings made is counted.
 
-    .venv/bin/python -m benchmarks.bench_corpus_reuse [--sizes 300 3000 12000]
+    .venv/bin/python -m benchmarks.run corpus_reuse [--quick]
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import threading
 import time
 import uuid
@@ -23,6 +21,9 @@ from dalrn_core.search.ckks import encoded_corpora
 from dalrn_core.search.encrypted import _CONTEXTS, TenantKeys, encrypted_scores, key_id_of
 
 DIM = 384
+SIZES = {"full": [300, 3000, 12000], "quick": [300, 3000]}
+PARAMETERS = {"dim": DIM, "sizes": SIZES, "seed": 0, "disputes_per_size": 3, "threads": 4,
+              "documents": "random unit vectors"}
 
 
 def _dispute(documents: np.ndarray, version: str, row: int) -> tuple[float, float]:
@@ -62,10 +63,10 @@ def _four_at_once(documents: np.ndarray) -> tuple[float, int]:
     return wall, encoded_corpora.encodings - before
 
 
-def run(sizes: list[int]) -> list[dict[str, object]]:
+def run(quick: bool) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     rng = np.random.default_rng(0)
-    for n in sizes:
+    for n in SIZES["quick" if quick else "full"]:
         docs = rng.normal(size=(n, DIM))
         docs /= np.linalg.norm(docs, axis=1, keepdims=True)
         version = f"index-{uuid.uuid4()}"
@@ -77,14 +78,3 @@ def run(sizes: list[int]) -> list[dict[str, object]]:
                      "max_abs_err": max(t[1] for t in times),
                      "four_threads_cold_s": round(wall, 4), "four_threads_encodings": encodings})
     return rows
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[300, 3000, 12000])
-    for row in run(parser.parse_args().sizes):
-        print(json.dumps(row))
-
-
-if __name__ == "__main__":
-    main()
