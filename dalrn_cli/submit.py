@@ -10,13 +10,12 @@ pass `--idempotency-key` to submit the same content anew.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sys
 import time
-from pathlib import Path
 
 from dalrn_cli.api_client import GatewayClient, api_key_from_env
+from dalrn_cli.json_input import read_json_object
 from dalrn_core.errors import InputError
 
 API_URL_ENV = "DALRN_API_URL"
@@ -32,18 +31,6 @@ def api_url(given: str | None) -> str:
     return url
 
 
-def _read_dispute(path: str) -> dict:
-    try:
-        body = json.loads(Path(path).read_text())
-    except OSError as exc:
-        raise InputError.one("file", f"cannot read {path}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise InputError.one("file", f"not valid JSON ({exc})") from None
-    if not isinstance(body, dict):
-        raise InputError.one("file", "must hold a JSON object (a dispute)")
-    return body
-
-
 def default_idempotency_key(dispute: dict) -> str:
     import rfc8785
 
@@ -52,7 +39,7 @@ def default_idempotency_key(dispute: dict) -> str:
 
 def submit(path: str, *, api: str | None, idempotency_key: str | None = None) -> dict:
     """Send the dispute in `path` to the gateway; returns its 202 answer."""
-    dispute = _read_dispute(path)
+    dispute = read_json_object(path, "a dispute")
     key = idempotency_key or default_idempotency_key(dispute)
     with GatewayClient(api_url(api), api_key_from_env()) as client:
         return client.request("POST", "/v1/disputes", json=dispute, headers={"Idempotency-Key": key},
