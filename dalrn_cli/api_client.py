@@ -4,6 +4,10 @@ The API key comes from `DALRN_API_KEY` as `KEY_ID:SECRET` (what `dalrn admin ten
 prints as `key_id` and `api_key`). The client trades it for a short-lived bearer token at
 `/v1/oauth/token` (OAuth2 client credentials) and sends only the token afterwards.
 
+`GatewayContent` is the content store of a tenant that reaches the server only through
+the gateway (`POST /v1/content`, `GET /v1/content/{cid}`): every CID is computed or
+re-checked on this side, so the gateway can neither swap nor corrupt what it hands on.
+
 `verify_public_proof` checks an anchored dispute on a machine that holds no key of the
 operator: it trusts only the signing keys the operator publishes, reads the chain through
 its RPC (or the embedded chain's journal when run on the operator's host) and creates no
@@ -12,9 +16,11 @@ key of any kind.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -35,21 +41,27 @@ def api_key_from_env() -> tuple[str, str]:
     return key_id, secret
 
 
-def _error_text(response: httpx.Response) -> str:
+def _error_of(response: httpx.Response) -> dict | str:
     try:
-        error = response.json().get("error") or response.json().get("detail") or {}
+        return response.json().get("error") or response.json().get("detail") or {}
     except (json.JSONDecodeError, AttributeError):
-        return f"HTTP {response.status_code}"
+        return {}
+
+
+def _error_text(response: httpx.Response) -> str:
+    error = _error_of(response)
     if isinstance(error, dict) and error.get("code"):
         return f"{error['code']}: {error.get('message', '')}"
-    return f"HTTP {response.status_code}: {error}"
+    return f"HTTP {response.status_code}: {error}" if error else f"HTTP {response.status_code}"
 
 
 class GatewayError(InputError):
-    """The gateway refused a request; carries its HTTP status and stable error code text."""
+    """The gateway refused a request; carries its HTTP status and stable error code."""
 
     def __init__(self, response: httpx.Response) -> None:
         self.status_code = response.status_code
+        error = _error_of(response)
+        self.code = str(error.get("code")) if isinstance(error, dict) and error.get("code") else None
         super().__init__(Problem("api", f"{response.request.method} {response.request.url.path}: "
                                         f"{_error_text(response)}"), subject="request")
 
@@ -77,8 +89,11 @@ class GatewayClient:
         if self.key is None:
             return {}
         if self._token is None or time.monotonic() > self._expires - 30:
-            response = self._http.post("/v1/oauth/token", data={
-                "grant_type": "client_credentials", "client_id": self.key[0], "client_secret": self.key[1]})
+            try:
+                response = self._http.post("/v1/oauth/token", data={
+                    "grant_type": "client_credentials", "client_id": self.key[0], "client_secret": self.key[1]})
+            except httpx.HTTPError as exc:
+                raise InputError.one("api", f"cannot reach the gateway at {self.api}: {exc}") from None
             if response.status_code != 200:
                 raise GatewayError(response)
             body = response.json()
@@ -98,6 +113,87 @@ class GatewayClient:
     def get_json(self, path: str) -> dict:
         return self.request("GET", path).json()
 
+    def join_dispute(self, dispute_id: str, side: dict, *, tenant: str | None = None) -> dict:
+        """File this tenant's side of joint dispute `dispute_id` (opened by `tenant`)."""
+        params = {"tenant": tenant} if tenant else {}
+        return self.request("POST", f"/v1/disputes/{dispute_id}/join", json=side, params=params,
+                            ok=(200, 202)).json()
+
+    @property
+    def tenant(self) -> str:
+        """The tenant the API key belongs to, as the gateway's token names it.
+
+        Read from the token's claims without verifying them: it only names this side's own
+        key file; the gateway checks the token on every request.
+        """
+        headers = self._bearer()
+        token = headers.get("Authorization", "").removeprefix("Bearer ")
+        try:
+            payload = token.split(".")[1]
+            claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+            return str(claims["tenant"])
+        except (IndexError, KeyError, ValueError) as exc:
+            raise InputError.one("api", f"the gateway's token names no tenant ({exc})") from None
+
+    def download(self, path: str, progress: Callable[[int, int], None] | None = None) -> bytes:
+        """The raw body of `GET path`, read in chunks so `progress(done, total)` can follow it."""
+        try:
+            with self._http.stream("GET", path, headers=self._bearer()) as response:
+                if response.status_code != 200:
+                    response.read()
+                    raise GatewayError(response)
+                total = int(response.headers.get("content-length") or 0)
+                chunks, done = [], 0
+                for chunk in response.iter_bytes():
+                    chunks.append(chunk)
+                    done += len(chunk)
+                    if progress is not None:
+                        progress(done, total or done)
+                return b"".join(chunks)
+        except httpx.HTTPError as exc:
+            raise InputError.one("api", f"cannot reach the gateway at {self.api}: {exc}") from None
+
+
+UPLOAD_CHUNK = 1 << 20
+
+
+class GatewayContent:
+    """The `put`/`get` of a content store, over the gateway; both checked by CID on this side."""
+
+    def __init__(self, client: GatewayClient, progress: Callable[[str], Callable[[int, int], None]] | None = None):
+        self.client = client
+        self.progress = progress  # label -> progress(done, total), for the long transfers
+
+    def _bar(self, label: str) -> Callable[[int, int], None] | None:
+        return self.progress(label) if self.progress is not None else None
+
+    def put(self, data: bytes, label: str = "upload") -> str:
+        from dalrn_core.evidence.cid import cid_of
+
+        bar = self._bar(label)
+
+        def chunks() -> Iterator[bytes]:
+            for at in range(0, len(data), UPLOAD_CHUNK):
+                yield data[at:at + UPLOAD_CHUNK]
+                if bar is not None:
+                    bar(min(at + UPLOAD_CHUNK, len(data)), len(data))
+
+        answer = self.client.request("POST", "/v1/content", ok=(201,), content=chunks(),
+                                     headers={"Content-Type": "application/octet-stream",
+                                              "Content-Length": str(len(data))}).json()
+        expected = cid_of(data)
+        if answer.get("cid") != expected:
+            raise IntegrityError(f"the gateway stored the upload as {answer.get('cid')}, not its CID {expected}")
+        return expected
+
+    def get(self, cid: str, label: str | None = None) -> bytes:
+        from dalrn_core.evidence.cid import parse_cid, verify_cid
+
+        parse_cid(cid)
+        data = self.client.download(f"/v1/content/{cid}", self._bar(label) if label else None)
+        verify_cid(cid, data)
+        return data
+
 
 def _leaf_of_cid(cid: str) -> bytes:
     from dalrn_core.evidence.cid import parse_cid
@@ -110,13 +206,13 @@ def _hex(value: str) -> bytes:
 
 
 def _check_receipts(proof: dict, receipts: list[dict], trusted: set[str]) -> str:
-    from dalrn_core.podp.receipts import verify_chain
+    from dalrn_core.podp.receipts import receipt_chain_id, verify_chain
 
     cids = proof["receipts"]
     chain = receipts[: len(cids)]
     if not chain:
         raise IntegrityError("the receipts file holds no receipt")
-    verify_chain(chain, dispute_id=chain[0]["dispute_id"], trusted_signers=trusted, expected_cids=cids)
+    verify_chain(chain, chain_id=str(receipt_chain_id(chain[0])), trusted_signers=trusted, expected_cids=cids)
     return f"{len(chain)} receipts: signatures by the published keys valid, hash chain unbroken, CIDs match"
 
 

@@ -26,13 +26,13 @@ def _emit(result: dict, as_json: bool) -> None:
 
 def cmd_resolve(args: argparse.Namespace) -> int:
     from dalrn_cli.index import ensure_index
-    from dalrn_cli.resolve import print_summary, resolve
-    from dalrn_core.dispute.parse import load_dispute_file
+    from dalrn_cli.resolve import load_as_tenant, print_summary, resolve
 
-    dispute = load_dispute_file(args.file)  # validated before anything is stored
+    # Validated before anything is stored; confidential items sealed on the tenant's side.
+    dispute, texts = load_as_tenant(args.file)
     say = (lambda message: print(message, file=sys.stderr)) if args.json else print
     ensure_index(say)
-    result = resolve(dispute, rule=args.rule, search=not args.no_search, say=say)
+    result = resolve(dispute, rule=args.rule, search=not args.no_search, say=say, texts=texts)
     if args.json:
         _emit(result, True)
     else:
@@ -126,16 +126,19 @@ def cmd_soan_metrics(args: argparse.Namespace) -> int:
 def cmd_tenant_prepare(args: argparse.Namespace) -> int:
     from dalrn_cli.tenant import prepare
 
-    print(json.dumps(prepare(args.file, k=args.k), indent=2))
+    say = (lambda message: print(message, file=sys.stderr)) if args.json else print
+    answer = prepare(args.file, api=args.api, k=args.k, idempotency_key=args.idempotency_key, say=say)
+    print(json.dumps(answer, indent=2) if args.json else answer["dispute_id"])
     return 0
 
 
 def cmd_tenant_respond(args: argparse.Namespace) -> int:
-    from dalrn_cli.tenant import respond_now
+    from dalrn_cli.tenant import respond
 
     say = (lambda message: print(message, file=sys.stderr)) if args.json else print
-    chosen = respond_now(args.run_id, say=say)
-    print(json.dumps(chosen, indent=2) if args.json else f"resumed run {args.run_id} with {len(chosen)} precedents")
+    chosen = respond(args.dispute_id, api=args.api, say=say)
+    if args.json:
+        _emit({"dispute_id": args.dispute_id, "precedents": chosen}, True)
     return 0
 
 
@@ -144,6 +147,24 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
     answer = submit(args.file, api=args.api, idempotency_key=args.idempotency_key)
     print(json.dumps(answer, indent=2) if args.json else f"dispute {answer['dispute_id']}: {answer['status']}")
+    return 0
+
+
+def cmd_split(args: argparse.Namespace) -> int:
+    from dalrn_cli.sides import split
+
+    for path in split(args.file, args.out, opener=args.party):
+        print(path)
+    return 0
+
+
+def cmd_join(args: argparse.Namespace) -> int:
+    from dalrn_cli.sides import join
+
+    answer = join(args.dispute_id, args.file, api=args.api, tenant=args.tenant)
+    waiting = ", ".join(answer["waiting_for"]) or "no one"
+    print(json.dumps(answer, indent=2) if args.json else
+          f"dispute {answer['dispute_id']}: party {answer['party']} joined ({answer['status']}; waiting for {waiting})")
     return 0
 
 
@@ -223,15 +244,22 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_argument("--seconds", type=float, default=None, help="stop after this long")
     metrics.set_defaults(func=cmd_soan_metrics)
 
-    tenant = sub.add_parser("tenant", help="the tenant's side of an encrypted precedent search")
+    tenant = sub.add_parser("tenant", help="the tenant's side of an encrypted precedent search, via the gateway "
+                            "(DALRN_API_KEY=KEY_ID:SECRET)")
     tenant_sub = tenant.add_subparsers(dest="tenant_command", required=True)
-    prepare = tenant_sub.add_parser("prepare", help="print run parameters with the encrypted query")
+    prepare = tenant_sub.add_parser("prepare", help="encrypt the dispute's precedent query with your own key, "
+                                    "upload the public bytes and submit the dispute; prints its id")
     prepare.add_argument("file")
+    prepare.add_argument("--api", help="gateway URL (default: $DALRN_API_URL)")
     prepare.add_argument("--k", type=int, default=5, help="precedents to reveal")
+    prepare.add_argument("--idempotency-key", help="default: derived from the dispute, so a retry starts nothing new")
+    prepare.add_argument("--json", action="store_true", help="print the gateway's answer and the search sent")
     prepare.set_defaults(func=cmd_tenant_prepare)
-    respond = tenant_sub.add_parser("respond", help="decrypt a paused run's scores and resume it")
-    respond.add_argument("run_id")
-    respond.add_argument("--json", action="store_true")
+    respond = tenant_sub.add_parser("respond", help="decrypt a paused dispute's encrypted scores locally and "
+                                    "reveal the top k")
+    respond.add_argument("dispute_id")
+    respond.add_argument("--api", help="gateway URL (default: $DALRN_API_URL)")
+    respond.add_argument("--json", action="store_true", help="print the revealed precedents")
     respond.set_defaults(func=cmd_tenant_respond)
 
     submit = sub.add_parser("submit", help="send a dispute to the gateway (DALRN_API_KEY=KEY_ID:SECRET)")
@@ -240,6 +268,20 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--idempotency-key", help="default: SHA-256 of the dispute, so a retry starts nothing new")
     submit.add_argument("--json", action="store_true")
     submit.set_defaults(func=cmd_submit)
+
+    split = sub.add_parser("split", help="split a joint dispute into the opener's file and each other party's side")
+    split.add_argument("file")
+    split.add_argument("--out", required=True, help="folder for <id>.opening.json and <id>.<party>.side.json")
+    split.add_argument("--party", help="the opener's party (default: the party naming the dispute's tenant)")
+    split.set_defaults(func=cmd_split)
+
+    join = sub.add_parser("join", help="file your own side of a joint dispute (DALRN_API_KEY=KEY_ID:SECRET)")
+    join.add_argument("dispute_id")
+    join.add_argument("file", help="your side (as dalrn split writes it); its salt is made and kept here")
+    join.add_argument("--api", help="gateway URL (default: $DALRN_API_URL)")
+    join.add_argument("--tenant", help="the opener's tenant, when several visible disputes share the id")
+    join.add_argument("--json", action="store_true")
+    join.set_defaults(func=cmd_join)
 
     status = sub.add_parser("status", help="a submitted dispute's status from the gateway")
     status.add_argument("dispute_id")
@@ -254,10 +296,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--prefect-port", type=int, default=4200, help="the Prefect server's port on 127.0.0.1")
     serve.set_defaults(func=cmd_serve)
 
-    from dalrn_cli import admin, audit
+    from dalrn_cli import admin, audit, evidence
 
     admin.register(sub)
     audit.register(sub)
+    evidence.register(sub)
     return parser
 
 

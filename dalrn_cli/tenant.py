@@ -1,31 +1,118 @@
-"""The tenant's commands: prepare an encrypted precedent search, answer a paused run.
+"""The tenant's commands: an encrypted precedent search, through the gateway only.
 
-`dalrn tenant prepare FILE` prints the parameters of a dispute-resolution run (the dispute
-and its `precedent_search`, public bytes by CID) for the Prefect UI or the REST API.
-`dalrn tenant respond RUN_ID` finds the encrypted scores of that paused run in its
-receipts, decrypts them with the tenant's own key and resumes the run with the chosen
-precedents. The secret key never leaves this process.
+`dalrn tenant prepare FILE --api URL` encrypts the dispute's precedent query with the
+tenant's own CKKS key (a file in the tenant's own folder), uploads only the public context
+and the ciphertext (`POST /v1/content`) and submits the dispute with its
+`precedent_search`. `dalrn tenant respond DISPUTE_ID --api URL` reads the paused run's
+encrypted scores (`GET /v1/disputes/{id}/search`), decrypts and ranks them here and
+answers with the chosen precedents (`POST /v1/disputes/{id}/reveal`). Both authenticate
+with `DALRN_API_KEY` and read nothing of the server's data folder; the secret key never
+leaves this process.
+
+`reveal_to_run` serves the embedded demo (`dalrn demo`, `dalrn resolve`), where the flow
+runs in this very process over the local data folder: there the CLI is server and tenant.
 """
 
 from __future__ import annotations
 
-import asyncio
+import sys
 from uuid import UUID
 
-from dalrn_core.dispute.parse import load_dispute_file
-from dalrn_core.dispute.records import chain_key
+from pydantic import TypeAdapter, ValidationError
+
+from dalrn_cli.api_client import GatewayClient, GatewayContent, GatewayError, api_key_from_env
+from dalrn_cli.progress import ProgressBar
+from dalrn_cli.submit import _read_dispute, api_url, default_idempotency_key
+from dalrn_cli.tenant_sdk import precheck, seal_through_gateway
+from dalrn_core.dispute.model import Identifier
 from dalrn_core.errors import InputError
 from dalrn_core.evidence.store import ContentStore, LocalContentStore
 from dalrn_core.podp.ledger import load_receipts
+from dalrn_core.search.ckks_keys import TenantKeys
 from dalrn_core.search.index import PrecedentIndex
-from dalrn_core.search.tenant_query import prepare_search, reveal_precedents
+from dalrn_core.search.tenant_query import (
+    query_vector,
+    reveal_precedents,
+    tenant_key_path,
+    tenant_keys,
+)
+
+_DISPUTE_ID: TypeAdapter[str] = TypeAdapter(Identifier)
 
 
-def prepare(path: str, *, k: int = 5) -> dict:
-    """Run parameters for `path`'s dispute with the tenant's encrypted query attached."""
-    dispute = load_dispute_file(path)
-    request = prepare_search(dispute.tenant, [d.text for d in dispute.evidence], LocalContentStore(), k=k)
-    return {"dispute": dispute.model_dump(mode="json"), "precedent_search": request}
+def _bars(label: str) -> ProgressBar:
+    return ProgressBar(label, stream=sys.stderr)
+
+
+def prepare(path: str, *, api: str | None, k: int = 5, idempotency_key: str | None = None,
+            say=print) -> dict:
+    """Encrypt `path`'s precedent query, upload the public bytes, submit the dispute with its search.
+
+    Returns the gateway's 202 answer with the `precedent_search` it was sent.
+    """
+    if not 1 <= k <= 50:
+        raise InputError.one("k", "must be between 1 and 50")
+    body = _read_dispute(path)
+    with GatewayClient(api_url(api), api_key_from_env()) as client:
+        tenant = client.tenant
+        if body.get("tenant", tenant) != tenant:
+            raise InputError.one("tenant", f"the file names tenant {body['tenant']!r}, your API key is tenant "
+                                           f"{tenant!r}: leave tenant out or make it yours")
+        dispute = precheck({**body, "tenant": tenant})  # its rules checked before any work
+        # Confidential items are sealed and uploaded as ciphertexts; their texts stay here for the query.
+        sealed = seal_through_gateway(body, client, GatewayContent(client, progress=_bars))
+        say(f"tenant {tenant}: embedding {len(sealed.texts)} evidence texts ({len(sealed.sealed)} confidential, sent "
+            "only encrypted) and encrypting the precedent query with its own CKKS key")
+        keys = tenant_keys(tenant)
+        query = keys.encrypt_query(query_vector(sealed.texts))
+        store = GatewayContent(client, progress=_bars)
+        search = {"context_cid": store.put(keys.public_context(), "public context "),
+                  "query_cid": store.put(query, "encrypted query"), "k": k, "key_id": keys.key_id}
+        # Each prepare encrypts anew (CKKS is randomised), so the key names the dispute, not the body.
+        key = idempotency_key or "search-" + default_idempotency_key(body)
+        try:
+            answer = client.request("POST", "/v1/disputes", json={**sealed.body, "precedent_search": search},
+                                    headers={"Idempotency-Key": key}, ok=(202,)).json()
+        except GatewayError as exc:
+            if exc.code in ("idempotency.conflict", "dispute.exists"):
+                raise InputError.one("file", f"dispute {dispute.id} was already submitted (each prepare encrypts "
+                                             f"anew); follow it with `dalrn status {dispute.id}`") from None
+            raise
+    say(f"dispute {answer['dispute_id']}: {answer['status']}; answer its search with "
+        f"`dalrn tenant respond {answer['dispute_id']}` once it is awaiting_tenant")
+    return {**answer, "precedent_search": search}
+
+
+def _own_keys(tenant: str, key_id: str) -> None:
+    """Refuse before decrypting when this side does not hold the key the scores are under."""
+    path = tenant_key_path(tenant)
+    if not path.exists():
+        raise InputError.one("keys", f"no CKKS key of tenant {tenant} at {path}: respond from the machine and "
+                                     "tenant folder that prepared the dispute")
+    keys = TenantKeys.load(path)
+    if keys.key_id != key_id:
+        raise InputError.one("keys", f"the scores are under key {key_id[:16]}, {path} holds key "
+                                     f"{keys.key_id[:16]} (rotated since the dispute was prepared?)")
+    if not keys.is_active():
+        raise InputError.one("keys", f"key {key_id[:16]} has expired: prepare the dispute again")
+
+
+def respond(dispute_id: str, *, api: str | None, say=print) -> list[dict]:
+    """Answer the paused search of dispute `dispute_id`: decrypt its scores here, reveal the top k."""
+    try:
+        _DISPUTE_ID.validate_python(dispute_id)
+    except ValidationError:
+        raise InputError.one("dispute_id", "must be a dispute id (letters, digits, '.', '_', '-'; at most 64)") from None
+    with GatewayClient(api_url(api), api_key_from_env()) as client:
+        tenant = client.tenant
+        search = client.get_json(f"/v1/disputes/{dispute_id}/search")
+        _own_keys(tenant, search["key_id"])
+        say(f"tenant {tenant}: decrypting {search['documents']} encrypted scores locally")
+        chosen = reveal_precedents(tenant, search["score_cids"], search["precedent_ids"],
+                                   GatewayContent(client, progress=_bars), search["k"])
+        client.request("POST", f"/v1/disputes/{dispute_id}/reveal", json={"precedents": chosen}, ok=(202,))
+    say(f"dispute {dispute_id}: revealed the top {len(chosen)} precedents; the run goes on")
+    return chosen
 
 
 def latest_search(dispute_id: str, store: ContentStore) -> tuple[list[str], str]:
@@ -47,27 +134,3 @@ async def reveal_to_run(run_id: UUID, dispute_id: str, tenant: str, k: int, say=
     say(f"tenant: decrypted {len(index)} scores locally, revealing top {len(chosen)}")
     await resume_flow_run(run_id, run_input={"precedents": chosen})
     return chosen
-
-
-async def respond(run_id: str, say=print) -> list[dict]:
-    """Answer the paused dispute-resolution run `run_id` as its tenant."""
-    from prefect.client.orchestration import get_client
-
-    try:
-        flow_run_id = UUID(run_id)
-    except ValueError:
-        raise InputError.one("run_id", "must be a flow run id (a UUID)") from None
-    async with get_client() as client:
-        run = await client.read_flow_run(flow_run_id)
-    if run.state is None or not run.state.is_paused():
-        raise InputError.one("run_id", f"run {run_id} is not paused waiting for its tenant")
-    search = run.parameters.get("precedent_search") or {}
-    dispute = run.parameters.get("dispute") or {}
-    if not search:
-        raise InputError.one("run_id", f"run {run_id} has no precedent_search parameter")
-    chain = chain_key(run.parameters.get("tenant"), dispute["id"])
-    return await reveal_to_run(flow_run_id, chain, search["tenant"], int(search.get("k", 5)), say)
-
-
-def respond_now(run_id: str, say=print) -> list[dict]:
-    return asyncio.run(respond(run_id, say))

@@ -1,7 +1,8 @@
 """The tenant's encrypted precedent search through the gateway, on loopback over a real,
 closed Prefect server: content uploads served only to their tenant, `precedent_search`
 checked strictly, the paused run's encrypted scores handed to its submitter only, the
-reveal checked against the search.
+reveal checked against the search, and the CLI's `tenant prepare` / `tenant respond` doing
+it all with `--api` and a key folder of their own.
 
 The deployment is a stand-in with the dispute flow's parameters and no worker: the test
 plays the server's scoring step itself with the product's own server path
@@ -13,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -296,3 +299,57 @@ def test_the_paused_search_goes_to_its_submitter_only(gw, tenant_keys, index):
     assert _run_state(gw, "acme", "search-001") != "PAUSED"
     gone = call(gw, "acme", "GET", "/v1/disputes/search-001/search")
     assert gone.status_code == 409 and code(gone) == "dispute.not_awaiting_tenant"
+
+
+def _dalrn(*args: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dalrn_cli.main", *args], env=env, capture_output=True,
+                          text=True, timeout=300, check=False)
+
+
+def test_the_cli_prepares_and_responds_through_the_gateway_only(gw, index, tmp_path):
+    from dalrn_core.search.tenant_query import query_vector
+
+    issued = gw["keys"]["globex"]
+    machine = tmp_path / "globex-machine"  # the tenant's own data, key and tenant folders
+    env = {**os.environ, "DALRN_HOME": str(machine / "home"), "DALRN_KEYS_DIR": str(machine / "keys"),
+           "DALRN_TENANT_HOME": str(machine / "tenant"), "DALRN_API_KEY": f"{issued['key_id']}:{issued['api_key']}"}
+    env.pop("PREFECT_API_URL", None)
+    env.pop("PREFECT_API_AUTH_STRING", None)
+    dispute = {**DISPUTE, "id": "cli-search-001"}
+    path = tmp_path / "dispute.json"
+    path.write_text(json.dumps(dispute))
+
+    missing_api = _dalrn("tenant", "prepare", str(path), env={**env, "DALRN_API_URL": ""})
+    assert missing_api.returncode == 2 and "--api" in missing_api.stderr and "Traceback" not in missing_api.stderr
+    foreign = tmp_path / "foreign.json"
+    foreign.write_text(json.dumps({**dispute, "tenant": "acme"}))
+    mismatch = _dalrn("tenant", "prepare", str(foreign), "--api", gw["url"], env=env)
+    assert mismatch.returncode == 2 and "tenant" in mismatch.stderr and "Traceback" not in mismatch.stderr
+
+    prepared = _dalrn("tenant", "prepare", str(path), "--api", gw["url"], "--k", "3", env=env)
+    assert prepared.returncode == 0, prepared.stderr
+    assert prepared.stdout.strip().splitlines()[-1] == "cli-search-001"
+    again = _dalrn("tenant", "prepare", str(path), "--api", gw["url"], "--k", "3", env=env)
+    assert again.returncode == 2 and "already submitted" in again.stderr
+
+    not_yet = _dalrn("tenant", "respond", "cli-search-001", "--api", gw["url"], env=env)
+    assert not_yet.returncode == 2 and "dispute.not_awaiting_tenant" in not_yet.stderr
+    _score_and_pause(gw, "globex", "cli-search-001", index)
+    answered = _dalrn("tenant", "respond", "cli-search-001", "--api", gw["url"], "--json", env=env)
+    assert answered.returncode == 0, answered.stderr
+    revealed = json.loads(answered.stdout)["precedents"]
+    # The tenant revealed the true top 3 of its own query (computed here, in the clear, as reference).
+    query = query_vector([d["text"] for d in dispute["evidence"]]).astype(np.float64)
+    reference = index.vectors.astype(np.float64) @ query
+    assert len(revealed) == 3
+    for hit in revealed:
+        assert abs(hit["score"] - reference[index.ids.index(hit["precedent_id"])]) < 1e-3
+    assert min(h["score"] for h in revealed) >= np.sort(reference)[-3] - 2e-3
+    assert _run_state(gw, "globex", "cli-search-001") != "PAUSED"
+    twice = _dalrn("tenant", "respond", "cli-search-001", "--api", gw["url"], env=env)
+    assert twice.returncode == 2 and "dispute.not_awaiting_tenant" in twice.stderr
+
+    # The tenant's secret key lives only on the tenant's side, never in the server's folders.
+    assert [p.name for p in machine.rglob("tenant-*.ckks")] == ["tenant-globex.ckks"]
+    for server_folder in (os.environ["DALRN_HOME"], os.environ["DALRN_KEYS_DIR"]):
+        assert not list(Path(server_folder).rglob("tenant-globex.ckks"))
