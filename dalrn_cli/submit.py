@@ -38,12 +38,36 @@ def default_idempotency_key(dispute: dict) -> str:
 
 
 def submit(path: str, *, api: str | None, idempotency_key: str | None = None) -> dict:
-    """Send the dispute in `path` to the gateway; returns its 202 answer."""
+    """Send the dispute in `path` to the gateway; returns its 202 answer.
+
+    A joint filing's opening (the shared structure and your `side`, as `dalrn split` writes
+    it) is sent with the side salted here and the salt kept in your tenant home. Evidence
+    the file marks confidential is encrypted here first and sent only as ciphertext
+    (`tenant_sdk`).
+    """
+    from dalrn_cli.api_client import GatewayError
+    from dalrn_cli.tenant_sdk import has_confidential, seal_for_gateway
+
     dispute = read_json_object(path, "a dispute")
+    confidential = has_confidential(dispute)
     key = idempotency_key or default_idempotency_key(dispute)
     with GatewayClient(api_url(api), api_key_from_env()) as client:
-        return client.request("POST", "/v1/disputes", json=dispute, headers={"Idempotency-Key": key},
-                              ok=(200, 201, 202)).json()
+        if confidential:
+            dispute = seal_for_gateway(dispute, client).body
+        if "side" in dispute:
+            from dalrn_cli.sides import salted_opening
+
+            dispute = salted_opening(dispute)
+        if not confidential and idempotency_key is None:
+            key = default_idempotency_key(dispute)
+        try:
+            return client.request("POST", "/v1/disputes", json=dispute, headers={"Idempotency-Key": key},
+                                  ok=(200, 201, 202)).json()
+        except GatewayError as exc:
+            if confidential and exc.code in ("idempotency.conflict", "dispute.exists"):  # each sealing encrypts anew
+                raise InputError.one("file", f"dispute {dispute.get('id')} was already submitted; follow it with "
+                                             f"`dalrn status {dispute.get('id')}`") from None
+            raise
 
 
 def status(dispute_id: str, *, api: str | None, wait: bool = False, timeout_s: float = 900.0,

@@ -16,6 +16,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from gateway import errors
 from gateway.db import open_database
+from gateway.joint import reconcile_forever
 from gateway.middleware import Guard
 from gateway.settings import Settings
 
@@ -42,7 +43,10 @@ def create_app(settings: Settings | None = None, runs=None, *, warm_up: bool = T
     async def lifespan(app: FastAPI):
         if warm_up:
             task = asyncio.create_task(asyncio.to_thread(_warm_up))
+        # Joint disputes past their deadline end even when no one reads them (at start-up, then periodically).
+        reconciling = asyncio.create_task(reconcile_forever(sessions, runs, settings.join_reconcile_s))
         yield
+        reconciling.cancel()
         if warm_up and not task.done():
             task.cancel()
         engine.dispose()
@@ -56,15 +60,17 @@ def create_app(settings: Settings | None = None, runs=None, *, warm_up: bool = T
         audit,
         content,
         disputes,
+        evidence,
         health,
+        joins,
         ops,
         proofs,
         tokens,
         wellknown,
     )
 
-    for router in (tokens.router, wellknown.router, disputes.router, content.router, ops.router, admin.router,
-                   audit.router):
+    for router in (tokens.router, wellknown.router, disputes.router, joins.router, evidence.router, content.router,
+                   ops.router, admin.router, audit.router):
         app.include_router(router)
     app.include_router(health.router)
     app.include_router(proofs.router)

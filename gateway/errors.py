@@ -62,8 +62,12 @@ def responses(*statuses: int) -> dict:
     return {s: {"model": ErrorBody, "description": _DEFAULT_CODES.get(s, "error")} for s in statuses}
 
 
+# Tags of a request body that takes one of several shapes (`POST /v1/disputes`): not a field.
+BODY_SHAPES = ("whole dispute", "joint opening")
+
+
 def _field_of(loc: tuple) -> str | None:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form", *BODY_SHAPES)]
     return ".".join(parts) or None
 
 

@@ -171,13 +171,22 @@ class DisputeRuns:
         return self._deployment_id
 
     async def start(self, *, tenant: str, dispute: dict, idempotency_key: str,
-                    precedent_search: dict | None = None) -> str:
-        """Start (or find, for a key already used) the run of `dispute`; returns its flow run id."""
+                    precedent_search: dict | None = None, sides: dict[str, str] | None = None,
+                    absent_parties: list[str] | None = None) -> str:
+        """Start (or find, for a key already used) the run of `dispute`; returns its flow run id.
+
+        A joint dispute's `dispute` is its shared structure and `sides` its parties' sealed
+        sides by CID; `absent_parties` names those that did not join by the deadline.
+        """
         async with self._client() as client:
             deployment = await self._deployment(client)
             parameters = {"dispute": dispute, **({"tenant": tenant} if self._takes_tenant else {})}
             if precedent_search is not None:
                 parameters["precedent_search"] = precedent_search
+            if sides is not None:
+                parameters["sides"] = sides
+            if absent_parties:
+                parameters["absent_parties"] = absent_parties
             run = await client.create_flow_run_from_deployment(
                 deployment,
                 parameters=parameters,

@@ -32,5 +32,7 @@ class Settings(BaseSettings):
     # or seconds past the head queued last (`dalrn audit anchor` queues it at once).
     audit_anchor_every_entries: int = Field(default=100, ge=1)
     audit_anchor_every_s: float = Field(default=60.0, gt=0)
+    # How often joint disputes past their deadline are ended (and failed run starts retried).
+    join_reconcile_s: float = Field(default=30.0, ge=1.0)
     key_ttl_days: int = Field(default=365, ge=1)
     rotate_overlap_h: float = Field(default=24.0, ge=0)

@@ -6,7 +6,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -76,6 +85,23 @@ class IdempotencyRecord(Base):
     body_hash: Mapped[str] = mapped_column(String(64))
     dispute_row: Mapped[int] = mapped_column(ForeignKey("disputes.id"))
     created_at: Mapped[datetime]
+
+
+class PartySideRow(Base):
+    """One party's side of a joint dispute, sealed at rest (AES-GCM under the server's sealing
+    key, bound to the dispute's tenant, id and the party); only its commitment is in clear."""
+
+    __tablename__ = "party_sides"
+    __table_args__ = (UniqueConstraint("dispute_row", "party"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dispute_row: Mapped[int] = mapped_column(ForeignKey("disputes.id"), index=True)
+    party: Mapped[str] = mapped_column(String(64))
+    tenant: Mapped[str] = mapped_column(ForeignKey("tenants.name"), index=True)  # who filed it
+    commitment: Mapped[str] = mapped_column(String(64))
+    side_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the side's canonical JSON: a repeat is the same
+    evidence_ids: Mapped[list] = mapped_column(JSON)  # ids are public (the memo lists them); texts are sealed
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    joined_at: Mapped[datetime]
 
 
 class ContentGrant(Base):

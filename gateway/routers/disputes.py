@@ -21,7 +21,7 @@ from typing import Annotated
 
 import rfc8785
 from fastapi import APIRouter, Depends, Header, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -31,12 +31,12 @@ from dalrn_core.errors import InputError, IntegrityError
 from dalrn_core.evidence.cid import parse_cid
 from dalrn_core.search import wire
 from dalrn_core.search.ckks_keys import key_id_of
-from gateway import scopes, visibility
+from gateway import joint, scopes, visibility
 from gateway.db.models import DisputeRow, IdempotencyRecord
 from gateway.deps import DB, Principal, Runs, record, require
 from gateway.errors import ApiError, api_error, responses
 from gateway.identity import aware, now
-from gateway.routers import content
+from gateway.routers import content, evidence
 from gateway.runs import RUN_SERVICE_ERRORS, RunNotFound, RunNotPaused
 
 log = logging.getLogger("dalrn.gateway")
@@ -63,6 +63,16 @@ class DisputeIn(Dispute):
 
     tenant: Identifier | None = None
     precedent_search: PrecedentSearchIn | None = None
+
+
+def _shape(body: object) -> str:
+    """A joint filing's opening carries the opener's `side`; a whole dispute carries none."""
+    has_side = "side" in body if isinstance(body, dict) else hasattr(body, "side")
+    return "joint opening" if has_side else "whole dispute"
+
+
+Submission = Annotated[Annotated[DisputeIn, Tag("whole dispute")] | Annotated[joint.OpeningIn, Tag("joint opening")],
+                       Discriminator(_shape)]
 
 
 class Accepted(BaseModel):
@@ -212,14 +222,18 @@ async def _start(db: Session, runs, row: DisputeRow, key: str) -> None:
 
 @router.post("", status_code=202, response_model=Accepted, responses=responses(401, 403, 409, 413, 422, 429, 503),
              summary="Submit a dispute (optionally with your encrypted precedent search)")
-async def submit(body: DisputeIn, principal: Annotated[Principal, Depends(require(scopes.DISPUTES_WRITE))],
+async def submit(body: Submission, principal: Annotated[Principal, Depends(require(scopes.DISPUTES_WRITE))],
                  db: DB, runs: Runs,
                  idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None) -> Accepted:
-    data = body.model_dump(mode="json", exclude_none=True, exclude={"precedent_search"})
-    if data.get("tenant", principal.tenant) != principal.tenant:
+    if body.tenant not in (None, principal.tenant):
         raise api_error(403, "dispute.tenant_mismatch", "tenant must be your own tenant or left out", "tenant")
+    if isinstance(body, joint.OpeningIn):
+        return await _open_joint(body, principal, db, idempotency_key)
+    data = body.model_dump(mode="json", exclude_none=True, exclude={"precedent_search"})
     data["tenant"] = principal.tenant
-    parse_dispute(data)  # the rules beyond the schema (deadline not passed)
+    parsed = parse_dispute(data)  # the rules beyond the schema (deadline not passed)
+    joint.refuse_whole_joint(parsed)
+    await asyncio.to_thread(evidence.check_confidential, db, principal, parsed)
     search, public_context = None, b""
     if body.precedent_search is not None:
         search, public_context = await asyncio.to_thread(_checked_search, db, principal, body.precedent_search)
@@ -244,7 +258,7 @@ async def submit(body: DisputeIn, principal: Annotated[Principal, Depends(requir
         record(db, principal, "dispute.submit", resource, "dispute.exists")
         raise api_error(409, "dispute.exists", f"you already submitted a dispute {body.id}", "id")
     at = now()
-    row = DisputeRow(tenant=principal.tenant, dispute_id=body.id, parties=[p.id for p in body.parties], body=data,
+    row = DisputeRow(tenant=principal.tenant, dispute_id=body.id, parties=joint.party_tenants(body), body=data,
                      body_hash=digest, flow_run_id=None, status="queued", result=None, submitted_at=at, updated_at=at,
                      precedent_search=search)
     db.add(row)
@@ -260,6 +274,44 @@ async def submit(body: DisputeIn, principal: Annotated[Principal, Depends(requir
     return Accepted(dispute_id=row.dispute_id, status=row.status, links=_links(row.dispute_id))
 
 
+async def _open_joint(body: joint.OpeningIn, principal: Principal, db: Session,
+                      idempotency_key: str | None) -> Accepted:
+    """Record a joint filing's opening as `awaiting_parties` with the opener's side; no run yet."""
+    data, side = joint.opening(body, principal.tenant)
+    await asyncio.to_thread(evidence.check_confidential_items, db, principal, side.evidence, dispute_id=body.id,
+                            owner=lambda party: principal.tenant, prefix="side.evidence")
+    digest = joint.digest({"opening": data, "side": side.model_dump(mode="json")})
+    resource = f"dispute:{principal.tenant}/{body.id}"
+    links = {**_links(body.id), "join": f"/v1/disputes/{body.id}/join"}
+    if idempotency_key is not None:
+        seen = db.get(IdempotencyRecord, (principal.tenant, idempotency_key))
+        if seen is not None:
+            if seen.body_hash != digest:
+                record(db, principal, "dispute.submit", resource, "idempotency.conflict")
+                raise api_error(409, "idempotency.conflict", "this Idempotency-Key was used with another body",
+                                "Idempotency-Key")
+            row = db.get(DisputeRow, seen.dispute_row)
+            return Accepted(dispute_id=row.dispute_id, status=row.status, links=links)
+    existing = db.scalars(select(DisputeRow).where(DisputeRow.tenant == principal.tenant,
+                                                   DisputeRow.dispute_id == body.id)).first()
+    if existing is not None:
+        record(db, principal, "dispute.submit", resource, "dispute.exists")
+        raise api_error(409, "dispute.exists", f"you already submitted a dispute {body.id}", "id")
+    at = now()
+    row = DisputeRow(tenant=principal.tenant, dispute_id=body.id, parties=joint.party_tenants(body), body=data,
+                     body_hash=digest, flow_run_id=None, status=joint.AWAITING_PARTIES, result=None, submitted_at=at,
+                     updated_at=at)
+    db.add(row)
+    db.flush()
+    db.add(joint.new_side_row(row, side, principal.tenant))
+    if idempotency_key is not None:
+        db.add(IdempotencyRecord(tenant=principal.tenant, key=idempotency_key, body_hash=digest, dispute_row=row.id,
+                                 created_at=at))
+    db.commit()
+    record(db, principal, "dispute.submit", resource, "awaiting_parties")
+    return Accepted(dispute_id=row.dispute_id, status=row.status, links=links)
+
+
 def _register_key(tenant: str, public_context: bytes) -> None:
     """Make the tenant's key the current one the run accepts (this retires its earlier keys)."""
     from dalrn_core.search.rotation import KeyRegistry
@@ -269,6 +321,11 @@ def _register_key(tenant: str, public_context: bytes) -> None:
 
 async def _refresh(db: Session, runs, row: DisputeRow) -> str | None:
     """Bring the row's status up to the run's; the run's message, if any."""
+    if row.status == joint.AWAITING_PARTIES:
+        try:
+            await joint.lapse_if_due(db, runs, row)  # a party missed the deadline: the dispute ends
+        except ApiError:
+            return "the deadline has passed; the run that ends this dispute could not start yet"
     if row.flow_run_id is None or row.status in FINAL:
         return None
     try:
@@ -327,7 +384,10 @@ async def get_memo(dispute_id: Identifier, principal: Annotated[Principal, Depen
         raise api_error(409, "dispute.not_settled", f"dispute {dispute_id} has no memo yet (status {row.status})")
     from blocks.evidence_store import content_store
 
-    text = content_store(None).get(cid).decode("utf-8", errors="replace")
+    if joint.is_joint(db, row) and result.get("memo_cid"):  # each party reads its own values, no one else's
+        text = await asyncio.to_thread(joint.memo_view, db, row, principal.tenant, result["memo_cid"])
+    else:
+        text = content_store(None).get(cid).decode("utf-8", errors="replace")
     record(db, principal, "memo.read", resource, "ok")
     return Memo(dispute_id=row.dispute_id, memo_cid=result.get("memo_cid") or cid,
                 memo_markdown_cid=result.get("memo_markdown_cid"), memo=text)

@@ -49,6 +49,16 @@ def test_role_by_endpoint_matrix(gw):
                     headers={"Content-Type": "application/octet-stream"})
     assert uploaded.status_code == 201
     content = f"/v1/content/{uploaded.json()['cid']}"
+    # A joint filing: globex's tenant files its own side; acme, the opener, filed its own.
+    from dalrn_core.dispute.model import Dispute
+    from dalrn_core.dispute.sides import split_dispute
+
+    both = {**SAMPLE, "id": "matrix-joint-001", "tenant": "acme",
+            "parties": [{**SAMPLE["parties"][0], "tenant": "acme"}, {**SAMPLE["parties"][1], "tenant": "globex"}]}
+    shared, sides = split_dispute(Dispute.model_validate(both))
+    opening = {**shared.model_dump(mode="json", exclude_none=True), "side": sides["acme"].model_dump(mode="json")}
+    assert call(gw, "acme", "POST", "/v1/disputes", json=opening).status_code == 202
+    j = "/v1/disputes/matrix-joint-001"
     # endpoint -> expected status per role (403: the role lacks the scope)
     matrix = {
         ("POST", "/v1/disputes", "new"): {"party": 202, "auditor": 403, "operator": 403, "admin": 403},
@@ -58,6 +68,8 @@ def test_role_by_endpoint_matrix(gw):
         ("GET", d + "/receipts", None): {"party": 200, "auditor": 200, "operator": 403, "admin": 403},
         ("GET", d + "/search", None): {"party": 409, "auditor": 403, "operator": 403, "admin": 403},
         ("POST", d + "/reveal", "reveal"): {"party": 409, "auditor": 403, "operator": 403, "admin": 403},
+        ("GET", j + "/join", None): {"party": 200, "auditor": 403, "operator": 403, "admin": 403},
+        ("POST", j + "/join", "side"): {"party": 202, "auditor": 403, "operator": 403, "admin": 403},
         ("POST", "/v1/content", "content"): {"party": 201, "auditor": 403, "operator": 403, "admin": 403},
         ("GET", content, None): {"party": 200, "auditor": 403, "operator": 403, "admin": 403},
         ("GET", "/v1/ops/runs", None): {"party": 403, "auditor": 403, "operator": 200, "admin": 403},
@@ -70,7 +82,8 @@ def test_role_by_endpoint_matrix(gw):
     for (method, path, body) in matrix:
         for role, who in roles.items():
             payload = {"new": {**DISPUTE, "id": f"matrix-new-{role}"}, "reveal": {"precedents": []},
-                       "tenant": {"name": f"made-by-{role}"}, "content": None, None: None}[body]
+                       "tenant": {"name": f"made-by-{role}"}, "content": None,
+                       "side": sides["acme"].model_dump(mode="json"), None: None}[body]
             if body == "content":
                 answer = call(gw, who, method, path, content=f"uploaded by {role}".encode(),
                               headers={"Content-Type": "application/octet-stream"})
