@@ -21,8 +21,9 @@ from uuid import UUID
 from pydantic import TypeAdapter, ValidationError
 
 from dalrn_cli.api_client import GatewayClient, GatewayContent, GatewayError, api_key_from_env
+from dalrn_cli.json_input import read_json_object
 from dalrn_cli.progress import ProgressBar
-from dalrn_cli.submit import _read_dispute, api_url, default_idempotency_key
+from dalrn_cli.submit import api_url, default_idempotency_key
 from dalrn_cli.tenant_sdk import precheck, seal_through_gateway
 from dalrn_core.dispute.model import Identifier
 from dalrn_core.errors import InputError
@@ -52,7 +53,7 @@ def prepare(path: str, *, api: str | None, k: int = 5, idempotency_key: str | No
     """
     if not 1 <= k <= 50:
         raise InputError.one("k", "must be between 1 and 50")
-    body = _read_dispute(path)
+    body = read_json_object(path, "a dispute")
     with GatewayClient(api_url(api), api_key_from_env()) as client:
         tenant = client.tenant
         if body.get("tenant", tenant) != tenant:
