@@ -122,7 +122,12 @@ def deploy_anchor_contract(w3: Web3, account: LocalAccount, submit: Submit) -> s
 
 
 class AnchorClient:
-    """Anchors roots and checks inclusion proofs against one deployed AnchorReceipts."""
+    """Anchors roots and checks inclusion proofs against one deployed AnchorReceipts.
+
+    `finality_depth` is how many blocks on top of an anchor make it final: re-checks for
+    reorgs stop there.
+    """
+
 
     def __init__(self, w3: Web3, account: LocalAccount, submit: Submit, address: str) -> None:
         self.w3 = w3
@@ -130,10 +135,22 @@ class AnchorClient:
         self.submit = submit
         self.address = to_checksum_address(address)
         self.contract = w3.eth.contract(address=self.address, abi=artifact()["abi"])
+        self.finality_depth = 64
 
-    def _send(self, tx: TxFields) -> TxReceipt:
-        """Sign and submit `tx`; returns its successful receipt (production overrides this)."""
+    def _send(self, tx: TxFields, root: bytes | None = None) -> TxReceipt:
+        """Sign and submit `tx` (anchoring `root`, if given); returns its successful receipt.
+
+        The embedded chain applies and journals a transaction in one step under its lock, so
+        nothing is ever in flight here; production overrides this with a durable intent.
+        """
         return _transact(self.w3, self.account, self.submit, tx)
+
+    def broadcast_pending(self, root: bytes) -> bool:
+        """Whether an anchoring of `root` was broadcast from here and may still be mined."""
+        return False
+
+    def settle(self, root: bytes) -> None:
+        """Forget what was kept in flight for `root`, once its anchor is recorded."""
 
     def anchor_root(
         self,
@@ -147,7 +164,7 @@ class AnchorClient:
         data = self.contract.encode_abi(
             "anchorRoot", args=[root, leaf_count, manifest_uri, model_hash, fl_round]
         )
-        receipt = self._send({"to": self.address, "data": data, "value": 0})
+        receipt = self._send({"to": self.address, "data": data, "value": 0}, root)
         event = self.contract.events.RootAnchored().process_receipt(receipt)[0]
         return AnchorResult(
             root="0x" + root.hex(),
@@ -161,8 +178,43 @@ class AnchorClient:
         )
 
     def is_anchored(self, root: bytes) -> bool:
+        """Whether the contract holds `root`; raises (never guesses) when the node cannot say."""
         anchored: bool = self.contract.functions.isAnchored(root).call({"from": self.account.address})
         return anchored
+
+    def already_anchored(self, root: bytes) -> bool:
+        """Whether a batch root (one only this data folder anchors) is on chain already; on
+        one chain that is `is_anchored` (the fallback policy refines it)."""
+        return self.is_anchored(root)
+
+    def locate(self, root: bytes) -> AnchorResult | None:
+        """Where `root` was anchored (transaction, block, batch id), read from the chain: the
+        contract's record gives the block, its RootAnchored event there the transaction.
+
+        None if the contract does not hold the root. An anchoring whose result a crash lost
+        is found again this way, so its record keeps the transaction and block hash that the
+        reorg re-check needs.
+        """
+        if not self.is_anchored(root):
+            return None
+        stored, _model_hash = self.contract.functions.anchorOf(root).call({"from": self.account.address})
+        block_number = int(stored[1])
+        events = list(self.contract.events.RootAnchored().get_logs(
+            argument_filters={"root": root}, from_block=block_number, to_block=block_number))
+        if not events:
+            return None  # the node prunes logs: the root is held, its transaction cannot be named
+        event = events[0]
+        receipt = self.w3.eth.get_transaction_receipt(event["transactionHash"])
+        return AnchorResult(
+            root="0x" + root.hex(),
+            tx_hash="0x" + bytes(event["transactionHash"]).hex(),
+            block_number=int(event["blockNumber"]),
+            gas_used=int(receipt["gasUsed"]),
+            batch_id=int(event["args"]["batchId"]),
+            chain_id=self.w3.eth.chain_id,
+            contract=self.address,
+            block_hash="0x" + bytes(event["blockHash"]).hex(),
+        )
 
     def verify_receipt(self, leaf: bytes, proof: list[bytes], root: bytes) -> bool:
         """The contract's own check of an inclusion proof against an anchored root."""

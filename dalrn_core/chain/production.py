@@ -1,17 +1,23 @@
 """AnchorReceipts on a real network through JSON-RPC: configuration, client, reorg repair.
 
 `ChainConfig` describes one network (name, chain id, RPC URL, contract, confirmations, fee
-caps); `dalrn_core/chain/networks/*.json` ship Sepolia and Polygon Amoy. `RpcAnchorClient`
-is an `AnchorClient` whose transactions go through `TxSender` over a retrying, pooled
-HTTP transport. `ensure_anchored` re-checks an anchor after the fact: if a reorg dropped
-its transaction and the contract no longer knows the root, the root is anchored again.
+caps, finality depth); `dalrn_core/chain/networks/*.json` ship Sepolia and Polygon Amoy.
+`RpcAnchorClient` is an `AnchorClient` whose transactions go through `TxSender` over a
+retrying, pooled HTTP transport, each anchoring with a durable intent
+(`data/chain/intents/<chain id>-<contract>/<root>.json`) that a restarted process resumes
+instead of sending a second `anchorRoot`. `ensure_anchored` re-checks an anchor after the
+fact: if a reorg dropped its transaction and the contract no longer knows the root, the
+root is anchored again.
+
+The RPC URL of a hosted node usually embeds an API key: it is left out of the config's
+repr, and messages name the node by its redacted URL.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +29,12 @@ from web3.types import TxReceipt
 from dalrn_core.chain.anchor import ZERO32, AnchorClient, AnchorResult, TxFields, anchorer_account
 from dalrn_core.chain.contract import artifact
 from dalrn_core.chain.fees import FeeCaps
+from dalrn_core.chain.intents import IntentFile
 from dalrn_core.chain.rpc import RetryPolicy, rpc_web3
 from dalrn_core.chain.sender import SentTransaction, TxSender, still_included
+from dalrn_core.config import sub_dir
 from dalrn_core.errors import InputError, IntegrityError
+from dalrn_core.redact import redact_url
 
 NETWORKS = Path(__file__).resolve().parent / "networks"
 
@@ -36,7 +45,7 @@ class ChainConfig:
 
     name: str
     chain_id: int
-    rpc_url: str
+    rpc_url: str = field(repr=False)
     contract_address: str | None = None
     confirmations: int = 3
     max_fee_gwei: float = 100.0
@@ -47,6 +56,7 @@ class ChainConfig:
     timeout_s: float = 900.0
     rpc_timeout_s: float = 10.0
     rpc_attempts: int = 6
+    finality_depth: int = 64  # blocks on top of an anchor after which no reorg is expected
 
     @property
     def caps(self) -> FeeCaps:
@@ -91,21 +101,40 @@ class RpcAnchorClient(AnchorClient):
                                stuck_after_s=config.stuck_after_s, poll_s=config.poll_s,
                                timeout_s=config.timeout_s)
         self.last_sent: SentTransaction | None = None
+        self.finality_depth = config.finality_depth
+        self._chain_checked = False
+
+    def _intent(self, root: bytes) -> IntentFile:
+        folder = sub_dir("chain", "intents", f"{self.config.chain_id}-{self.address.lower()}")
+        return IntentFile(folder / f"0x{root.hex()}.json")
+
+    def broadcast_pending(self, root: bytes) -> bool:
+        return self._intent(root).exists()
+
+    def settle(self, root: bytes) -> None:
+        self._intent(root).remove()
+
+    def is_anchored(self, root: bytes) -> bool:
+        self.check_chain_id()
+        return super().is_anchored(root)
 
     @staticmethod
     def _no_raw_submit(raw: bytes) -> TxReceipt:
         raise NotImplementedError("RpcAnchorClient sends through its TxSender")
 
     def check_chain_id(self) -> None:
-        """Refuse a node that serves another chain than the configured one."""
+        """Refuse a node that serves another chain than the configured one (asked once)."""
+        if self._chain_checked:
+            return
         actual = self.w3.eth.chain_id
         if actual != self.config.chain_id:
-            raise IntegrityError(f"chain {self.config.name}: node at {self.config.rpc_url} serves chain id "
-                                 f"{actual}, configured {self.config.chain_id}")
+            raise IntegrityError(f"chain {self.config.name}: node at {redact_url(self.config.rpc_url)} serves "
+                                 f"chain id {actual}, configured {self.config.chain_id}")
+        self._chain_checked = True
 
-    def _send(self, tx: TxFields) -> TxReceipt:
+    def _send(self, tx: TxFields, root: bytes | None = None) -> TxReceipt:
         self.check_chain_id()
-        sent = self.sender.send(tx)
+        sent = self.sender.send(tx, intent=self._intent(root) if root is not None else None)
         self.last_sent = sent
         return sent.receipt
 
@@ -133,8 +162,10 @@ def ensure_anchored(client: AnchorClient, result: AnchorResult, leaf_count: int,
     """Return `result` if its transaction is still canonical, else repair the anchor.
 
     A reorg can drop the block that anchored a root. Then, if the contract no longer holds
-    the root, it is anchored again (a new transaction); if it does (the transaction was
-    re-mined in another block), the new location is looked up from the receipt.
+    the root, it is anchored again: an RPC client still holding the anchoring's intent
+    hands out the same signed transaction (same nonce) again, else a new one is sent; if the
+    contract does hold it (the transaction was re-mined in another block), the new location
+    is looked up from the chain.
     """
     if not result.block_hash:
         raise InputError.one("result.block_hash", "an anchor result without its block hash cannot be re-checked")
@@ -148,8 +179,19 @@ def ensure_anchored(client: AnchorClient, result: AnchorResult, leaf_count: int,
         try:
             receipt = client.w3.eth.get_transaction_receipt(HexStr(result.tx_hash))
         except TransactionNotFound:
-            return result  # the root is held on chain; it was not our transaction that put it there
+            # The root is held, but not by our transaction: record the one that holds it.
+            return client.locate(root) or result
         return replace(result, block_number=receipt["blockNumber"],
                        block_hash="0x" + bytes(receipt["blockHash"]).hex())
+    if _pooled(client, result.tx_hash):
+        return result  # the reorg put our transaction back in the pool: it is mined again, not resent
     return client.anchor_root(root, leaf_count, manifest_uri, model_hash, fl_round)
+
+
+def _pooled(client: AnchorClient, tx_hash: str) -> bool:
+    """Whether the node holds `tx_hash` unmined in its pool."""
+    try:
+        return client.w3.eth.get_transaction(HexStr(tx_hash))["blockNumber"] is None
+    except TransactionNotFound:
+        return False
 

@@ -3,9 +3,12 @@ pending for the scheduled batch.
 
 A chain's head leaf is queued first, so whatever happens next it is in the next batch. The
 anchoring itself is tried a few times with growing pauses (a node restarting, a fee spike);
-when every try failed the chain stays `anchor_pending` and the outcome says why: the
-`anchor_batches` flow takes it in its next time-window batch, so a dispute is resolved
-either way and no leaf is lost.
+when every try failed transiently the chain stays `anchor_pending` and the outcome says why
+(with any RPC URL in the message redacted, since the outcome is signed into a receipt):
+the `anchor_batches` flow takes it in its next time-window batch, so a dispute is resolved
+either way and no leaf is lost. A failure that waiting cannot cure (an unknown chain
+block, a node serving another chain id, a refused key, a reverted transaction) is raised
+at once: the leaf stays queued, and the operator sees the misconfiguration.
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from dalrn_core.chain.anchor import AnchorClient
+from dalrn_core.chain.errors import TRANSIENT_CHAIN_ERRORS
 from dalrn_core.dispute.records import load_record
 from dalrn_core.evidence.store import ContentStore
 from dalrn_core.podp.batch import anchor_pending, queue_leaf
 from dalrn_core.podp.ledger import load_receipts, receipt_cids
 from dalrn_core.podp.receipts import receipt_leaf
+from dalrn_core.redact import redacted_error
 
 RETRY_DELAYS_S = (2.0, 5.0, 15.0)
 
@@ -66,8 +71,9 @@ def anchor_chain(
     """Anchor the batch holding `chain_id`'s current receipt head.
 
     `connect` opens the chain client and is retried with the anchoring, since a node that
-    is down fails there first. After ``len(delays) + 1`` failed tries the outcome is
-    ``anchor_pending`` with the last error; the head stays queued for the next batch.
+    is down fails there first. After ``len(delays) + 1`` transiently failed tries the
+    outcome is ``anchor_pending`` with the last error; the head stays queued for the next
+    batch. Any other failure propagates.
     """
     leaf = receipt_leaf(load_receipts(chain_id, store)[-1])
     queue_leaf(chain_id, leaf, receipt_cids(chain_id)[-1])
@@ -75,10 +81,10 @@ def anchor_chain(
     for attempt in range(1, len(delays) + 2):
         try:
             return _anchor_once(chain_id, "0x" + leaf.hex(), connect(), store, attempt)
-        # Any failure of the node, the fee policy or the contract: the leaf is queued and
+        # The node, its transport or the fee market failed for now: the leaf is queued and
         # the scheduled batch anchors it, so the dispute's resolution must not fail here.
-        except Exception as exc:  # noqa: BLE001
-            error = f"{type(exc).__name__}: {exc}"[:500]
+        except TRANSIENT_CHAIN_ERRORS as exc:
+            error = redacted_error(exc)
         if attempt <= len(delays):
             sleep(delays[attempt - 1])
     return AnchorOutcome(status="anchor_pending", error=error, attempts=len(delays) + 1)

@@ -19,12 +19,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from dalrn_core.atomic import write_json_atomic
 from dalrn_core.chain.anchor import AnchorClient
 from dalrn_core.config import sub_dir
-from dalrn_core.dispute.records import STATUS_ANCHORED, update_record
+from dalrn_core.dispute.records import STATUS_ANCHORED, record_path
+from dalrn_core.durable import remove_durably, write_json_durably
 from dalrn_core.evidence.store import ContentStore
 from dalrn_core.podp.canonical import canonical_bytes
+from dalrn_core.podp.ledger import chain_lock, update_chain_record
 from dalrn_core.podp.merkle import merkle_proof, merkle_root
 
 MANIFEST_VERSION = "dalrn.podp.batch/2"
@@ -56,11 +57,11 @@ def entry_from_disk(written: dict[str, Any]) -> dict[str, Any]:
 
 
 def queue_leaf(chain_id: str, leaf: bytes, receipt_cid: str) -> None:
-    """Mark a receipt chain's head as waiting for the next batch."""
-    write_json_atomic(
-        _pending_dir() / f"{chain_id}.json",
-        {"chain_id": chain_id, "leaf": leaf.hex(), "receipt_cid": receipt_cid},
-    )
+    """Mark a receipt chain's head as waiting for the next batch (durably, under the
+    chain's lock, so a batch finishing an older leaf of the chain never removes it)."""
+    with chain_lock(chain_id):
+        write_json_durably(_pending_dir() / f"{chain_id}.json",
+                           {"chain_id": chain_id, "leaf": leaf.hex(), "receipt_cid": receipt_cid})
 
 
 def pending() -> list[dict[str, Any]]:
@@ -72,21 +73,23 @@ def _inflight_path() -> Path:
 
 
 def _finish(entries: list[dict[str, Any]], anchor: dict[str, Any], manifest_cid: str) -> None:
-    """Write each entry's proof into its record and take it off the pending queue."""
+    """Write each entry's proof into its record and take it off the pending queue, each
+    under its chain's lock (a receipt appended meanwhile is kept, not overwritten)."""
     leaves = [bytes.fromhex(e["leaf"]) for e in entries]
     for index, entry in enumerate(entries):
         proof = ["0x" + p.hex() for p in merkle_proof(leaves, index)]
-        update_record(
-            entry["chain_id"],
-            status=STATUS_ANCHORED,
-            anchor={**anchor, "manifest_cid": manifest_cid, "leaf": "0x" + entry["leaf"],
-                    "leaf_receipt_cid": entry["receipt_cid"], "proof": proof},
-        )
-        path = _pending_dir() / f"{entry['chain_id']}.json"
-        # A chain that grew meanwhile (a dispute resolved again) queued a newer leaf: that
-        # one stays pending.
-        if path.exists() and json.loads(path.read_text())["leaf"] == entry["leaf"]:
-            path.unlink()
+        with chain_lock(entry["chain_id"]):
+            update_chain_record(
+                entry["chain_id"],
+                status=STATUS_ANCHORED,
+                anchor={**anchor, "manifest_cid": manifest_cid, "leaf": "0x" + entry["leaf"],
+                        "leaf_receipt_cid": entry["receipt_cid"], "proof": proof},
+            )
+            path = _pending_dir() / f"{entry['chain_id']}.json"
+            # A chain that grew meanwhile (a dispute resolved again) queued a newer leaf: that
+            # one stays pending.
+            if path.exists() and entry_from_disk(json.loads(path.read_text()))["leaf"] == entry["leaf"]:
+                remove_durably(path)
 
 
 def anchor_pending(client: AnchorClient, store: ContentStore) -> dict[str, Any] | None:
@@ -111,19 +114,35 @@ def anchor_model_batch(client: AnchorClient, store: ContentStore, entry: dict[st
 
     A federated round's root holds the round's model hash and number in the contract's
     own fields, so it is not mixed with the disputes' pending leaves. It goes the same way
-    as theirs: under the batch lock, with a stored manifest and an in-flight record (per
-    chain), so a failed attempt is retried with the same root and a root already on chain
-    is never sent again.
+    as theirs: under the batch lock, with a stored manifest, an in-flight record (per
+    chain) and the chain's own check, so a failed attempt is retried with the same root, a
+    root already on chain is never sent again, and asking again for an anchored head, model
+    and round sends nothing.
     """
     inflight_path = sub_dir("anchor", "inflight-model") / f"{entry['chain_id']}.json"
+    wanted = {"model_hash": model_hash, "fl_round": fl_round}
+    root = "0x" + merkle_root([bytes.fromhex(entry["leaf"])]).hex()
     with _batch_lock():
-        if inflight_path.exists():  # an earlier attempt for this chain: finish that one
+        if inflight_path.exists():  # an earlier attempt for this chain: finish that one first
             recorded = json.loads(inflight_path.read_text())
-            entries = [entry_from_disk(e) for e in recorded["leaves"]]
             model = {"model_hash": recorded["model_hash"], "fl_round": recorded["fl_round"]}
-        else:
-            entries, model = [entry], {"model_hash": model_hash, "fl_round": fl_round}
-        return _anchor_entries(client, store, entries, inflight_path, model)
+            batch = _anchor_entries(client, store, [entry_from_disk(e) for e in recorded["leaves"]],
+                                    inflight_path, model)
+            if batch["root"] == root and model == wanted:
+                return batch
+        anchor = _recorded_anchor(entry["chain_id"])
+        if anchor.get("root") == root and anchor.get("tx_hash") and all(anchor.get(k) == v for k, v in wanted.items()):
+            return {**anchor, "chains": [entry["chain_id"]]}  # asked again: nothing to send
+        return _anchor_entries(client, store, [entry], inflight_path, wanted)
+
+
+def _recorded_anchor(chain_id: str) -> dict[str, Any]:
+    path = record_path(chain_id)
+    record = json.loads(path.read_text()) if path.exists() else {}
+    if record.get("status") != STATUS_ANCHORED:
+        return {}
+    anchor: dict[str, Any] = record.get("anchor") or {}
+    return anchor
 
 
 def _anchor_entries(client: AnchorClient, store: ContentStore, entries: list[dict[str, Any]],
@@ -140,13 +159,19 @@ def _anchor_entries(client: AnchorClient, store: ContentStore, entries: list[dic
         "tree": "openzeppelin-simple-merkle-tree (sorted leaves, sorted pairs, keccak256)",
     }
     manifest_cid = store.put(canonical_bytes(manifest))
-    write_json_atomic(inflight_path, manifest)
-    if client.is_anchored(root):
-        anchor = {"root": "0x" + root.hex(), "tx_hash": None, "note": "root was already anchored"}
+    write_json_durably(inflight_path, manifest)
+    anchor: dict[str, Any]
+    if client.already_anchored(root):
+        # An earlier attempt's transaction was mined (then the process died, or it was
+        # mined late): record where, so the reorg re-check covers it; send nothing.
+        located = client.locate(root)
+        anchor = asdict(located) if located is not None else {"root": "0x" + root.hex(), "tx_hash": None}
+        anchor["note"] = "root was already anchored: found on chain, not sent again"
     else:
         on_chain = (bytes.fromhex(model["model_hash"]), int(model["fl_round"])) if model else ()
         anchor = asdict(client.anchor_root(root, len(leaves), f"ipfs://{manifest_cid}", *on_chain))
     anchor.update(model)
     _finish(entries, anchor, manifest_cid)
-    inflight_path.unlink()
+    remove_durably(inflight_path)
+    client.settle(root)  # recorded: the transaction intent has done its work
     return {**anchor, "manifest_cid": manifest_cid, "chains": [e["chain_id"] for e in entries]}

@@ -2,8 +2,10 @@
 
 A chain is a dispute's, a federated night's or a rewiring run's; `chain_id` names it (for
 a dispute, its id). Appends hold a per-chain file lock, so concurrent steps never fork a
-chain. Resolving the same dispute again continues its chain (the new intake receipt links to the old head): a
-dispute's whole history is one verifiable sequence.
+chain, and every update of a chain's record (its receipts, its anchor) holds the same lock
+and is written durably. Resolving the same dispute again continues its chain (the new
+intake receipt links to the old head): a dispute's whole history is one verifiable
+sequence.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from dalrn_core.config import sub_dir
-from dalrn_core.dispute.records import record_path, update_record
+from dalrn_core.dispute.records import record_path
+from dalrn_core.durable import write_json_durably
 from dalrn_core.evidence.store import ContentStore
 from dalrn_core.podp.canonical import canonical_bytes
 from dalrn_core.podp.receipts import Receipt, ReceiptChain, receipt_cid
@@ -23,7 +26,8 @@ from dalrn_core.podp.signing import ReceiptSigner
 
 
 @contextmanager
-def _chain_lock(chain_id: str) -> Iterator[None]:
+def chain_lock(chain_id: str) -> Iterator[None]:
+    """The lock of one chain's record: every read-modify-write of that record holds it."""
     folder = sub_dir("disputes", chain_id)
     with open(folder / ".lock", "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -31,6 +35,16 @@ def _chain_lock(chain_id: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def update_chain_record(chain_id: str, **fields: Any) -> dict[str, Any]:
+    """Merge `fields` into the chain's record and write it durably; the caller holds
+    `chain_lock(chain_id)`, so no concurrent update is lost."""
+    path = record_path(chain_id)
+    record: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {"dispute_id": chain_id}
+    record.update(fields)
+    write_json_durably(path, record)
+    return record
 
 
 def receipt_cids(chain_id: str) -> list[str]:
@@ -57,10 +71,10 @@ def append_receipt(
     outputs: dict[str, Any] | None = None,
 ) -> str:
     """Sign the next receipt of `chain_id`, store it, record it; returns its CID."""
-    with _chain_lock(chain_id):
+    with chain_lock(chain_id):
         chain = ReceiptChain(chain_id, signer, load_receipts(chain_id, store))
         receipt = chain.add(step, inputs=inputs, params=params, outputs=outputs)
         cid = store.put(canonical_bytes(receipt))
         assert cid == receipt_cid(receipt)
-        update_record(chain_id, receipts=[*receipt_cids(chain_id), cid])
+        update_chain_record(chain_id, receipts=[*receipt_cids(chain_id), cid])
         return cid

@@ -3,7 +3,8 @@ round number, in the contract's own fields, so anyone can check which model a ni
 produced and that its receipts existed then.
 
 The round goes through the batch anchoring path (`batch.anchor_model_batch`: batch lock,
-stored manifest, in-flight record), as a batch of one leaf: the chain's head.
+stored manifest, in-flight record, the chain's own "already anchored" check), as a batch
+of one leaf: the chain's head.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ import re
 from typing import Any
 
 from dalrn_core.chain.anchor import AnchorClient
-from dalrn_core.dispute.records import STATUS_ANCHORED, load_record
+from dalrn_core.dispute.records import load_record
 from dalrn_core.errors import InputError
 from dalrn_core.evidence.store import ContentStore
 from dalrn_core.podp.batch import anchor_model_batch
 from dalrn_core.podp.ledger import load_receipts, receipt_cids
-from dalrn_core.podp.merkle import merkle_root
 from dalrn_core.podp.receipts import receipt_leaf
 
 
@@ -37,12 +37,6 @@ def anchor_model_round(client: AnchorClient, store: ContentStore, chain_id: str,
     if not receipts:
         raise InputError.one("chain_id", f"receipt chain {chain_id!r} has no receipts to anchor")
     leaf = receipt_leaf(receipts[-1])
-    record = load_record(chain_id)
-    anchor = record.get("anchor") or {}
-    if (record.get("status") == STATUS_ANCHORED and anchor.get("tx_hash")
-            and anchor.get("root") == "0x" + merkle_root([leaf]).hex()
-            and (anchor.get("model_hash"), anchor.get("fl_round")) == (model_hash, fl_round)):
-        return anchor
     entry = {"chain_id": chain_id, "leaf": leaf.hex(), "receipt_cid": receipt_cids(chain_id)[-1]}
     anchor_model_batch(client, store, entry, model_hash, fl_round)
     recorded: dict[str, Any] = load_record(chain_id)["anchor"]

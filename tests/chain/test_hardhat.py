@@ -163,8 +163,12 @@ def test_reorg_that_drops_an_anchor_is_repaired(node):
     assert client.is_anchored(root)
     _reorg(hardhat, snapshot, result.tx_hash)
     assert not client.is_anchored(root)
+    before = _count(client)
     repaired = ensure_anchored(client, result, 3, "ipfs://reorg")
-    assert repaired.tx_hash != result.tx_hash and repaired.block_hash != result.block_hash
+    # The anchoring's intent is still held (nothing recorded it yet), so the repair hands out
+    # the very transaction it signed, with its nonce, in a new block: never a second one.
+    assert repaired.tx_hash == result.tx_hash and repaired.block_hash != result.block_hash
+    assert _count(client) == before + 1 and client.last_sent.tx_hashes[0] == result.tx_hash
     assert client.is_anchored(root) and client.verify_receipt(leaves[0], merkle_proof(leaves, 0), root)
     assert ensure_anchored(client, repaired, 3, "ipfs://reorg") == repaired
 

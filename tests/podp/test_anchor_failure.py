@@ -16,6 +16,7 @@ from dalrn_core.errors import IntegrityError
 from dalrn_core.evidence.store import LocalContentStore
 from dalrn_core.podp.batch import anchor_pending, pending, queue_leaf
 from dalrn_core.podp.merkle import merkle_root
+from dalrn_core.podp.reorg import recheck_anchors
 from dalrn_core.podp.verify import verify_dispute
 
 from .conftest import resolve_disputes
@@ -71,9 +72,12 @@ def test_batch_mined_after_its_timeout_is_finished_without_a_second_transaction(
         anchor_pending(_unreachable_chain(), store)
     later = resolve_disputes(1, prefix="next")
     client = open_embedded_anchor()
-    client.anchor_root(root, 3, "ipfs://mined-late")  # the lost transaction was mined after all
+    late = client.anchor_root(root, 3, "ipfs://mined-late")  # the lost transaction was mined after all
     batch = anchor_pending(client, store)
-    assert batch["chains"] == first and batch["tx_hash"] is None and _batches(client) == 1
+    assert batch["chains"] == first and _batches(client) == 1
+    # Found on chain, not sent again: the record names the transaction that was mined.
+    assert (batch["tx_hash"], batch["block_hash"], batch["chain_id"]) == (late.tx_hash, late.block_hash,
+                                                                          late.chain_id)
     for dispute_id in first:
         verify_dispute(dispute_id)
     assert [e["chain_id"] for e in pending()] == later
@@ -97,13 +101,19 @@ def test_root_anchored_before_a_crash_is_not_anchored_again(home):
     client, store = open_embedded_anchor(), LocalContentStore()
     # The transaction went through, then the process died before writing any proof.
     root = merkle_root([bytes.fromhex(e["leaf"]) for e in pending()])
-    client.anchor_root(root, 3, "ipfs://before-crash")
+    sent = client.anchor_root(root, 3, "ipfs://before-crash")
     assert _batches(client) == 1
     batch = anchor_pending(client, store)
-    assert batch["tx_hash"] is None and batch["note"] == "root was already anchored"
+    assert batch["note"] == "root was already anchored: found on chain, not sent again"
+    assert batch["tx_hash"] == sent.tx_hash and batch["block_hash"] == sent.block_hash
+    assert batch["batch_id"] == sent.batch_id and batch["gas_used"] == sent.gas_used
     assert _batches(client) == 1 and pending() == []
     for dispute_id in ids:
         verify_dispute(dispute_id)
+        assert load_record(dispute_id)["anchor"]["tx_hash"] == sent.tx_hash
+    # The reorg re-check covers it like any anchor (the embedded chain is final after one block).
+    assert recheck_anchors(client, store) == []
+    assert all(load_record(d)["anchor"]["final"] for d in ids)
 
 
 def test_a_version_1_queue_entry_is_read_under_chain_id(tmp_path):
@@ -113,3 +123,31 @@ def test_a_version_1_queue_entry_is_read_under_chain_id(tmp_path):
     assert entry_from_disk(legacy) == {"chain_id": "old-1", "leaf": "ab" * 32, "receipt_cid": "bafk-old"}
     current = {"chain_id": "new-1", "leaf": "cd" * 32, "receipt_cid": "bafk-new"}
     assert entry_from_disk(current) is current
+
+
+def test_receipts_appended_while_batches_anchor_are_never_lost(home):
+    import threading
+
+    from dalrn_core.podp.ledger import append_receipt, load_receipts, receipt_cids
+    from dalrn_core.podp.receipts import receipt_leaf
+    from dalrn_core.podp.signing import ReceiptSigner
+
+    (chain_id,) = resolve_disputes(1, prefix="race")
+    store, signer, client = LocalContentStore(), ReceiptSigner.from_key_file(), open_embedded_anchor()
+    appended, done = list(receipt_cids(chain_id)), threading.Event()
+
+    def grow() -> None:
+        for i in range(12):
+            appended.append(append_receipt(chain_id, f"step{i}", store, signer, outputs={"i": i}))
+            queue_leaf(chain_id, receipt_leaf(load_receipts(chain_id, store)[-1]), appended[-1])
+        done.set()
+
+    grower = threading.Thread(target=grow)
+    grower.start()
+    while not done.is_set():
+        anchor_pending(client, store)
+    grower.join()
+    anchor_pending(client, store)
+    assert receipt_cids(chain_id) == appended  # every append survived the batches' record writes
+    assert load_record(chain_id)["anchor"]["leaf_receipt_cid"] == appended[-1] and pending() == []
+    verify_dispute(chain_id)

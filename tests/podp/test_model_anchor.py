@@ -74,6 +74,16 @@ def test_a_failed_attempt_is_finished_with_the_same_root(fl_chain):
     assert client.contract.functions.batchCount().call({"from": client.account.address}) == 1
 
 
+def test_a_round_mined_before_a_crash_is_recorded_with_its_transaction_not_sent_again(fl_chain):
+    client = open_embedded_anchor()
+    leaf = receipt_leaf(load_receipts(CHAIN, fl_chain)[-1])  # a batch of one: the root is the leaf
+    lost = client.anchor_root(leaf, 1, "ipfs://lost", bytes.fromhex(MODEL), 3)  # then the process died
+    sent = _sent(client)
+    anchor = anchor_model_round(client, fl_chain, CHAIN, MODEL, 3)
+    assert (anchor["tx_hash"], anchor["block_hash"]) == (lost.tx_hash, lost.block_hash) and _sent(client) == sent
+    assert any("round 3" in line for line in verify_dispute(CHAIN, client=client))
+
+
 @pytest.mark.parametrize("field, value", [("model_hash", "cd" * 32), ("fl_round", 4)])
 def test_a_tampered_model_or_round_is_caught(fl_chain, field, value):
     client = open_embedded_anchor()
