@@ -14,7 +14,7 @@ COV_MIN := 85
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install demo test test-slow bench serve contracts lint clean
+.PHONY: install servers demo test test-slow bench serve contracts lint clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -26,17 +26,30 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Debian's PostgreSQL 15 and Redis 7, which the tests start on loopback (as an unprivileged
+# user where the server refuses root). Installed only when missing; without root or apt the
+# tests that need them say so and skip.
+SERVER_PACKAGES := $(if $(wildcard /usr/lib/postgresql/15/bin/postgres),,postgresql-15) \
+	$(if $(shell command -v redis-server),,redis-server)
+servers:
+	@if [ -n "$(strip $(SERVER_PACKAGES))" ]; then \
+		if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+			apt-get install -y -q $(SERVER_PACKAGES) >/dev/null || \
+			{ apt-get update -q >/dev/null && apt-get install -y -q $(SERVER_PACKAGES) >/dev/null; }; \
+		else echo "servers: $(SERVER_PACKAGES) missing and not installable here (needs root and apt); their tests skip"; fi; \
+	fi
+
 $(NODE_MODULES): contracts/package.json contracts/package-lock.json
 	cd contracts && npm ci --no-audit --no-fund --silent
 
 demo: install
 	$(VENV)/bin/dalrn demo
 
-test: install $(NODE_MODULES)
+test: install servers $(NODE_MODULES)
 	$(PY) -m pytest -n 2 $(addprefix --cov=,$(PRODUCT)) --cov-report=term-missing:skip-covered \
 		--cov-fail-under=$(COV_MIN) $(PYTEST_ARGS)
 
-test-slow: install $(NODE_MODULES)
+test-slow: install servers $(NODE_MODULES)
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)
 
 bench: install
