@@ -219,3 +219,21 @@ def test_each_party_reads_the_memo_with_only_its_own_values(gw):
         other = GLOBEX_MARKERS if who == "acme" else ACME_MARKERS
         assert not any(m in view for m in other)
         assert "accept credit and cure" in answer.json()["memo"]  # the settlement both read
+
+
+def test_the_reconcile_pass_ends_a_lapsed_dispute_no_one_reads(gw):
+    from gateway.joint import reconcile
+
+    deadline = (datetime.now(UTC) + timedelta(seconds=2)).isoformat().replace("+00:00", "Z")
+    opened, _ = open_joint(gw, joint_dispute("joint-gw-late-002", deadline=deadline))
+    assert opened.status_code == 202
+    asyncio.run(reconcile(gw["app"].state.sessions, gw["app"].state.runs))  # not due yet
+    assert row_of(gw, "joint-gw-late-002").status == "awaiting_parties"
+    time.sleep(2.5)
+    # (The app's own periodic pass may get there first; either way no read was needed.)
+    asyncio.run(reconcile(gw["app"].state.sessions, gw["app"].state.runs))
+    row = row_of(gw, "joint-gw-late-002")
+    assert row.status == "queued" and run_parameters(row.flow_run_id)["absent_parties"] == ["globex"]
+    before = row.flow_run_id
+    asyncio.run(reconcile(gw["app"].state.sessions, gw["app"].state.runs))  # nothing twice
+    assert row_of(gw, "joint-gw-late-002").flow_run_id == before
