@@ -93,3 +93,15 @@ def test_bad_input_exits_2_naming_the_field(args, says, joint_file, tmp_path, te
     done = _dalrn(*[a.format(**paths) for a in args])
     assert done.returncode == 2, done.stderr
     assert says in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_joint_example_splits_into_an_opening_and_globex_side(tmp_path, tenant_home):
+    example = SAMPLE.with_name("supply-contract-joint.json")
+    done = _dalrn("split", str(example), "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    opening = json.loads((tmp_path / "out" / "acme-globex-2026-002.opening.json").read_text())
+    side = json.loads((tmp_path / "out" / "acme-globex-2026-002.globex.side.json").read_text())
+    sent = salted_opening(opening)
+    shared = parse_shared({k: v for k, v in sent.items() if k != "side"})
+    sides = {"acme": PartySide.model_validate(sent["side"]), "globex": salted_side(side, shared.id)}
+    assert assemble(shared, sides) == Dispute.model_validate(json.loads(example.read_text()))
