@@ -24,12 +24,13 @@ import httpx
 from prefect.exceptions import PrefectException
 
 from dalrn_core.dispute.records import STATUS_ANCHORED, chain_key, record_path
+from gateway.status import REJECTED, failed_or_rejected
 
 DEPLOYMENT = "dispute-resolution/dispute-resolution"
 
 QUEUED, RUNNING, AWAITING_TENANT = "queued", "running", "awaiting_tenant"
 RESOLVED, ANCHORED, FAILED = "resolved", "anchored", "failed"
-STATUSES = (QUEUED, RUNNING, AWAITING_TENANT, RESOLVED, ANCHORED, FAILED)
+STATUSES = (QUEUED, RUNNING, AWAITING_TENANT, RESOLVED, ANCHORED, FAILED, REJECTED)
 
 _BY_STATE_TYPE = {
     "SCHEDULED": QUEUED, "PENDING": QUEUED, "RUNNING": RUNNING, "PAUSED": AWAITING_TENANT,
@@ -220,7 +221,10 @@ class DisputeRuns:
         updated = state.timestamp or run.updated or datetime.now(UTC)
         kind = state.type.value
         if kind != "COMPLETED":
-            return RunView(_BY_STATE_TYPE.get(kind, RUNNING), None, updated, state.name, state.message)
+            status = _BY_STATE_TYPE.get(kind, RUNNING)
+            if status == FAILED:  # refused input is `rejected`: resubmitting it cannot succeed
+                status = failed_or_rejected(kind, state.message)
+            return RunView(status, None, updated, state.name, state.message)
         result = await self._result(state)
         chain = chain_id(run.parameters)
         status, merged = settled_status(result, chain)

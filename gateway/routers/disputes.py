@@ -38,6 +38,7 @@ from gateway.errors import ApiError, api_error, responses
 from gateway.identity import aware, now
 from gateway.routers import content, evidence
 from gateway.runs import RUN_SERVICE_ERRORS, RunNotFound, RunNotPaused
+from gateway.status import REJECTED, rejection_of
 
 log = logging.getLogger("dalrn.gateway")
 router = APIRouter(prefix="/v1/disputes", tags=["disputes"])
@@ -336,6 +337,9 @@ async def _refresh(db: Session, runs, row: DisputeRow) -> str | None:
     if view.status != row.status or view.result != row.result:
         row.status, row.result, row.updated_at = view.status, view.result, aware(view.updated_at) or now()
         db.commit()
+    if view.status == REJECTED:
+        rejection = rejection_of("FAILED", view.message)
+        return rejection.message if rejection else view.message
     return view.message if view.status == "failed" else None
 
 
