@@ -36,7 +36,7 @@ class Entry(BaseModel):
 @router.get("", response_model=list[Entry], responses=LIST_RESPONSES,
             summary="Audit entries (an auditor sees its granted tenants' only)")
 def list_entries(principal: AuditReader, db: DB, tenant: Identifier | None = None,
-                 after: Annotated[int, Query(ge=0)] = 0, limit: PageSize = 100):
+                 after: Annotated[int, Query(ge=0, le=2**63 - 1, description="list entries after this seq")] = 0, limit: PageSize = 100):
     if principal.role == "admin":
         tenants = {tenant} if tenant else None
     else:
