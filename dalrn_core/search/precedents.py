@@ -147,6 +147,6 @@ def describe_revealed(revealed: list[RevealedPrecedent], index_cid: str, evidenc
     chosen = [h.precedent_id for h in hits]
     closest = evidence_relevance(
         evidence_ids, evidence_vectors, chosen, index.vectors[[positions[p] for p in chosen]]
-    ) if chosen else {}
+    ) if chosen and evidence_ids else {}  # no readable evidence (all confidential): nothing to compare
     relevance = {evidence_id: [Closeness(**c) for c in near] for evidence_id, near in closest.items()}
     return PrecedentHits(index_cid=index_cid, precedents=hits, relevance=relevance)

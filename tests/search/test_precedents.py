@@ -41,6 +41,13 @@ def test_nothing_revealed_gives_no_hits(small_index):
     assert hits.precedents == [] and hits.relevance == {}
 
 
+def test_no_readable_evidence_gives_hits_without_relevance(small_index):
+    """Every item confidential: the server holds no evidence vector, the revealed hits stand alone."""
+    revealed = [RevealedPrecedent(precedent_id=small_index.ids[2], score=0.5)]
+    hits = describe_revealed(revealed, small_index.cid, [], [], LocalContentStore())
+    assert hits.ids == [small_index.ids[2]] and hits.relevance == {}
+
+
 def test_a_precedent_outside_the_index_is_refused(small_index):
     revealed = [RevealedPrecedent(precedent_id=small_index.ids[0], score=1.0),
                 RevealedPrecedent(precedent_id="no-such#1", score=0.5)]
