@@ -65,11 +65,12 @@ def create_app(settings: Settings | None = None, runs=None, *, warm_up: bool = T
         joins,
         ops,
         proofs,
+        search,
         tokens,
         wellknown,
     )
 
-    for router in (tokens.router, wellknown.router, disputes.router, joins.router, evidence.router, content.router,
+    for router in (tokens.router, wellknown.router, disputes.router, search.router, joins.router, evidence.router, content.router,
                    ops.router, admin.router, audit.router):
         app.include_router(router)
     app.include_router(health.router)

@@ -21,42 +21,26 @@ from typing import Annotated
 
 import rfc8785
 from fastapi import APIRouter, Depends, Header, Query
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Tag
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dalrn_core.dispute.model import Dispute, Identifier
 from dalrn_core.dispute.parse import parse_dispute
-from dalrn_core.errors import InputError, IntegrityError
-from dalrn_core.evidence.cid import parse_cid
-from dalrn_core.search import wire
-from dalrn_core.search.ckks_keys import key_id_of
-from gateway import joint, scopes, visibility
+from gateway import joint, precedent_search, scopes, visibility
 from gateway.db.models import DisputeRow, IdempotencyRecord
 from gateway.deps import DB, Principal, Runs, record, require
 from gateway.errors import ApiError, api_error, responses
 from gateway.identity import aware, now
-from gateway.routers import content, evidence
-from gateway.runs import RUN_SERVICE_ERRORS, RunNotFound, RunNotPaused
+from gateway.precedent_search import PrecedentSearchIn
+from gateway.routers import evidence
+from gateway.runs import RUN_SERVICE_ERRORS, RunNotFound
 from gateway.status import REJECTED, rejection_of
 
 log = logging.getLogger("dalrn.gateway")
 router = APIRouter(prefix="/v1/disputes", tags=["disputes"])
 FINAL = {"anchored", "failed", "rejected"}
 TenantQuery = Annotated[Identifier | None, Query(description="the submitting tenant, when several are visible")]
-
-
-class PrecedentSearchIn(BaseModel):
-    """The tenant's encrypted precedent search, made with its own keys (`dalrn tenant prepare`)."""
-
-    model_config = ConfigDict(extra="forbid")
-    context_cid: str = Field(min_length=10, max_length=128,
-                             description="CID of your CKKS public context (no secret key), from POST /v1/content")
-    query_cid: str = Field(min_length=10, max_length=128,
-                           description="CID of your encrypted query under that context, from POST /v1/content")
-    k: int = Field(default=5, ge=1, le=50, description="how many precedents you will reveal")
-    key_id: str | None = Field(default=None, pattern="^[0-9a-f]{64}$",
-                               description="sha256 of the public context; checked when given")
 
 
 class DisputeIn(Dispute):
@@ -113,85 +97,10 @@ class Memo(BaseModel):
     memo: str
 
 
-class Precedent(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    precedent_id: str = Field(min_length=1, max_length=200)
-    score: float = Field(allow_inf_nan=False)
-
-
-class Reveal(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    precedents: list[Precedent] = Field(max_length=100)
-
-
-class SearchView(BaseModel):
-    """A paused run's encrypted search: what the tenant decrypts and ranks on its side."""
-
-    model_config = ConfigDict(extra="forbid")
-    dispute_id: str
-    status: str
-    key_id: str = Field(description="the CKKS key the scores are under (sha256 of the public context)")
-    k: int = Field(description="how many precedents the run takes from the reveal")
-    index_cid: str = Field(description="the precedent index scored (its CID is its version)")
-    documents: int
-    score_cids: list[str] = Field(description="encrypted score envelopes in index order (GET /v1/content/{cid})")
-    precedent_ids: list[str] = Field(description="the index's precedent ids, in the order of the scores")
-
-
 def _links(dispute_id: str) -> dict[str, str]:
     base = f"/v1/disputes/{dispute_id}"
     return {"self": base, "memo": f"{base}/memo", "receipts": f"{base}/receipts", "search": f"{base}/search",
             "reveal": f"{base}/reveal"}
-
-
-def _search_error(code: str, message: str, field: str) -> ApiError:
-    return api_error(422, f"precedent_search.{code}", f"precedent_search.{field}: {message}",
-                     f"precedent_search.{field}")
-
-
-def _checked_search(db: Session, principal: Principal, search: PrecedentSearchIn) -> tuple[dict, bytes]:
-    """The run's `precedent_search` parameter and the public context it names, after every check.
-
-    Both CIDs must be content this tenant uploaded; the context must be a public CKKS
-    context, the query must be encrypted under it, and its key must not be retired.
-    """
-    from dalrn_core.search.rotation import KeyRegistry
-
-    for field in ("context_cid", "query_cid"):
-        cid = getattr(search, field)
-        try:
-            parse_cid(cid, field=f"precedent_search.{field}")
-        except InputError:
-            raise _search_error("invalid_cid", "is not a CIDv1 (raw, sha2-256)", field) from None
-        if not content.uploaded_by(db, cid, principal.tenant):
-            raise _search_error("unknown_content", f"{cid} is not content you uploaded (POST /v1/content)", field)
-    store = content._store()
-    try:
-        public, query = store.get(search.context_cid), store.get(search.query_cid)
-    except IntegrityError:  # granted at upload, gone or corrupt since: the server's fault, not the tenant's
-        log.error("uploaded content of %s is missing or corrupt in the content store", principal.tenant)
-        raise api_error(503, "content.unavailable", "the uploaded content cannot be read from the store now") \
-            from None
-    problem = content.context_problem(public, public=True)
-    if problem is not None:
-        raise _search_error("invalid_context", problem, "context_cid")
-    key_id = key_id_of(public)
-    if search.key_id is not None and search.key_id != key_id:
-        raise _search_error("key_mismatch", f"is not the public context's key {key_id}", "key_id")
-    try:
-        query_key, _dim, _body = wire.unpack(wire.QUERY, query, field="precedent_search.query_cid")
-    except InputError as exc:
-        raise _search_error("invalid_query", exc.problems[0].rule, "query_cid") from None
-    if query_key != key_id:
-        raise _search_error("key_mismatch", f"the query is under key {query_key[:16]}, the context is {key_id[:16]}",
-                            "query_cid")
-    known = KeyRegistry().records.get(key_id)
-    if known is not None and (known.tenant != principal.tenant or not known.active(now())):
-        raise _search_error("key_retired", "this key is retired or expired: encrypt under your current key",
-                            "context_cid")
-    parameter = {"tenant": principal.tenant, "key_id": key_id, "context_cid": search.context_cid,
-                 "query_cid": search.query_cid, "k": search.k}
-    return parameter, public
 
 
 def _chain(row: DisputeRow) -> str:
@@ -237,7 +146,7 @@ async def submit(body: Submission, principal: Annotated[Principal, Depends(requi
     await asyncio.to_thread(evidence.check_confidential, db, principal, parsed)
     search, public_context = None, b""
     if body.precedent_search is not None:
-        search, public_context = await asyncio.to_thread(_checked_search, db, principal, body.precedent_search)
+        search, public_context = await asyncio.to_thread(precedent_search.checked_search, db, principal, body.precedent_search)
     # Without a search the digest is the dispute's own, as for every dispute submitted before searches.
     digest = hashlib.sha256(rfc8785.dumps(data if search is None else {"dispute": data, "precedent_search": search})
                             ).hexdigest()
@@ -270,7 +179,7 @@ async def submit(body: Submission, principal: Annotated[Principal, Depends(requi
     db.commit()  # durable as queued before the run starts and before we answer
     record(db, principal, "dispute.submit", resource, "accepted")
     if search is not None:
-        _register_key(principal.tenant, public_context)
+        precedent_search.register_key(principal.tenant, public_context)
     await _start(db, runs, row, idempotency_key or f"dispute-{digest}")
     return Accepted(dispute_id=row.dispute_id, status=row.status, links=_links(row.dispute_id))
 
@@ -311,13 +220,6 @@ async def _open_joint(body: joint.OpeningIn, principal: Principal, db: Session,
     db.commit()
     record(db, principal, "dispute.submit", resource, "awaiting_parties")
     return Accepted(dispute_id=row.dispute_id, status=row.status, links=links)
-
-
-def _register_key(tenant: str, public_context: bytes) -> None:
-    """Make the tenant's key the current one the run accepts (this retires its earlier keys)."""
-    from dalrn_core.search.rotation import KeyRegistry
-
-    KeyRegistry().register(tenant, public_context)
 
 
 async def _refresh(db: Session, runs, row: DisputeRow) -> str | None:
@@ -408,85 +310,3 @@ async def get_receipts(dispute_id: Identifier, principal: Annotated[Principal, D
     return Receipts(dispute_id=row.dispute_id, tenant=row.tenant, status=row.status,
                     receipts=list(result.get("receipts") or []), merkle_root=result.get("merkle_root"),
                     tx_hash=result.get("tx_hash"), proof_id=_proof_id(row))
-
-
-def _own(db: Session, principal: Principal, dispute_id: str, tenant: str | None, action: str) -> DisputeRow:
-    """The caller's own dispute: only the submitting tenant holds the search's secret key."""
-    row = visibility.find(db, principal, dispute_id, tenant)
-    if row.tenant != principal.tenant:
-        record(db, principal, action, f"dispute:{row.tenant}/{row.dispute_id}", "not_found")
-        raise visibility.not_found(dispute_id)
-    return row
-
-
-async def _paused_search(db: Session, principal: Principal, runs, row: DisputeRow, action: str):
-    """The run's paused search, or 409 (no search asked, or the run is not waiting for the tenant)."""
-    resource = f"dispute:{row.tenant}/{row.dispute_id}"
-    if not row.precedent_search:
-        record(db, principal, action, resource, "no_precedent_search")
-        raise api_error(409, "dispute.no_precedent_search",
-                        f"dispute {row.dispute_id} was submitted without a precedent_search")
-    if row.flow_run_id is None:
-        record(db, principal, action, resource, "not_awaiting_tenant")
-        raise api_error(409, "dispute.not_awaiting_tenant", f"dispute {row.dispute_id} has not started yet")
-    try:
-        return await runs.search(row.flow_run_id)
-    except (RunNotPaused, RunNotFound) as exc:
-        record(db, principal, action, resource, "not_awaiting_tenant")
-        raise api_error(409, "dispute.not_awaiting_tenant", str(exc)) from None
-    except RUN_SERVICE_ERRORS:
-        log.exception("could not read the search of run %s", row.flow_run_id)
-        raise api_error(503, "runs.unavailable", "the run cannot be read now; retry") from None
-
-
-@router.get("/{dispute_id}/search", response_model=SearchView, responses=responses(401, 403, 404, 409, 422, 429, 503),
-            summary="The encrypted scores a paused run waits for you to decrypt")
-async def get_search(dispute_id: Identifier, principal: Annotated[Principal, Depends(require(scopes.DISPUTES_READ))],
-                     db: DB, runs: Runs, tenant: TenantQuery = None) -> SearchView:
-    row = _own(db, principal, dispute_id, tenant, "search.read")
-    await _refresh(db, runs, row)
-    paused = await _paused_search(db, principal, runs, row, "search.read")
-    for cid in paused.score_cids:  # the submitter may now fetch these ciphertexts
-        content.grant(db, cid, row.tenant, content.SEARCH, 0, dispute_row=row.id)
-    record(db, principal, "search.read", f"dispute:{row.tenant}/{row.dispute_id}/search", "ok")
-    return SearchView(dispute_id=row.dispute_id, status=row.status, key_id=paused.key_id, k=paused.k,
-                      index_cid=paused.index_cid, documents=len(paused.precedent_ids), score_cids=paused.score_cids,
-                      precedent_ids=paused.precedent_ids)
-
-
-def _reveal_refusal(precedents: list[Precedent], paused) -> ApiError | None:
-    """422 `reveal.invalid` naming each rule the reveal breaks for this search (the flow's own rules)."""
-    from dalrn_core.search.index import PrecedentIndex
-    from dalrn_core.search.precedents import RevealedPrecedent, check_revealed
-
-    try:
-        check_revealed([RevealedPrecedent(**p.model_dump()) for p in precedents],
-                       PrecedentIndex.open(paused.index_cid), k=paused.k)
-    except InputError as exc:
-        return api_error(422, "reveal.invalid", "; ".join(str(p) for p in exc.problems), exc.problems[0].field)
-    return None
-
-
-@router.post("/{dispute_id}/reveal", status_code=202, response_model=DisputeView,
-             responses=responses(401, 403, 404, 409, 413, 422, 429, 503), summary="Answer a paused encrypted search")
-async def reveal(dispute_id: Identifier, body: Reveal,
-                 principal: Annotated[Principal, Depends(require(scopes.REVEAL_WRITE))],
-                 db: DB, runs: Runs, tenant: TenantQuery = None) -> DisputeView:
-    row = _own(db, principal, dispute_id, tenant, "reveal.write")
-    resource = f"dispute:{row.tenant}/{row.dispute_id}/reveal"
-    paused = await _paused_search(db, principal, runs, row, "reveal.write")
-    refusal = await asyncio.to_thread(_reveal_refusal, body.precedents, paused)
-    if refusal is not None:
-        record(db, principal, "reveal.write", resource, "invalid")
-        raise refusal
-    try:
-        await runs.reveal(row.flow_run_id, [p.model_dump() for p in body.precedents])
-    except (RunNotPaused, RunNotFound) as exc:
-        record(db, principal, "reveal.write", resource, "not_awaiting_tenant")
-        raise api_error(409, "dispute.not_awaiting_tenant", str(exc)) from None
-    except RUN_SERVICE_ERRORS:
-        log.exception("could not resume run %s", row.flow_run_id)
-        raise api_error(503, "runs.unavailable", "the run cannot be resumed now; retry") from None
-    record(db, principal, "reveal.write", resource, "ok")
-    message = await _refresh(db, runs, row)
-    return _view(row, message)
