@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from dalrn_cli.tenant_sdk import has_confidential, precheck, reader_tenants, seal_dispute, seal_locally
+from dalrn_cli.tenant_sdk import (
+    has_confidential,
+    precheck,
+    reader_tenants,
+    seal_dispute,
+    seal_locally,
+)
 from dalrn_core.dispute.parse import parse_dispute
 from dalrn_core.errors import InputError, IntegrityError
 from dalrn_core.evidence import envelope as env
