@@ -193,7 +193,11 @@ def test_replacement_state_survives_a_restart(node, home, monkeypatch):
             batch=anchor_pending(restarted, LocalContentStore())))
         worker.start()
         deadline = time.monotonic() + 30
-        while len(_recorded_intent().versions) < 2:  # nothing is mined: it replaces the recorded one
+        def replaced() -> bool:  # recorded (before it is broadcast), then on the node
+            versions = _recorded_intent().versions
+            return len(versions) >= 2 and bool(rpc(hardhat.url, "eth_getTransactionByHash", [versions[-1].tx_hash]))
+
+        while not replaced():  # nothing is mined: it replaces the recorded one
             assert time.monotonic() < deadline, "the restarted sender never replaced the stuck transaction"
             time.sleep(0.05)
     finally:
