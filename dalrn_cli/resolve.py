@@ -28,11 +28,11 @@ def load_as_tenant(path: str | Path) -> tuple[Dispute, list[str]]:
     A file with confidential items is checked first as if they were public (every other
     rule), then its confidential texts are sealed into the content store by ciphertext.
     """
-    from dalrn_cli.submit import _read_dispute
+    from dalrn_cli.json_input import read_json_object
     from dalrn_cli.tenant_sdk import has_confidential, precheck, seal_locally
     from dalrn_core.dispute.parse import load_dispute_file, parse_dispute
 
-    body = _read_dispute(str(path))
+    body = read_json_object(path, "a dispute")
     if not has_confidential(body):
         dispute = load_dispute_file(path)
         return dispute, [d.text for d in dispute.evidence if d.text is not None]
