@@ -12,7 +12,7 @@ import os
 
 from prefect.blocks.core import Block
 from prefect.blocks.system import Secret
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from dalrn_core.chain.anchor import AnchorClient, anchorer_account
 from dalrn_core.chain.local import ANCHORER_KEY_FILE, open_embedded_anchor
@@ -30,7 +30,10 @@ class AnchorChain(Block):
     kind: str = Field(default="embedded", pattern="^(embedded|rpc)$")
     network: str | None = Field(default=None, description="shipped network to start from (sepolia, polygon-amoy)")
     chain_id: int | None = Field(default=None, description="expected chain id (checked against the node)")
-    rpc_url: str | None = Field(default=None, description="JSON-RPC endpoint")
+    # Hosted endpoints carry their API key in the URL: a secret, so Prefect stores it encrypted
+    # and shows it masked (its events and API answers included), never in the clear.
+    rpc_url: SecretStr | None = Field(default=None, description="JSON-RPC endpoint (kept secret: it often holds "
+                                                                 "the provider's API key)")
     contract_address: str | None = Field(default=None, description="deployed AnchorReceipts")
     confirmations: int | None = Field(default=None, ge=1)
     max_fee_gwei: float | None = Field(default=None, gt=0)
@@ -40,8 +43,10 @@ class AnchorChain(Block):
 
     def config(self) -> ChainConfig:
         """The ChainConfig of an `rpc` block: the shipped network, overridden by set fields."""
-        fields = {k: getattr(self, k) for k in ("chain_id", "rpc_url", "contract_address", "confirmations",
+        fields = {k: getattr(self, k) for k in ("chain_id", "contract_address", "confirmations",
                                                  "max_fee_gwei", "max_tip_gwei") if getattr(self, k) is not None}
+        if self.rpc_url is not None:
+            fields["rpc_url"] = self.rpc_url.get_secret_value()
         if "name" in self.model_fields_set:
             fields["name"] = self.name
         if self.network:
