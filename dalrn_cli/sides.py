@@ -40,9 +40,15 @@ def _read(path: str | Path, what: str) -> dict[str, Any]:
 
 def split(path: str | Path, out_dir: str | Path, *, opener: str | None = None) -> list[Path]:
     """Write the opener's file and one side file per other party; returns the paths written."""
-    from dalrn_core.dispute.parse import load_dispute_file
+    from dalrn_cli.json_input import read_json_object
+    from dalrn_cli.tenant_sdk import confidential_ids, precheck
 
-    dispute = load_dispute_file(path)
+    body = read_json_object(path, "a dispute")
+    if "side" in body:
+        raise InputError.one("file", f"{path} is a joint opening already (it has a side): split takes the whole "
+                                     "dispute")
+    dispute = precheck(body)  # confidential items, still with their text here, read as public
+    secret = confidential_ids(body)  # they stay marked in the side files, to be sealed by their owner
     if not dispute.is_joint:
         raise InputError.one("parties", f"no party names a tenant other than {dispute.tenant}: the filing is "
                                         "one-sided, submit it as it is (dalrn submit)")
@@ -57,13 +63,20 @@ def split(path: str | Path, out_dir: str | Path, *, opener: str | None = None) -
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     opening = {**shared.model_dump(mode="json", exclude_none=True),
-               "side": sides[own].model_dump(mode="json", exclude=set(_UNSALTED))}
+               "side": _marked(sides[own].model_dump(mode="json", exclude=set(_UNSALTED)), secret)}
     written = [_write(out / OPENING_FILE.format(id=dispute.id), opening)]
     for party in ids:
         if party != own:
             written.append(_write(out / SIDE_FILE.format(id=dispute.id, party=party),
-                                  sides[party].model_dump(mode="json", exclude=set(_UNSALTED))))
+                                  _marked(sides[party].model_dump(mode="json", exclude=set(_UNSALTED)), secret)))
     return written
+
+
+def _marked(side: dict[str, Any], confidential: set[str]) -> dict[str, Any]:
+    for item in side.get("evidence", []):
+        if item.get("id") in confidential:
+            item["confidential"] = True
+    return side
 
 
 def _write(path: Path, body: dict[str, Any]) -> Path:

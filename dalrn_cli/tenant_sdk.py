@@ -65,6 +65,12 @@ def has_confidential(body: Mapping[str, Any]) -> bool:
     return any(isinstance(item, dict) and item.get("confidential") is True for _, item in _items(body))
 
 
+def confidential_ids(body: Mapping[str, Any]) -> set[str]:
+    """The ids of the items the file marks confidential."""
+    return {str(item.get("id")) for _, item in _items(body)
+            if isinstance(item, dict) and item.get("confidential") is True}
+
+
 def _as_public(body: Mapping[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(dict(body))
     for _, item in _items(out):

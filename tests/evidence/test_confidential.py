@@ -161,3 +161,19 @@ def test_reader_keys_hold_public_keys_and_the_latest_wins(homes):
     assert ReaderKeys().get("acme-legal").raw == second and ReaderKeys().get("globex") is None
     with pytest.raises(InputError, match="32 bytes"):
         keys.register("globex", b"\x00" * 31)
+
+
+def test_split_keeps_each_confidential_item_marked_in_its_owners_side(homes, tmp_path):
+    from dalrn_cli.sides import split
+
+    whole = _file()
+    whole["evidence"][1].update({"confidential": True})
+    whole["parties"][0]["tenant"], whole["parties"][1]["tenant"] = "acme-legal", "globex-legal"
+    (tmp_path / "whole.json").write_text(json.dumps(whole))
+    opening_path, side_path = split(tmp_path / "whole.json", tmp_path / "split")
+    opening, side = json.loads(opening_path.read_text()), json.loads(side_path.read_text())
+    assert opening["side"]["evidence"] == [{**SAMPLE["evidence"][0], "confidential": True, "text": SECRET}]
+    assert side["evidence"] == [{**SAMPLE["evidence"][1], "confidential": True}]
+    assert SECRET not in side_path.read_text() and "evidence" not in {k for k in opening if k != "side"}
+    with pytest.raises(InputError, match="joint opening already"):
+        split(opening_path, tmp_path / "again")

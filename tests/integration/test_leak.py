@@ -203,23 +203,20 @@ def disputes(world):
     markers = {"joint": _marker_sentence("joint"), "search": [_marker_sentence("search"), _marker_sentence("ledger")]}
     batnas = {OPENER: _marker_batna(2.0), JOINER: _marker_batna(1.0)}
 
-    # The joint dispute: the opener writes the whole file, splits off the joiner's side by hand
-    # (as `dalrn split` would) and marks its ev-1 confidential.
+    # The joint dispute: the opener writes the whole file, its ev-1 confidential, and splits
+    # off the joiner's side (`dalrn split` keeps the item marked, with its text, on its side).
     _ok(_dalrn("evidence", "key", env=firms[JOINER]))  # the joiner's public key, so the opener can wrap for it
     whole = json.loads(json.dumps(SAMPLE))
     whole.update(id="leak-joint-001", tenant=OPENER)
     whole["parties"][0].update(tenant=OPENER, batna=batnas[OPENER])
     whole["parties"][1].update(tenant=JOINER, batna=batnas[JOINER])
-    from dalrn_core.dispute.model import Dispute
-    from dalrn_core.dispute.sides import split_dispute
-
-    shared, sides = split_dispute(Dispute.model_validate(whole))
-    opening = {**shared.model_dump(mode="json", exclude_none=True),
-               "side": sides["acme"].model_dump(mode="json", exclude={"salt", "commitment"})}
-    opening["side"]["evidence"][0].update(confidential=True, text=markers["joint"])
-    (tmp / "opening.json").write_text(json.dumps(opening))
-    (tmp / "globex-side.json").write_text(json.dumps(sides["globex"].model_dump(mode="json",
-                                                                              exclude={"salt", "commitment"})))
+    whole["evidence"][0].update(confidential=True, text=markers["joint"])
+    (tmp / "whole.json").write_text(json.dumps(whole))
+    opening, side = _ok(_dalrn("split", str(tmp / "whole.json"), "--out", str(tmp / "split"),
+                               env=firms[OPENER])).split()
+    shutil.copy(opening, tmp / "opening.json")
+    shutil.copy(side, tmp / "globex-side.json")
+    assert markers["joint"] not in (tmp / "globex-side.json").read_text()
     opened = json.loads(_ok(_dalrn("submit", str(tmp / "opening.json"), "--json", env=firms[OPENER])))
     assert opened["status"] == "awaiting_parties"
     joined = json.loads(_ok(_dalrn("join", "leak-joint-001", str(tmp / "globex-side.json"), "--tenant", OPENER,
