@@ -151,22 +151,12 @@ async def submit(body: Submission, principal: Annotated[Principal, Depends(requi
     digest = hashlib.sha256(rfc8785.dumps(data if search is None else {"dispute": data, "precedent_search": search})
                             ).hexdigest()
     resource = f"dispute:{principal.tenant}/{body.id}"
-    if idempotency_key is not None:
-        seen = db.get(IdempotencyRecord, (principal.tenant, idempotency_key))
-        if seen is not None:
-            if seen.body_hash != digest:
-                record(db, principal, "dispute.submit", resource, "idempotency.conflict")
-                raise api_error(409, "idempotency.conflict", "this Idempotency-Key was used with another body",
-                                "Idempotency-Key")
-            row = db.get(DisputeRow, seen.dispute_row)
-            if row.flow_run_id is None:
-                await _start(db, runs, row, idempotency_key)
-            return Accepted(dispute_id=row.dispute_id, status=row.status, links=_links(row.dispute_id))
-    existing = db.scalars(select(DisputeRow).where(DisputeRow.tenant == principal.tenant,
-                                                   DisputeRow.dispute_id == body.id)).first()
-    if existing is not None:
-        record(db, principal, "dispute.submit", resource, "dispute.exists")
-        raise api_error(409, "dispute.exists", f"you already submitted a dispute {body.id}", "id")
+    replayed = _replayed(db, principal, resource, idempotency_key, digest)
+    if replayed is not None:
+        if replayed.flow_run_id is None:
+            await _start(db, runs, replayed, idempotency_key)
+        return Accepted(dispute_id=replayed.dispute_id, status=replayed.status, links=_links(replayed.dispute_id))
+    _refuse_existing(db, principal, resource, body.id)
     at = now()
     row = DisputeRow(tenant=principal.tenant, dispute_id=body.id, parties=joint.party_tenants(body), body=data,
                      body_hash=digest, flow_run_id=None, status="queued", result=None, submitted_at=at, updated_at=at,
@@ -184,6 +174,30 @@ async def submit(body: Submission, principal: Annotated[Principal, Depends(requi
     return Accepted(dispute_id=row.dispute_id, status=row.status, links=_links(row.dispute_id))
 
 
+def _replayed(db: Session, principal: Principal, resource: str, idempotency_key: str | None,
+              digest: str) -> DisputeRow | None:
+    """The dispute an earlier request with this Idempotency-Key made; 409 if its body differed."""
+    if idempotency_key is None:
+        return None
+    seen = db.get(IdempotencyRecord, (principal.tenant, idempotency_key))
+    if seen is None:
+        return None
+    if seen.body_hash != digest:
+        record(db, principal, "dispute.submit", resource, "idempotency.conflict")
+        raise api_error(409, "idempotency.conflict", "this Idempotency-Key was used with another body",
+                        "Idempotency-Key")
+    return db.get(DisputeRow, seen.dispute_row)
+
+
+def _refuse_existing(db: Session, principal: Principal, resource: str, dispute_id: str) -> None:
+    """409 when this tenant already submitted a dispute with this id (ids are per tenant)."""
+    existing = db.scalars(select(DisputeRow).where(DisputeRow.tenant == principal.tenant,
+                                                   DisputeRow.dispute_id == dispute_id)).first()
+    if existing is not None:
+        record(db, principal, "dispute.submit", resource, "dispute.exists")
+        raise api_error(409, "dispute.exists", f"you already submitted a dispute {dispute_id}", "id")
+
+
 async def _open_joint(body: joint.OpeningIn, principal: Principal, db: Session,
                       idempotency_key: str | None) -> Accepted:
     """Record a joint filing's opening as `awaiting_parties` with the opener's side; no run yet."""
@@ -193,20 +207,10 @@ async def _open_joint(body: joint.OpeningIn, principal: Principal, db: Session,
     digest = joint.digest({"opening": data, "side": side.model_dump(mode="json")})
     resource = f"dispute:{principal.tenant}/{body.id}"
     links = {**_links(body.id), "join": f"/v1/disputes/{body.id}/join"}
-    if idempotency_key is not None:
-        seen = db.get(IdempotencyRecord, (principal.tenant, idempotency_key))
-        if seen is not None:
-            if seen.body_hash != digest:
-                record(db, principal, "dispute.submit", resource, "idempotency.conflict")
-                raise api_error(409, "idempotency.conflict", "this Idempotency-Key was used with another body",
-                                "Idempotency-Key")
-            row = db.get(DisputeRow, seen.dispute_row)
-            return Accepted(dispute_id=row.dispute_id, status=row.status, links=links)
-    existing = db.scalars(select(DisputeRow).where(DisputeRow.tenant == principal.tenant,
-                                                   DisputeRow.dispute_id == body.id)).first()
-    if existing is not None:
-        record(db, principal, "dispute.submit", resource, "dispute.exists")
-        raise api_error(409, "dispute.exists", f"you already submitted a dispute {body.id}", "id")
+    replayed = _replayed(db, principal, resource, idempotency_key, digest)
+    if replayed is not None:
+        return Accepted(dispute_id=replayed.dispute_id, status=replayed.status, links=links)
+    _refuse_existing(db, principal, resource, body.id)
     at = now()
     row = DisputeRow(tenant=principal.tenant, dispute_id=body.id, parties=joint.party_tenants(body), body=data,
                      body_hash=digest, flow_run_id=None, status=joint.AWAITING_PARTIES, result=None, submitted_at=at,
