@@ -36,13 +36,6 @@ EVERY_5 = audit.AnchorPolicy(every_entries=5, every_s=3600)
 
 
 @pytest.fixture()
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("DALRN_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("DALRN_KEYS_DIR", str(tmp_path / "keys"))
-    return tmp_path
-
-
-@pytest.fixture()
 def db(home):
     url = f"sqlite:///{home / 'gateway.db'}"
     engine, sessions = open_database(url)

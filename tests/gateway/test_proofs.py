@@ -24,13 +24,6 @@ pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture()
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("DALRN_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("DALRN_KEYS_DIR", str(tmp_path / "keys"))
-    return tmp_path
-
-
-@pytest.fixture()
 def anchored(home):
     ids = resolve_disputes(3, prefix="proof")
     anchor_pending(open_embedded_anchor(), LocalContentStore())

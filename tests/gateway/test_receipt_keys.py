@@ -28,13 +28,6 @@ pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture()
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("DALRN_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("DALRN_KEYS_DIR", str(tmp_path / "keys"))
-    return tmp_path
-
-
-@pytest.fixture()
 def gateway(home):
     with live(make_app(home)) as url:
         yield url
