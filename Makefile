@@ -26,11 +26,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Debian's PostgreSQL 15 and Redis 7, which the tests start on loopback (as an unprivileged
-# user where the server refuses root). Installed only when missing; without root or apt the
-# tests that need them say so and skip.
+# Debian's PostgreSQL 15, Redis 7, Prometheus (with promtool and Alertmanager) and Chromium,
+# which the tests start on loopback (as an unprivileged user where the server refuses root).
+# Installed only when missing; without root or apt the tests that need them say so and skip.
 SERVER_PACKAGES := $(if $(wildcard /usr/lib/postgresql/15/bin/postgres),,postgresql-15) \
-	$(if $(shell command -v redis-server),,redis-server)
+	$(if $(shell command -v redis-server),,redis-server) \
+	$(if $(shell command -v prometheus),,prometheus) \
+	$(if $(shell command -v prometheus-alertmanager),,prometheus-alertmanager) \
+	$(if $(shell command -v chromium),,chromium)
 servers:
 	@if [ -n "$(strip $(SERVER_PACKAGES))" ]; then \
 		if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
