@@ -5,6 +5,8 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 NODE_MODULES := contracts/node_modules/.package-lock.json
+# The portal's npm project: its crypto libraries, esbuild and axe-core (the browser tests inject it).
+PORTAL_MODULES := portal/node_modules/.package-lock.json
 PYTEST_ARGS ?=
 
 # Product packages: linted by bandit and measured by coverage. Adding a package is one word.
@@ -45,10 +47,19 @@ servers:
 $(NODE_MODULES): contracts/package.json contracts/package-lock.json
 	cd contracts && npm ci --no-audit --no-fund --silent
 
+$(PORTAL_MODULES): portal/package.json portal/package-lock.json
+	cd portal && npm ci --no-audit --no-fund --silent
+
+# The portal's script bundle, gateway/portal/static/portal.js, is committed (the gateway serves
+# it with no npm at run time); tests/portal/test_bundle.py checks it is what this target builds.
+.PHONY: portal
+portal: $(PORTAL_MODULES)
+	cd portal && node build.mjs
+
 demo: install
 	$(VENV)/bin/dalrn demo
 
-test: install servers $(NODE_MODULES)
+test: install servers $(NODE_MODULES) $(PORTAL_MODULES)
 	$(PY) -m pytest -n 2 $(addprefix --cov=,$(PRODUCT)) --cov-report=term-missing:skip-covered \
 		--cov-fail-under=$(COV_MIN) $(PYTEST_ARGS)
 

@@ -75,6 +75,9 @@ def create_app(settings: Settings | None = None, runs=None, *, warm_up: bool = T
         app.include_router(router)
     app.include_router(health.router)
     app.include_router(proofs.router)
+    from gateway import portal
+
+    portal.install(app)  # the parties' pages at /, over the API above
     app.add_middleware(Guard, body_limit=settings.body_limit_bytes, max_depth=settings.json_max_depth,
                        path_limits={"/v1/content": settings.content_limit_bytes})
     return app

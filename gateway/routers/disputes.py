@@ -20,7 +20,8 @@ from datetime import datetime
 from typing import Annotated
 
 import rfc8785
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Path, Query
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Discriminator, Tag
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -74,6 +75,7 @@ class DisputeView(BaseModel):
     submitted_at: datetime
     updated_at: datetime
     parties: list[str]
+    deadline: datetime | None = None
     settlement: dict | list | str | float | None = None
     memo_cid: str | None = None
     proof_id: str | None = None
@@ -253,7 +255,7 @@ def _view(row: DisputeRow, message: str | None) -> DisputeView:
     result = row.result or {}
     return DisputeView(dispute_id=row.dispute_id, tenant=row.tenant, status=row.status,
                        submitted_at=aware(row.submitted_at), updated_at=aware(row.updated_at), parties=row.parties,
-                       settlement=result.get("settlement"), memo_cid=result.get("memo_cid"), proof_id=_proof_id(row),
+                       deadline=(row.body or {}).get("deadline"), settlement=result.get("settlement"), memo_cid=result.get("memo_cid"), proof_id=_proof_id(row),
                        message=message)
 
 
@@ -314,3 +316,30 @@ async def get_receipts(dispute_id: Identifier, principal: Annotated[Principal, D
     return Receipts(dispute_id=row.dispute_id, tenant=row.tenant, status=row.status,
                     receipts=list(result.get("receipts") or []), merkle_root=result.get("merkle_root"),
                     tx_hash=result.get("tx_hash"), proof_id=_proof_id(row))
+
+
+@router.get("/{dispute_id}/receipts/{cid}", response_class=Response,
+            responses={200: {"content": {"application/json": {"schema": {"type": "object"}}},
+                             "description": "the receipt as stored: its RFC 8785 bytes, which its CID addresses"},
+                       **responses(401, 403, 404, 422, 429, 503)},
+            summary="One receipt of the dispute's chain, by CID (to check its signature yourself)")
+async def get_receipt(dispute_id: Identifier, cid: Annotated[str, Path(min_length=10, max_length=128,
+                                                                       pattern="^[a-z2-7]+$")],
+                      principal: Annotated[Principal, Depends(require(scopes.RECEIPTS_READ))],
+                      db: DB, runs: Runs, tenant: TenantQuery = None) -> Response:
+    row = visibility.find(db, principal, dispute_id, tenant, receipts=True)
+    await _refresh(db, runs, row)
+    resource = f"dispute:{row.tenant}/{row.dispute_id}/receipts/{cid}"
+    if cid not in ((row.result or {}).get("receipts") or []):
+        record(db, principal, "receipt.read", resource, "not_found")
+        raise api_error(404, "receipt.not_found", f"dispute {dispute_id} has no receipt {cid}", "cid")
+    from blocks.evidence_store import content_store
+    from dalrn_core.errors import IntegrityError
+
+    try:
+        data = await asyncio.to_thread(content_store(None).get, cid)
+    except IntegrityError:  # missing or not matching its CID: never hand it on
+        log.error("receipt %s of %s is missing or corrupt in the content store", cid, resource)
+        raise api_error(503, "receipt.unavailable", f"receipt {cid} cannot be read from the store now") from None
+    record(db, principal, "receipt.read", resource, "ok")
+    return Response(content=data, media_type="application/json", headers={"Cache-Control": "private, no-store"})

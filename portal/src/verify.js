@@ -1,0 +1,108 @@
+// Checks a dispute's proof in the browser, trusting none of the server's own verdicts:
+// each receipt's bytes against its CID, its Ed25519 signature by a published key, the hash
+// chain (sequence and `prev` links), the anchored leaf (the head receipt's digest), the
+// Merkle proof by OpenZeppelin's rules and the anchored root. Each result names its rule.
+import { ed25519 } from "@noble/curves/ed25519.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
+import { SimpleMerkleTree } from "@openzeppelin/merkle-tree";
+import { canonicalBytes } from "./jcs.js";
+import { cidOf, digestOfCid } from "./cid.js";
+
+const VERSIONS = { "dalrn.podp.receipt/1": "dispute_id", "dalrn.podp.receipt/2": "chain_id" };
+
+function base64Bytes(text) {
+  const raw = atob(text);
+  return Uint8Array.from(raw, (c) => c.charCodeAt(0));
+}
+
+function sameBytes(a, b) {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+const strip0x = (hex) => String(hex).replace(/^0x/, "");
+
+// One receipt's rules, in the order a verifier meets them; every broken one is reported.
+function receiptProblems(receipt, bytes, position, expectedCid, previousCid, chainId, trusted) {
+  const problems = [];
+  const actual = cidOf(bytes);
+  if (actual !== expectedCid) problems.push(["CID", `its bytes hash to ${actual}, not to the published ${expectedCid}`]);
+  if (!(receipt.version in VERSIONS)) problems.push(["version", `unknown receipt version ${receipt.version}`]);
+  if (receipt[VERSIONS[receipt.version]] !== chainId) problems.push(["chain", "it names another receipt chain"]);
+  if (receipt.seq !== position) problems.push(["sequence", `sequence ${receipt.seq} at position ${position}`]);
+  if (receipt.prev !== previousCid) problems.push(["hash chain", "'prev' does not link to the previous receipt's CID"]);
+  if (!trusted.has(receipt.signer)) problems.push(["signer", `signer ${String(receipt.signer).slice(0, 16)}… is not a published key`]);
+  const body = Object.fromEntries(Object.entries(receipt).filter(([k]) => k !== "signature"));
+  let valid = false;
+  try {
+    valid = ed25519.verify(base64Bytes(receipt.signature || ""), canonicalBytes(body), hexToBytes(receipt.signer));
+  } catch {
+    valid = false;
+  }
+  if (!valid) problems.push(["Ed25519 signature", "the signature does not match the receipt's content"]);
+  return problems;
+}
+
+/**
+ * proof: GET /v1/proofs/{id}; keys: GET /.well-known/dalrn-receipt-keys.json;
+ * fetched: [{cid, bytes}] in the proof's order; recorded: the tenant's receipts answer.
+ * Returns [{rule, ok, detail, cid?}], one per receipt then one per proof-level rule.
+ */
+export function verifyDispute({ proof, keys, fetched, recorded }) {
+  const results = [];
+  const trusted = new Set((keys.keys || []).map((k) => k.public_key));
+  const cids = proof.receipts || [];
+  let chainId = null;
+  let previous = null;
+  let head = null;
+  cids.forEach((cid, position) => {
+    const item = fetched.find((f) => f.cid === cid);
+    if (!item) {
+      results.push({ cid, rule: "receipt", ok: false, detail: "not received from the gateway" });
+      previous = cid;
+      return;
+    }
+    let receipt;
+    try {
+      receipt = JSON.parse(new TextDecoder().decode(item.bytes));
+    } catch {
+      results.push({ cid, rule: "JSON", ok: false, detail: "the receipt is not JSON" });
+      previous = cid;
+      return;
+    }
+    if (position === 0) chainId = receipt[VERSIONS[receipt.version]];
+    const problems = receiptProblems(receipt, item.bytes, position, cid, previous, chainId, trusted);
+    results.push(problems.length
+      ? { cid, step: receipt.step, rule: problems.map((p) => p[0]).join(", "), ok: false,
+          detail: problems.map((p) => p[1]).join("; ") }
+      : { cid, step: receipt.step, rule: "receipt", ok: true,
+          detail: "CID, sequence, link to the previous receipt and Ed25519 signature by a published key hold" });
+    previous = cid;
+    head = { cid, receipt, bytes: item.bytes };
+  });
+
+  const leaf = strip0x(proof.leaf);
+  const headCid = cids[cids.length - 1];
+  const leafOk = headCid === proof.leaf_receipt_cid && head !== null && head.cid === headCid &&
+    bytesToHex(digestOfCid(headCid)) === leaf && sameBytes(sha256(canonicalBytes(head.receipt)), hexToBytes(leaf));
+  results.push({ rule: "anchored leaf", ok: leafOk, detail: leafOk
+    ? `the leaf ${leaf.slice(0, 16)}… is the SHA-256 digest of the head receipt ${headCid}`
+    : "the anchored leaf is not the digest of the chain's head receipt" });
+
+  let merkleOk = false;
+  try {
+    merkleOk = SimpleMerkleTree.verify("0x" + strip0x(proof.root), "0x" + leaf, (proof.proof || []).map((p) => "0x" + strip0x(p)));
+  } catch {
+    merkleOk = false;
+  }
+  results.push({ rule: "Merkle proof", ok: merkleOk, detail: merkleOk
+    ? `${(proof.proof || []).length} sibling(s) lead from the leaf to root ${strip0x(proof.root).slice(0, 16)}… (OpenZeppelin SimpleMerkleTree: sorted pairs, keccak256)`
+    : "the siblings do not lead from the leaf to the anchored root" });
+
+  const rootOk = Boolean(recorded && recorded.merkle_root) && strip0x(recorded.merkle_root) === strip0x(proof.root) &&
+    (!recorded.tx_hash || strip0x(recorded.tx_hash) === strip0x((proof.chain || {}).tx_hash));
+  results.push({ rule: "anchored root", ok: rootOk, detail: rootOk
+    ? `the root the proof leads to is the one recorded as anchored by transaction ${(proof.chain || {}).tx_hash} on chain ${(proof.chain || {}).chain_id}`
+    : "the root or transaction differs from the one recorded for this dispute" });
+  return results;
+}
