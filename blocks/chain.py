@@ -20,6 +20,7 @@ from dalrn_core.chain.multichain import FallbackAnchorClient
 from dalrn_core.chain.production import ChainConfig, RpcAnchorClient, load_network
 from dalrn_core.errors import InputError
 from dalrn_core.keys import load_or_create
+from dalrn_core.settings import settings
 
 
 class AnchorChain(Block):
@@ -80,5 +81,7 @@ def chain_policy(chains: list[AnchorChain]) -> FallbackAnchorClient:
 
 
 def anchor_client(block_name: str | None = None) -> AnchorClient | FallbackAnchorClient:
+    """The named chain's client, else `DALRN_CHAIN_BLOCK`'s, else the embedded chain's."""
+    block_name = block_name or settings().chain_block
     block = AnchorChain.load(block_name) if block_name else AnchorChain()
     return block.open()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 from prefect.blocks.core import Block
 from pydantic import Field
 
 from dalrn_core.evidence.ipfs import IpfsContentStore
 from dalrn_core.evidence.store import ContentStore, LocalContentStore
+from dalrn_core.settings import settings
 
 
 class EvidenceStore(Block):
@@ -30,7 +32,17 @@ class EvidenceStore(Block):
         return LocalContentStore(Path(self.path) if self.path else None)
 
 
+def configured_store_block() -> EvidenceStore:
+    """The store the environment chooses: `DALRN_CONTENT_STORE_BLOCK`, else `DALRN_CONTENT_STORE` and its options."""
+    chosen = settings()
+    if chosen.content_store_block:
+        return cast(EvidenceStore, EvidenceStore.load(chosen.content_store_block))
+    return EvidenceStore(kind=chosen.content_store, api_url=chosen.ipfs_api_url,
+                         timeout_seconds=chosen.ipfs_timeout_s,
+                         path=str(chosen.content_store_path) if chosen.content_store_path else None)
+
+
 def content_store(block_name: str | None = None) -> ContentStore:
-    """The configured store: the named block if given, else the local default."""
-    block = EvidenceStore.load(block_name) if block_name else EvidenceStore()
+    """The named block's store if given, else the one the environment configures (local by default)."""
+    block = EvidenceStore.load(block_name) if block_name else configured_store_block()
     return block.open()

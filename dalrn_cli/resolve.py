@@ -18,7 +18,6 @@ from pathlib import Path
 
 from dalrn_cli.tenant import reveal_to_run
 from dalrn_core.dispute.model import Dispute
-from dalrn_core.evidence.store import LocalContentStore
 from dalrn_core.search.tenant_query import prepare_search
 
 
@@ -37,7 +36,9 @@ def load_as_tenant(path: str | Path) -> tuple[Dispute, list[str]]:
         dispute = load_dispute_file(path)
         return dispute, [d.text for d in dispute.evidence if d.text is not None]
     checked = precheck(body)
-    sealed = seal_locally(body, checked.tenant, LocalContentStore().put)
+    from blocks.evidence_store import content_store  # imports Prefect: on use only
+
+    sealed = seal_locally(body, checked.tenant, content_store().put)
     return parse_dispute(sealed.body), sealed.texts
 
 
@@ -67,9 +68,10 @@ async def resolve_async(dispute: Dispute, *, rule: str = "nsw", search: bool = T
     """Resolve `dispute`; `texts` are the tenant's evidence texts for its query (default: the public ones)."""
     from prefect import tags
 
+    from blocks.evidence_store import content_store
     from flows.dispute_resolution import dispute_resolution
 
-    store = LocalContentStore()
+    store = content_store()
     request = None
     if search:
         say(f"tenant {dispute.tenant}: encrypting the precedent query with its own CKKS key")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 
 from dalrn_core.errors import InputError
-from dalrn_core.evidence.store import LocalContentStore
 from dalrn_core.search.corpus import load_precedents
 from dalrn_core.search.embed import Embedder
 from dalrn_core.search.encrypted import score_stored_query
@@ -30,7 +29,9 @@ def search(text: str, *, k: int = 10, encrypted: bool = False, tenant: str = "cl
         raise InputError.one("index", "no precedent index yet: run `dalrn index build`")
     started = time.perf_counter()
     if encrypted:
-        store, registry = LocalContentStore(), KeyRegistry()
+        from blocks.evidence_store import content_store  # imports Prefect: on use only
+
+        store, registry = content_store(), KeyRegistry()
         request = prepare_search(tenant, [text], store, k=k, registry=registry)
         score_cids = score_stored_query(store, request["context_cid"], request["query_cid"],
                                         index.vectors, active_key_ids=registry.active_ids())

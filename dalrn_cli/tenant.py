@@ -27,7 +27,7 @@ from dalrn_cli.submit import api_url, default_idempotency_key
 from dalrn_cli.tenant_sdk import precheck, seal_through_gateway
 from dalrn_core.dispute.model import Identifier
 from dalrn_core.errors import InputError
-from dalrn_core.evidence.store import ContentStore, LocalContentStore
+from dalrn_core.evidence.store import ContentStore
 from dalrn_core.podp.ledger import load_receipts
 from dalrn_core.search.ckks_keys import TenantKeys
 from dalrn_core.search.index import PrecedentIndex
@@ -128,7 +128,9 @@ async def reveal_to_run(run_id: UUID, dispute_id: str, tenant: str, k: int, say=
     """Decrypt the run's scores locally and resume it with the top `k` precedents."""
     from prefect.flow_runs import resume_flow_run
 
-    store = LocalContentStore()
+    from blocks.evidence_store import content_store  # imports Prefect: on use only
+
+    store = content_store()
     score_cids, index_cid = latest_search(dispute_id, store)
     index = PrecedentIndex.load(index_cid)
     chosen = reveal_precedents(tenant, score_cids, index.ids, store, k)

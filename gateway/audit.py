@@ -40,7 +40,7 @@ from dalrn_core.chain.anchor import AnchorClient
 from dalrn_core.dispute.records import STATUS_ANCHORED, record_path
 from dalrn_core.errors import IntegrityError
 from dalrn_core.evidence.cid import cid_of
-from dalrn_core.evidence.store import LocalContentStore
+from dalrn_core.evidence.store import ContentStore
 from dalrn_core.keys import load_or_create
 from dalrn_core.podp.batch import queue_leaf
 from dalrn_core.podp.canonical import canonical_bytes
@@ -65,6 +65,13 @@ class AnchorPolicy:
 
     every_entries: int = 100
     every_s: float = 60.0
+
+
+def _store() -> ContentStore:
+    """The configured content store (blocks imports Prefect: loaded on first use)."""
+    from blocks.evidence_store import content_store
+
+    return content_store(None)
 
 
 @functools.cache
@@ -169,7 +176,7 @@ def queue_head(session: Session) -> AuditAnchor | None:
         if seq == 0 or (queued is not None and queued.seq >= seq):
             return None
         statement = head_statement(seq, digest)
-        cid = LocalContentStore().put(canonical_bytes(statement))
+        cid = _store().put(canonical_bytes(statement))
         # Written under the lock: the pending leaf only ever moves forward, whichever process writes it.
         queue_leaf(AUDIT_CHAIN, receipt_leaf(statement), cid)
         anchor = AuditAnchor(seq=seq, hash=digest, statement_cid=cid, queued_at=now())
@@ -244,7 +251,7 @@ def _statement(session: Session, cid: str) -> dict[str, Any] | None:
     import json
 
     try:
-        statement: dict[str, Any] = json.loads(LocalContentStore().get(cid))
+        statement: dict[str, Any] = json.loads(_store().get(cid))
         return statement
     except IntegrityError:  # not kept here (or altered): the table row, checked against the CID below
         row = session.scalars(select(AuditAnchor).where(AuditAnchor.statement_cid == cid)).first()

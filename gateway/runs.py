@@ -95,14 +95,14 @@ def record_summary(chain: str) -> dict | None:
     """The settled dispute as its record and explain receipt hold it, or None if not settled."""
     import json
 
-    from dalrn_core.evidence.store import LocalContentStore
+    from blocks.evidence_store import content_store
 
     path = record_path(chain)
     if not path.exists():
         return None
     record = json.loads(path.read_text())
     cids = record.get("receipts", [])
-    store = LocalContentStore()
+    store = content_store(None)
     explain = next((r for r in (json.loads(store.get(c)) for c in reversed(cids)) if r["step"] == "explain"), None)
     if explain is None:
         return None
