@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None, runs=None, *, warm_up: bool = T
     if runs is None:
         from gateway.runs import DisputeRuns
 
-        runs = DisputeRuns()
+        runs = DisputeRuns.from_environment()  # queued for dispute workers with DALRN_QUEUE_URL
     engine, sessions = open_database(settings.database_url)
 
     @contextlib.asynccontextmanager

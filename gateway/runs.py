@@ -6,6 +6,11 @@ API auth string in `PREFECT_API_AUTH_STRING`). Prefect's own flow-run idempotenc
 a retried start return the run it already created, never a second one; the key is scoped
 by tenant because Prefect's uniqueness is per flow, not per caller.
 
+With the dispute queue configured (`DALRN_QUEUE_URL`, a Redis URL), `start` creates the run
+in Prefect as `Pending` (no runner or worker of a work pool picks that up) and appends its id
+to the Redis Stream that long-lived dispute workers (`dalrn worker`) read; each worker runs it
+in its own process as that very flow run. Everything else reads the run exactly as before.
+
 A run's status comes from its Prefect state; whether a settled dispute is also anchored
 comes from its record in the data folder, because the `anchor-batches` flow may anchor it
 after the run has finished. A run paused for its tenant's reveal shows its encrypted search
@@ -22,6 +27,7 @@ from uuid import UUID
 
 import httpx
 from prefect.exceptions import PrefectException
+from prefect.states import Pending
 
 from dalrn_core.dispute.records import STATUS_ANCHORED, chain_key, record_path
 from gateway.status import REJECTED, failed_or_rejected
@@ -60,6 +66,8 @@ class RunView:
     updated_at: datetime
     state_name: str
     message: str | None = None
+    resolved_at: datetime | None = None  # the run's end (Prefect server's clock), once settled
+    anchored_at: datetime | None = None  # once both its run ended and its root was recorded on chain
 
 
 @dataclass(frozen=True)
@@ -115,6 +123,7 @@ def record_summary(chain: str) -> dict | None:
         "merkle_root": anchor.get("root"),
         "tx_hash": anchor.get("tx_hash"),
         "anchor_status": record.get("status"),
+        "anchored_at": anchor.get("anchored_at"),
         "receipts": cids,
     }
 
@@ -148,13 +157,41 @@ def latest_search(chain: str, k: int) -> PausedSearch | None:
                         score_cids=list(outputs["score_cids"]), precedent_ids=list(index.ids))
 
 
-class DisputeRuns:
-    """Starts and follows dispute-resolution runs through the Prefect API."""
+def _instant(value: object) -> datetime | None:
+    """An ISO 8601 string (or datetime) as an aware datetime; None for anything else."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, str):
+        try:
+            return _instant(datetime.fromisoformat(value))
+        except ValueError:
+            return None
+    return None
 
-    def __init__(self, deployment: str = DEPLOYMENT) -> None:
+
+class DisputeRuns:
+    """Starts and follows dispute-resolution runs through the Prefect API.
+
+    With `queue_url` (a Redis URL) a started run is handed to the dispute workers' queue.
+    """
+
+    def __init__(self, deployment: str = DEPLOYMENT, *, queue_url: str | None = None) -> None:
         self.deployment = deployment
         self._deployment_id: UUID | None = None
         self._takes_tenant = False
+        self.queue = None
+        if queue_url:
+            from dalrn_core.queue import DisputeQueue
+
+            self.queue = DisputeQueue(queue_url)
+            self.queue.ensure_group()
+
+    @classmethod
+    def from_environment(cls) -> DisputeRuns:
+        """The runs the gateway uses: queued for workers when `DALRN_QUEUE_URL` is set."""
+        from dalrn_core.queue import queue_url
+
+        return cls(queue_url=queue_url())
 
     @staticmethod
     def _client():
@@ -188,12 +225,18 @@ class DisputeRuns:
                 parameters["sides"] = sides
             if absent_parties:
                 parameters["absent_parties"] = absent_parties
+            # Pending, not Scheduled: a queued run is the workers', never a served deployment's.
+            queued = {"state": Pending(name="Queued")} if self.queue is not None else {}
             run = await client.create_flow_run_from_deployment(
                 deployment,
                 parameters=parameters,
                 idempotency_key=run_key(tenant, idempotency_key),
                 tags=[f"tenant-{tenant}", "gateway"],
+                **queued,
             )
+        if self.queue is not None and (run.state is None or run.state.is_pending()):
+            # A retried start finds its run again: appended again only while no worker began it.
+            await asyncio.to_thread(self.queue.enqueue, str(run.id), f"dispute-{dispute.get('id')}")
         return str(run.id)
 
     async def _read(self, client, flow_run_id: str):
@@ -230,7 +273,16 @@ class DisputeRuns:
         status, merged = settled_status(result, chain)
         if merged is not None and chain is not None:
             merged = {**merged, "chain_id": chain}  # where the receipts (and the proof) live
-        return RunView(status, merged, updated, state.name, state.message)
+        resolved_at = _instant(run.end_time) or _instant(state.timestamp) or updated
+        anchored_at = None
+        if status == ANCHORED:  # the run anchors before it ends: anchored once both happened
+            recorded = _instant((merged or {}).get("anchored_at"))
+            anchored_at = max(recorded, resolved_at) if recorded is not None else resolved_at
+        if merged is not None:  # kept with the result, so a final dispute still shows them
+            merged = {**merged, "resolved_at": resolved_at.isoformat(),
+                      "anchored_at": anchored_at.isoformat() if anchored_at else None}
+        return RunView(status, merged, updated, state.name, state.message, resolved_at=resolved_at,
+                       anchored_at=anchored_at)
 
     @staticmethod
     async def _result(state) -> dict | None:

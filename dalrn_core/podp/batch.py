@@ -16,6 +16,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,7 @@ def _finish(entries: list[dict[str, Any]], anchor: dict[str, Any], manifest_cid:
     """Write each entry's proof into its record and take it off the pending queue, each
     under its chain's lock (a receipt appended meanwhile is kept, not overwritten)."""
     leaves = [bytes.fromhex(e["leaf"]) for e in entries]
+    anchored_at = datetime.now(UTC).isoformat()  # when the root was recorded as on chain (this clock)
     for index, entry in enumerate(entries):
         proof = ["0x" + p.hex() for p in merkle_proof(leaves, index)]
         with chain_lock(entry["chain_id"]):
@@ -83,7 +85,7 @@ def _finish(entries: list[dict[str, Any]], anchor: dict[str, Any], manifest_cid:
                 entry["chain_id"],
                 status=STATUS_ANCHORED,
                 anchor={**anchor, "manifest_cid": manifest_cid, "leaf": "0x" + entry["leaf"],
-                        "leaf_receipt_cid": entry["receipt_cid"], "proof": proof},
+                        "leaf_receipt_cid": entry["receipt_cid"], "proof": proof, "anchored_at": anchored_at},
             )
             path = _pending_dir() / f"{entry['chain_id']}.json"
             # A chain that grew meanwhile (a dispute resolved again) queued a newer leaf: that
