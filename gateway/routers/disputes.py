@@ -22,7 +22,7 @@ from typing import Annotated
 import rfc8785
 from fastapi import APIRouter, Depends, Header, Path, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Discriminator, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -75,6 +75,10 @@ class DisputeView(BaseModel):
     submitted_at: datetime
     updated_at: datetime
     parties: list[str]
+    # Server clock (ISO 8601), null until reached: so anyone can time a dispute from outside.
+    resolved_at: datetime | None = Field(default=None, description="when its run ended with a settlement")
+    anchored_at: datetime | None = Field(default=None, description="when it became anchored: its run ended "
+                                         "and its root was recorded on chain (the later of the two)")
     deadline: datetime | None = None
     settlement: dict | list | str | float | None = None
     memo_cid: str | None = None
@@ -255,6 +259,8 @@ def _view(row: DisputeRow, message: str | None) -> DisputeView:
     result = row.result or {}
     return DisputeView(dispute_id=row.dispute_id, tenant=row.tenant, status=row.status,
                        submitted_at=aware(row.submitted_at), updated_at=aware(row.updated_at), parties=row.parties,
+                       resolved_at=result.get("resolved_at") if row.status in ("resolved", "anchored") else None,
+                       anchored_at=result.get("anchored_at") if row.status == "anchored" else None,
                        deadline=(row.body or {}).get("deadline"), settlement=result.get("settlement"), memo_cid=result.get("memo_cid"), proof_id=_proof_id(row),
                        message=message)
 
