@@ -37,5 +37,5 @@ class Settings(BaseSettings):
     # How often joint disputes past their deadline are ended (and failed run starts retried).
     join_reconcile_s: float = Field(default=30.0, ge=1.0, description="Seconds between passes that end lapsed joint disputes and retry failed run starts")
     key_ttl_days: int = Field(default=365, ge=1, description="Lifetime of a new API key, in days")
-    rotate_overlap_h: float = Field(default=24.0, ge=0, description="Not read yet: a rotation keeps the old key for its request's "
-                                    "`overlap_hours` (default 24)")
+    rotate_overlap_h: float = Field(default=24.0, ge=0, description="Hours the old API key stays valid after "
+                                    "`dalrn admin key rotate` without `--overlap-hours`")
