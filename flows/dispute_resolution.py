@@ -98,7 +98,7 @@ async def dispute_resolution(
         return _lapsed(trail, dispute, tenant, sides, absent_parties, rule, chain_block)
     intake = trail.record("intake", intake_dispute(dispute, tenant, sides))
     route = trail.record("route", route_to_mediator(intake.chain_id))
-    embedding = trail.record("embed", embed_texts(intake.texts))
+    embedding = trail.record("embed", embed_texts(intake.texts, intake.claims))
     hits = await _precedents(trail, intake, embedding, precedent_search, tenant_wait_seconds)
     negotiation = trail.record("negotiate", negotiate_settlement(intake, rule))
     memo = trail.record("explain", write_memo(intake, hits, negotiation, list(trail.receipts), route))

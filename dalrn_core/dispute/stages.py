@@ -66,6 +66,11 @@ class Intake(_Stage):
         """The public evidence texts; a confidential item has no text here, only its ciphertext CID."""
         return [doc.text for doc in self.dispute.evidence if doc.text is not None]
 
+    @property
+    def claims(self) -> list[str]:
+        """Each party's claim that says something, in party order: the server reads every claim."""
+        return [p.claim for p in self.dispute.parties if p.claim.strip()]
+
     def receipt_fields(self) -> Fields:
         outputs: dict[str, Any] = {"dispute_cid": self.dispute_cid, "evidence_cids": self.evidence_cids}
         if self.commitments is not None:
@@ -101,15 +106,20 @@ class LapsedIntake(_Stage):
 
 
 class Embedding(_Stage):
-    """One L2-normalised vector per evidence text, by the named model."""
+    """One L2-normalised vector per text the server may read, by the named model: the public
+    evidence (`vectors`, in `Intake.readable_ids` order) and the claims (`claim_vectors`).
+    Its receipt commits to exactly those texts, so it shows that no confidential text was embedded."""
 
     model: str
     texts_digest: str
     vectors: list[list[float]]
+    claims_digest: str
+    claim_vectors: list[list[float]]
 
     def receipt_fields(self) -> Fields:
-        return {"inputs": {"evidence": self.texts_digest}, "params": {"model": self.model},
-                "outputs": {"embeddings": digest_of(self.vectors)}}
+        return {"inputs": {"evidence": self.texts_digest, "claims": self.claims_digest},
+                "params": {"model": self.model},
+                "outputs": {"embeddings": digest_of(self.vectors), "claim_embeddings": digest_of(self.claim_vectors)}}
 
 
 class EncryptedSearch(_Stage):
