@@ -3,7 +3,10 @@
 `dalrn tenant prepare FILE --api URL` encrypts the dispute's precedent query with the
 tenant's own CKKS key (a file in the tenant's own folder), uploads only the public context
 and the ciphertext (`POST /v1/content`) and submits the dispute with its
-`precedent_search`. `dalrn tenant respond DISPUTE_ID --api URL` reads the paused run's
+`precedent_search`. FILE may be a whole one-sided dispute or a joint filing's opening (as
+`dalrn split` writes it: the query is then built from the opener's own side's evidence, the
+side salted and kept as `dalrn submit` does); a joint run pauses for the reveal once every
+party has joined. `dalrn tenant respond DISPUTE_ID --api URL` reads the paused run's
 encrypted scores (`GET /v1/disputes/{id}/search`), decrypts and ranks them here and
 answers with the chosen precedents (`POST /v1/disputes/{id}/reveal`). Both authenticate
 with `DALRN_API_KEY` and read nothing of the server's data folder; the secret key never
@@ -62,6 +65,11 @@ def prepare(path: str, *, api: str | None, k: int = 5, idempotency_key: str | No
         dispute = precheck({**body, "tenant": tenant})  # its rules checked before any work
         # Confidential items are sealed and uploaded as ciphertexts; their texts stay here for the query.
         sealed = seal_through_gateway(body, client, GatewayContent(client, progress=_bars))
+        filed = sealed.body
+        if "side" in filed:  # a joint opening: the query is built from the opener's own side's evidence
+            from dalrn_cli.sides import salted_opening
+
+            filed = salted_opening(filed)
         say(f"tenant {tenant}: embedding {len(sealed.texts)} evidence texts ({len(sealed.sealed)} confidential, sent "
             "only encrypted) and encrypting the precedent query with its own CKKS key")
         keys = tenant_keys(tenant)
@@ -72,15 +80,16 @@ def prepare(path: str, *, api: str | None, k: int = 5, idempotency_key: str | No
         # Each prepare encrypts anew (CKKS is randomised), so the key names the dispute, not the body.
         key = idempotency_key or "search-" + default_idempotency_key(body)
         try:
-            answer = client.request("POST", "/v1/disputes", json={**sealed.body, "precedent_search": search},
+            answer = client.request("POST", "/v1/disputes", json={**filed, "precedent_search": search},
                                     headers={"Idempotency-Key": key}, ok=(202,)).json()
         except GatewayError as exc:
             if exc.code in ("idempotency.conflict", "dispute.exists"):
                 raise InputError.one("file", f"dispute {dispute.id} was already submitted (each prepare encrypts "
                                              f"anew); follow it with `dalrn status {dispute.id}`") from None
             raise
+    waits = " (after every party has joined)" if answer["status"] == "awaiting_parties" else ""
     say(f"dispute {answer['dispute_id']}: {answer['status']}; answer its search with "
-        f"`dalrn tenant respond {answer['dispute_id']}` once it is awaiting_tenant")
+        f"`dalrn tenant respond {answer['dispute_id']}` once it is awaiting_tenant{waits}")
     return {**answer, "precedent_search": search}
 
 

@@ -43,6 +43,7 @@ from dalrn_core.sealing import seal_side, unseal_side
 from gateway.db.models import DisputeRow, PartySideRow
 from gateway.errors import ApiError, api_error
 from gateway.identity import aware, now
+from gateway.precedent_search import PrecedentSearchIn
 from gateway.runs import RUN_SERVICE_ERRORS
 
 log = logging.getLogger("dalrn.gateway")
@@ -54,6 +55,9 @@ class OpeningIn(JointOpening):
 
     tenant: Identifier | None = None
     side: PartySide = Field(description="your own party's side (dalrn split writes it; dalrn submit salts it)")
+    precedent_search: PrecedentSearchIn | None = Field(
+        default=None, description="your encrypted precedent search (dalrn tenant prepare); only the opener files "
+        "one: the run pauses for your reveal once every party has joined")
 
 
 def digest(value: Any) -> str:
@@ -111,7 +115,7 @@ def refuse_whole_joint(dispute: Dispute) -> None:
 
 def opening(body: OpeningIn, tenant: str) -> tuple[dict[str, Any], PartySide]:
     """The shared part (the row's body) and the opener's side, after every rule; 422 otherwise."""
-    data = body.model_dump(mode="json", exclude_none=True, exclude={"side"})
+    data = body.model_dump(mode="json", exclude_none=True, exclude={"side", "precedent_search"})
     data["tenant"] = tenant
     shared = parse_shared(data)
     if not shared.is_joint:
@@ -188,7 +192,10 @@ async def start(db: Session, runs: Any, row: DisputeRow) -> None:
     if not missing:
         await asyncio.to_thread(_check_assembles, db, row)
     cids = await asyncio.to_thread(_sealed_cids, db, row)
-    mode = {"absent_parties": missing} if missing else {}
+    # A lapsed dispute negotiates nothing, so it asks the opener for no reveal either.
+    mode: dict[str, Any] = {"absent_parties": missing} if missing else {}
+    if row.precedent_search and not missing:
+        mode["precedent_search"] = row.precedent_search
     key = f"{'lapse' if missing else 'joint'}-{row.body_hash}"
     try:
         row.flow_run_id = await runs.start(tenant=row.tenant, dispute=row.body, idempotency_key=key, sides=cids,

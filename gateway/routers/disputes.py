@@ -210,7 +210,12 @@ async def _open_joint(body: joint.OpeningIn, principal: Principal, db: Session,
     data, side = joint.opening(body, principal.tenant)
     await asyncio.to_thread(evidence.check_confidential_items, db, principal, side.evidence, dispute_id=body.id,
                             owner=lambda party: principal.tenant, prefix="side.evidence")
-    digest = joint.digest({"opening": data, "side": side.model_dump(mode="json")})
+    search, public_context = None, b""
+    if body.precedent_search is not None:  # the same checks as a whole dispute's search
+        search, public_context = await asyncio.to_thread(precedent_search.checked_search, db, principal,
+                                                         body.precedent_search)
+    filed = {"opening": data, "side": side.model_dump(mode="json")}
+    digest = joint.digest(filed if search is None else {**filed, "precedent_search": search})
     resource = f"dispute:{principal.tenant}/{body.id}"
     links = {**_links(body.id), "join": f"/v1/disputes/{body.id}/join"}
     replayed = _replayed(db, principal, resource, idempotency_key, digest)
@@ -220,7 +225,7 @@ async def _open_joint(body: joint.OpeningIn, principal: Principal, db: Session,
     at = now()
     row = DisputeRow(tenant=principal.tenant, dispute_id=body.id, parties=joint.party_tenants(body), body=data,
                      body_hash=digest, flow_run_id=None, status=joint.AWAITING_PARTIES, result=None, submitted_at=at,
-                     updated_at=at)
+                     updated_at=at, precedent_search=search)
     db.add(row)
     db.flush()
     db.add(joint.new_side_row(row, side, principal.tenant))
@@ -229,6 +234,8 @@ async def _open_joint(body: joint.OpeningIn, principal: Principal, db: Session,
                                  created_at=at))
     db.commit()
     record(db, principal, "dispute.submit", resource, "awaiting_parties")
+    if search is not None:
+        precedent_search.register_key(principal.tenant, public_context)
     return Accepted(dispute_id=row.dispute_id, status=row.status, links=links)
 
 

@@ -17,7 +17,8 @@ from tests.gateway.prefect_server import closed_prefect_server
 
 
 @flow(name="dalrn-gateway-api-test")
-def stand_in(dispute: dict, sides: dict | None = None, absent_parties: list | None = None) -> dict:
+def stand_in(dispute: dict, sides: dict | None = None, absent_parties: list | None = None,
+             precedent_search: dict | None = None) -> dict:
     return {"dispute_id": dispute["id"]}
 
 

@@ -237,3 +237,67 @@ def test_the_reconcile_pass_ends_a_lapsed_dispute_no_one_reads(gw):
     before = row.flow_run_id
     asyncio.run(reconcile(gw["app"].state.sessions, gw["app"].state.runs))  # nothing twice
     assert row_of(gw, "joint-gw-late-002").flow_run_id == before
+
+
+def upload(gw, who: str, data: bytes) -> str:
+    answer = call(gw, who, "POST", "/v1/content", content=data, headers={"Content-Type": "application/octet-stream"})
+    assert answer.status_code == 201, answer.text
+    return answer.json()["cid"]
+
+
+def test_the_opener_files_an_encrypted_precedent_search_checked_strictly_and_the_joiner_none(gw):
+    """A joint opening carries the opener's encrypted query (the same checks as a whole
+    dispute's), the run gets it with the sealed sides once every party joined, and only the
+    opener reads the paused search; a joining side carries no search."""
+    import numpy as np
+
+    from dalrn_core.search.ckks_keys import TenantKeys
+
+    keys = TenantKeys.generate()
+    vector = np.random.default_rng(3).normal(size=384)
+    context = upload(gw, "acme", keys.public_context())
+    query = upload(gw, "acme", keys.encrypt_query(vector / np.linalg.norm(vector)))
+    theirs = upload(gw, "globex", keys.encrypt_query(vector / np.linalg.norm(vector)))
+    dispute = joint_dispute("joint-gw-search-001")
+    shared, sides = split_dispute(dispute)
+    body = {**shared.model_dump(mode="json", exclude_none=True), "side": sides["acme"].model_dump(mode="json")}
+    body.pop("tenant")
+
+    def opening(**search):
+        return call(gw, "acme", "POST", "/v1/disputes", json={**body, "precedent_search": search})
+
+    refused = [(opening(context_cid=context, query_cid=theirs, k=3), "precedent_search.unknown_content",
+                "precedent_search.query_cid"),
+               (opening(context_cid=query, query_cid=query, k=3), "precedent_search.invalid_context",
+                "precedent_search.context_cid"),
+               (opening(context_cid=context, query_cid=query, k=3, key_id="0" * 64), "precedent_search.key_mismatch",
+                "precedent_search.key_id"),
+               (opening(context_cid=context, query_cid=query, k=0), "request.invalid", None)]
+    for answer, expected, field in refused:
+        assert answer.status_code == 422 and code(answer) == expected, answer.text
+        if field is not None:
+            assert answer.json()["error"]["field"] == field
+    assert not call(gw, "acme", "GET", "/v1/disputes").text.count("joint-gw-search-001")  # nothing half written
+
+    opened = opening(context_cid=context, query_cid=query, k=3)
+    assert opened.status_code == 202 and opened.json()["status"] == "awaiting_parties", opened.text
+    row = row_of(gw, "joint-gw-search-001")
+    assert row.precedent_search == {"tenant": "acme", "key_id": keys.key_id, "context_cid": context,
+                                    "query_cid": query, "k": 3}
+    assert row.flow_run_id is None
+
+    # The joiner's side carries no search of its own: refused, naming the field.
+    with_search = {**sides["globex"].model_dump(mode="json"),
+                   "precedent_search": {"context_cid": context, "query_cid": query}}
+    answer = join(gw, "globex", "joint-gw-search-001", with_search)
+    assert answer.status_code == 422 and answer.json()["error"]["field"] == "precedent_search", answer.text
+    assert join(gw, "globex", "joint-gw-search-001", sides["globex"]).status_code == 202
+    parameters = run_parameters(row_of(gw, "joint-gw-search-001").flow_run_id)
+    assert parameters["precedent_search"] == row.precedent_search and set(parameters["sides"]) == {"acme", "globex"}
+    assert not any(m in json.dumps(parameters) for m in ACME_MARKERS + GLOBEX_MARKERS)
+
+    # Only the opener holds the secret key: to the joiner the search does not exist.
+    assert code(call(gw, "globex", "GET", "/v1/disputes/joint-gw-search-001/search", params={"tenant": "acme"})) \
+        == "dispute.not_found"
+    not_paused = call(gw, "acme", "GET", "/v1/disputes/joint-gw-search-001/search")
+    assert not_paused.status_code == 409 and code(not_paused) == "dispute.not_awaiting_tenant"
