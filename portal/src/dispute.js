@@ -43,7 +43,11 @@ export function setUpDispute(page) {
     seen.add(key);
     const item = node("li");
     item.append(node("span", label, { class: "what" }), " ", node("time", when ? when.replace("T", " ").slice(0, 19) : "", { datetime: when || "" }));
-    timeline.append(item);
+    // In time order: a run's receipts arrive after the status that revealed them.
+    const at = Date.parse(when || "") || Date.now();
+    item.dataset.at = String(at);
+    const later = [...timeline.children].find((other) => Number(other.dataset.at) > at);
+    timeline.insertBefore(item, later || null);
   };
 
   const showSettlement = (view) => {
@@ -86,7 +90,9 @@ export function setUpDispute(page) {
     table.append(node("caption", `${data.receipts.length} signed receipts, in chain order`));
     const head = node("tr");
     for (const h of ["#", "Step", "Time (UTC)", "CID", "Verified"]) head.append(node("th", h, { scope: "col" }));
-    table.append(node("thead")).append(head);
+    const thead = node("thead");
+    thead.append(head);
+    table.append(thead);
     const body = node("tbody");
     fetched.forEach((f, i) => {
       let receipt = {};
@@ -164,12 +170,16 @@ export function setUpDispute(page) {
     page.querySelector("[data-testid=updated]").textContent = view.updated_at.replace("T", " ").slice(0, 19);
     page.querySelector("[data-testid=message]").textContent = view.message || "";
     if (view.status !== state.status || (view.status === "anchored" && !proof)) {
-      showSettlement(view);
-      if (["resolved", "anchored"].includes(view.status)) {
-        await showMemo();
-        await showReceipts();
+      try {
+        showSettlement(view);
+        if (["resolved", "anchored"].includes(view.status)) {
+          await showMemo();
+          await showReceipts();
+        }
+        if (view.status === "anchored") await showProof(view);
+      } catch (error) {
+        console.error("could not show the dispute's results", error);
       }
-      if (view.status === "anchored") await showProof(view);
     }
     state = view;
     if (!FINAL.has(view.status) || (view.status === "anchored" && !proof)) setTimeout(tick, POLL_MS);

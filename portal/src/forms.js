@@ -68,11 +68,15 @@ function evidenceOf(form, party) {
   });
 }
 
-export function commitSide(party, batna, payoffs) {
-  const salt = bytesToHex(crypto.getRandomValues(new Uint8Array(32)));
+// sha256(salt || RFC 8785 JSON of {party, batna, payoffs}), as dalrn_core.dispute.sides commits a side.
+export function commitmentOf(salt, party, batna, payoffs) {
   const inputs = canonicalBytes({ party, batna, payoffs });
-  const commitment = bytesToHex(sha256(Uint8Array.from([...hexToBytes(salt), ...inputs])));
-  return { salt, commitment };
+  return bytesToHex(sha256(Uint8Array.from([...hexToBytes(salt), ...inputs])));
+}
+
+function commitSide(party, batna, payoffs) {
+  const salt = bytesToHex(crypto.getRandomValues(new Uint8Array(32)));
+  return { salt, commitment: commitmentOf(salt, party, batna, payoffs) };
 }
 
 function side(form, party, rows, cols) {

@@ -45,13 +45,21 @@ function receiptProblems(receipt, bytes, position, expectedCid, previousCid, cha
 
 /**
  * proof: GET /v1/proofs/{id}; keys: GET /.well-known/dalrn-receipt-keys.json;
- * fetched: [{cid, bytes}] in the proof's order; recorded: the tenant's receipts answer.
+ * fetched: [{cid, bytes}]; recorded: the tenant's receipts answer (its whole chain, root, transaction).
  * Returns [{rule, ok, detail, cid?}], one per receipt then one per proof-level rule.
  */
 export function verifyDispute({ proof, keys, fetched, recorded }) {
   const results = [];
   const trusted = new Set((keys.keys || []).map((k) => k.public_key));
-  const cids = proof.receipts || [];
+  const anchored = proof.receipts || [];
+  // The tenant's chain may run past the anchored head (receipts for a later batch): those are
+  // checked too, and said to be outside this anchor. The anchored part must be its prefix.
+  const listed = (recorded && recorded.receipts) || [];
+  const prefix = anchored.every((cid, i) => listed[i] === cid);
+  if (!prefix) results.push({ rule: "published chain", ok: false,
+    detail: "the public proof's receipts are not the start of this dispute's receipt chain" });
+  const cids = prefix && listed.length >= anchored.length ? listed : anchored;
+  const headIndex = anchored.length - 1;
   let chainId = null;
   let previous = null;
   let head = null;
@@ -76,13 +84,14 @@ export function verifyDispute({ proof, keys, fetched, recorded }) {
       ? { cid, step: receipt.step, rule: problems.map((p) => p[0]).join(", "), ok: false,
           detail: problems.map((p) => p[1]).join("; ") }
       : { cid, step: receipt.step, rule: "receipt", ok: true,
-          detail: "CID, sequence, link to the previous receipt and Ed25519 signature by a published key hold" });
+          detail: "CID, sequence, link to the previous receipt and Ed25519 signature by a published key hold" +
+            (position > headIndex ? " (signed after the anchored head: it goes into a later batch)" : "") });
     previous = cid;
-    head = { cid, receipt, bytes: item.bytes };
+    if (position === headIndex) head = { cid, receipt, bytes: item.bytes };
   });
 
   const leaf = strip0x(proof.leaf);
-  const headCid = cids[cids.length - 1];
+  const headCid = anchored[headIndex];
   const leafOk = headCid === proof.leaf_receipt_cid && head !== null && head.cid === headCid &&
     bytesToHex(digestOfCid(headCid)) === leaf && sameBytes(sha256(canonicalBytes(head.receipt)), hexToBytes(leaf));
   results.push({ rule: "anchored leaf", ok: leafOk, detail: leafOk
