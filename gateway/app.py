@@ -17,7 +17,7 @@ from limits.strategies import MovingWindowRateLimiter
 from gateway import errors
 from gateway.db import open_database
 from gateway.joint import reconcile_forever
-from gateway.middleware import Guard
+from gateway.middleware import Guard, RequestMetrics
 from gateway.settings import Settings
 
 log = logging.getLogger("dalrn.gateway")
@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None, runs=None, *, warm_up: bool = T
     portal.install(app)  # the parties' pages at /, over the API above
     app.add_middleware(Guard, body_limit=settings.body_limit_bytes, max_depth=settings.json_max_depth,
                        path_limits={"/v1/content": settings.content_limit_bytes})
+    app.add_middleware(RequestMetrics)  # outermost: refusals by the guard are counted too
     return app
 
 

@@ -106,6 +106,15 @@ def require(scope: str):
     return dependency
 
 
+# Audited outcomes that are a new acceptance (an Idempotency-Key replay is not audited again).
+_ACCEPTANCES = {("dispute.submit", "accepted"): "dispute", ("dispute.submit", "awaiting_parties"): "joint",
+                ("dispute.join", "accepted"): "join"}
+
+
 def record(db: Session, principal: Principal, action: str, resource: str, outcome: str) -> None:
     audit.append(db, principal=principal.key_id, tenant=principal.tenant, role=principal.role, action=action,
                  resource=resource, outcome=outcome, request_id=principal.request_id)
+    if (action, outcome) in _ACCEPTANCES:
+        from dalrn_core.observability.metrics import DISPUTES_ACCEPTED
+
+        DISPUTES_ACCEPTED.labels(_ACCEPTANCES[action, outcome]).inc()

@@ -8,6 +8,7 @@ deeper than the limit is refused before any parser recurses into it.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 from gateway.errors import error_response
@@ -93,3 +94,64 @@ class Guard:
             return await receive()
 
         await self.app(scope, replay, send_with_id)
+
+
+_AUTH_STATUSES = (401, 403)
+
+
+def _route_template(scope) -> str:
+    """The matched route's template (`/v1/disputes/{dispute_id}`), never the raw path."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) and path else "unmatched"
+
+
+def _error_code(body: bytes) -> str:
+    try:
+        code = json.loads(body)["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return "unknown"
+    return code if isinstance(code, str) and len(code) <= 64 else "unknown"
+
+
+class RequestMetrics:
+    """Counts and times every request by route template, method and status (Prometheus).
+
+    An error answer's code (`{"error": {"code": ...}}`) is read from its small JSON body, so
+    rejected inputs, authentication failures and rate-limit hits are counted by the same
+    codes the API documents.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        from dalrn_core.observability import metrics
+
+        started, status, error_body = time.perf_counter(), 500, bytearray()
+
+        async def observe(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            elif message["type"] == "http.response.body" and 400 <= status < 500 and len(error_body) < 4096:
+                error_body.extend(message.get("body", b""))
+            await send(message)
+
+        metrics.HTTP_REQUESTS_IN_PROGRESS.inc()
+        try:
+            await self.app(scope, receive, observe)
+        finally:
+            metrics.HTTP_REQUESTS_IN_PROGRESS.dec()
+            route, method = _route_template(scope), scope.get("method", "GET")
+            metrics.HTTP_REQUESTS.labels(route, method, str(status)).inc()
+            metrics.HTTP_REQUEST_DURATION.labels(route, method).observe(time.perf_counter() - started)
+            if 400 <= status < 500:
+                code = _error_code(bytes(error_body))
+                metrics.REJECTED_INPUTS.labels(code).inc()
+                if status == 429:
+                    metrics.RATE_LIMITED.labels(route).inc()
+                elif status in _AUTH_STATUSES:
+                    metrics.AUTH_FAILURES.labels(code).inc()

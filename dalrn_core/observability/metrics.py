@@ -65,7 +65,8 @@ AUTH_FAILURES = Counter(
 
 # --- disputes ----------------------------------------------------------------------------
 DISPUTES_ACCEPTED = Counter(
-    "dalrn_disputes_accepted", "Disputes accepted by the gateway (202), by kind (whole or joint)", ["kind"])
+    "dalrn_disputes_accepted", "Disputes accepted by the gateway, by kind: a whole dispute, a joint opening, or a party joining one",
+    ["kind"])
 DISPUTES_RESOLVED = Counter(
     "dalrn_disputes_resolved", "Dispute runs that finished, by outcome (settled, no_agreement, ...)", ["outcome"])
 DISPUTES_ANCHORED = Counter(

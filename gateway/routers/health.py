@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from web3.exceptions import Web3Exception
 
 CHECK_TIMEOUT_S = 3.0
@@ -121,3 +121,13 @@ async def readyz(request: Request) -> JSONResponse:
     body = {"status": "ready" if ready else "not_ready",
             "checks": {r.pop("name"): r for r in results}}
     return JSONResponse(body, status_code=200 if ready else 503)
+
+
+@router.get("/metrics", summary="Prometheus metrics of this gateway (text exposition format)",
+            response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+def prometheus_metrics() -> Response:
+    """Every metric of `dalrn_core.observability.metrics`, summed over processes in multiprocess mode."""
+    from dalrn_core.observability.metrics import exposition
+
+    body, content_type = exposition()
+    return Response(body, media_type=content_type)
