@@ -4,6 +4,7 @@ Prefect keeps its state there, never in the user's home."""
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 
 import pytest
@@ -56,3 +57,44 @@ def small_index():
     if index is None or len(index) != 300:
         index = build_precedent_index(limit=300)
     return index
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A real redis-server (append-only file, password) on a free loopback port for the test session."""
+    from dalrn_cli.stack import redis_available, start_redis
+
+    reason = redis_available()
+    if reason:
+        pytest.skip(reason)
+    folder = _server_folder("redis")
+    try:
+        with start_redis(folder / "server") as server:
+            yield server
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL 15 (databases `dalrn` and `prefect`, password) on a free loopback port."""
+    from dalrn_cli.stack import postgres_available, start_postgres
+
+    reason = postgres_available()
+    if reason:
+        pytest.skip(reason)
+    folder = _server_folder("postgres")
+    try:
+        with start_postgres(folder / "server") as server:
+            yield server
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _server_folder(kind: str):
+    """A folder the server's unprivileged user can enter (pytest's tmp folders are 0700 root's)."""
+    from pathlib import Path
+
+    folder = Path(tempfile.mkdtemp(prefix=f"dalrn-{kind}-"))
+    folder.chmod(0o711)
+    return folder
