@@ -1,0 +1,20 @@
+"""Fault tests: a fresh data and key folder per test, and the chain's own count of anchorings."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+
+@pytest.fixture()
+def home(data_home, tmp_path, monkeypatch):
+    monkeypatch.setenv("DALRN_KEYS_DIR", str(tmp_path / "keys"))
+    return tmp_path
+
+
+def anchored_roots(client) -> Counter[str]:
+    """How many times each root was anchored, read from the contract's RootAnchored events
+    (the chain's own history: a doubled anchoring would show as a count of 2, or a revert)."""
+    events = client.contract.events.RootAnchored().get_logs(from_block=0)
+    return Counter("0x" + bytes(e["args"]["root"]).hex() for e in events)
