@@ -307,15 +307,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from dalrn_core.redact import redact, redact_logs, redacted_error
+
     args = build_parser().parse_args(argv)
     configure(quiet=True)
+    redact_logs()  # this process's log lines (the server's, a worker's, the CLI's) quote no secret
     try:
         return args.func(args)
     except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
         return 2
     except IntegrityError as exc:
-        print(f"verification failed: {exc}", file=sys.stderr)
+        print(f"verification failed: {redact(str(exc))}", file=sys.stderr)
         return 3
     except KeyboardInterrupt:
         return 130
@@ -324,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # the last line of defence: a message, not a traceback
         if os.environ.get("DALRN_DEBUG"):
             raise
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"error: {redacted_error(exc, limit=2000)}", file=sys.stderr)
         return 1
 
 

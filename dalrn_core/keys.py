@@ -11,6 +11,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from dalrn_core.redact import remember_secret
+
 
 def keys_dir() -> Path:
     """The folder of key files (created with mode 0700)."""
@@ -21,8 +23,17 @@ def keys_dir() -> Path:
 
 
 def load_or_create(name: str, generate: Callable[[], bytes]) -> bytes:
-    """Read the key file `name`, or write one from `generate()` with mode 0600."""
-    path = keys_dir() / name
+    """Read the key file `name`, or write one from `generate()` with mode 0600.
+
+    The key is remembered for redaction (`redact.remember_secret`): no error or log line of
+    this process can then quote it.
+    """
+    secret = _load_or_create(keys_dir() / name, generate)
+    remember_secret(secret)
+    return secret
+
+
+def _load_or_create(path: Path, generate: Callable[[], bytes]) -> bytes:
     if path.exists():
         return path.read_bytes()
     secret = generate()

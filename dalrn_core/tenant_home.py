@@ -25,6 +25,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from dalrn_core.errors import InputError, IntegrityError
+from dalrn_core.redact import remember_secret
 
 ENV = "DALRN_TENANT_HOME"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # a tenant or dispute id (model.Identifier)
@@ -51,7 +52,14 @@ def _checked(value: str, field: str) -> str:
 
 
 def _secret_file(path: Path, size: int, generate: Callable[[], bytes]) -> bytes:
-    """Read a secret file of `size` bytes, or create it from `generate()` with mode 0600."""
+    """Read a secret file of `size` bytes, or create it from `generate()` with mode 0600; the key
+    is remembered for redaction, so no error or log line of this process can quote it."""
+    secret = _read_or_make(path, size, generate)
+    remember_secret(secret)
+    return secret
+
+
+def _read_or_make(path: Path, size: int, generate: Callable[[], bytes]) -> bytes:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         secret = generate()

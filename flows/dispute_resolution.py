@@ -22,6 +22,7 @@ from blocks.evidence_store import content_store
 from blocks.signing import receipt_signer
 from dalrn_core.dispute.stages import Embedding, Intake, PrecedentHits, Resolution
 from dalrn_core.podp.trail import Trail
+from dalrn_core.redact import redact_logs
 from tasks.anchor import anchor_dispute
 from tasks.embed import embed_texts
 from tasks.explain import write_memo
@@ -37,6 +38,10 @@ from tasks.precedents import (
     encrypted_precedent_search,
 )
 from tasks.routing import route_to_mediator
+
+# A dispute run's log lines (Prefect's API log handler among their readers) quote no secret,
+# in whichever process the run executes.
+redact_logs()
 
 
 def _run_name() -> str:

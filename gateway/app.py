@@ -32,6 +32,9 @@ the codes are listed per endpoint in docs/api/README.md.
 
 def create_app(settings: Settings | None = None, runs=None, *, warm_up: bool = True) -> FastAPI:
     """The app over `settings`' database; `runs` starts dispute runs (default: Prefect's API)."""
+    from dalrn_core.redact import redact_logs
+
+    redact_logs()  # the gateway's log lines quote no secret, however it is served
     settings = settings or Settings()
     if runs is None:
         from gateway.runs import DisputeRuns

@@ -13,6 +13,7 @@ from dalrn_core.errors import InputError
 from dalrn_core.podp.anchoring import AnchorOutcome, anchor_chain
 from dalrn_core.podp.batch import anchor_pending
 from dalrn_core.podp.reorg import recheck_anchors
+from dalrn_core.redact import redact
 
 
 def _client(chain_block: str | None) -> AnchorClient | FallbackAnchorClient:
@@ -22,7 +23,8 @@ def _client(chain_block: str | None) -> AnchorClient | FallbackAnchorClient:
     except InputError:
         raise
     except ValueError as exc:  # Prefect's answer for a block name it does not hold
-        raise InputError.one("chain_block", f"cannot load AnchorChain block {chain_block!r}: {exc}") from None
+        raise InputError.one("chain_block", f"cannot load AnchorChain block {chain_block!r}: "
+                                            f"{redact(str(exc))}") from None
 
 
 @task(name="anchor", cache_policy=NO_CACHE)

@@ -227,5 +227,9 @@ class AnchorClient:
 
 
 def anchorer_account(private_key: bytes) -> LocalAccount:
+    """The anchorer's account; its key is remembered for redaction wherever it came from."""
+    from dalrn_core.redact import remember_secret
+
+    remember_secret(private_key)
     account: LocalAccount = Account.from_key(private_key)
     return account

@@ -19,6 +19,7 @@ import requests
 
 from dalrn_core.errors import InputError, IntegrityError
 from dalrn_core.evidence.cid import cid_of, parse_cid, verify_cid
+from dalrn_core.redact import redact
 
 # boxo's chunker refuses chunks above 1 MiB (ChunkSizeLimit), so one block holds at most this.
 MAX_BLOCK_BYTES = 1024 * 1024
@@ -48,7 +49,7 @@ class IpfsContentStore:
         try:
             response = self._session.post(url, params=params, timeout=self.timeout, **kwargs)
         except requests.RequestException as exc:
-            raise ConnectionError(f"IPFS API at {self.api_url} unreachable: {exc}") from exc
+            raise ConnectionError(redact(f"IPFS API at {self.api_url} unreachable: {exc}")) from exc
         return response
 
     def put(self, data: bytes) -> str:

@@ -37,6 +37,7 @@ from dalrn_core.negotiation.algorithms.vertex_exact import count_bases, exact_ve
 from dalrn_core.negotiation.algorithms.vertex_float import float_vertex_enumeration
 from dalrn_core.negotiation.equilibrium import Equilibrium, Verifier
 from dalrn_core.negotiation.rational import ExactGame, FloatArray, is_equilibrium_exact
+from dalrn_core.redact import redacted_error
 
 PHASES = (
     "pure",
@@ -207,7 +208,7 @@ def run_phases(
             yield PhaseEnd(
                 name,
                 "failed",
-                f"{type(exc).__name__}: {exc}"[:300],
+                redacted_error(exc, limit=300),
                 time.perf_counter() - started,
                 found,
                 rejected,
