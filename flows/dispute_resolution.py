@@ -21,6 +21,7 @@ from prefect.runtime import flow_run
 from blocks.evidence_store import content_store
 from blocks.signing import receipt_signer
 from dalrn_core.dispute.stages import Embedding, Intake, PrecedentHits, Resolution
+from dalrn_core.observability.runs import ObservedTrail, observed_dispute_run
 from dalrn_core.podp.trail import Trail
 from dalrn_core.redact import redact_logs
 from tasks.anchor import anchor_dispute
@@ -47,6 +48,14 @@ redact_logs()
 def _run_name() -> str:
     dispute = flow_run.parameters.get("dispute") or {}
     return f"dispute-{dispute.get('id', 'unnamed') if isinstance(dispute, dict) else 'unnamed'}"
+
+
+def _submitted_at():
+    """When the run was created: the gateway creates it as it accepts the dispute."""
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    return context.flow_run.created if context is not None and context.flow_run is not None else None
 
 
 def _reveal_key(chain_id: str) -> str:
@@ -82,6 +91,7 @@ def _lapsed(trail: Trail, dispute: dict, tenant: str | None, sides: dict[str, st
 # another process, reads a finished run's answer through Prefect's API.
 @flow(name="dispute-resolution", flow_run_name=_run_name, log_prints=True, persist_result=True,
       result_serializer="json")
+@observed_dispute_run(_submitted_at)
 async def dispute_resolution(
     dispute: dict,
     precedent_search: PrecedentSearchRequest | None = None,
@@ -98,7 +108,7 @@ async def dispute_resolution(
     tenant's own (`records.chain_key`): two tenants' disputes with one id never meet.
     `dispute` is then the shared structure of a joint filing when `sides` is given.
     """
-    trail = Trail(content_store(), receipt_signer())
+    trail = ObservedTrail(content_store(), receipt_signer())
     if absent_parties:
         return _lapsed(trail, dispute, tenant, sides, absent_parties, rule, chain_block)
     intake = trail.record("intake", intake_dispute(dispute, tenant, sides))

@@ -13,6 +13,7 @@ agent ids, tenants of the federation): never a dispute id, a raw path or free te
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from prometheus_client import (
@@ -25,6 +26,7 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
+from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
 # `_created` series double every counter's and histogram's series for no query we run.
@@ -70,8 +72,7 @@ DISPUTES_ACCEPTED = Counter(
 DISPUTES_RESOLVED = Counter(
     "dalrn_disputes_resolved", "Dispute runs that finished, by outcome (settled, no_agreement, ...)", ["outcome"])
 DISPUTES_ANCHORED = Counter(
-    "dalrn_disputes_anchored", "Disputes whose receipt chain head is in an anchored batch, by how (in_run or batch)",
-    ["via"])
+    "dalrn_disputes_anchored", "Disputes whose receipt chain head went on chain in an anchoring transaction", [])
 DISPUTES_FAILED = Counter(
     "dalrn_disputes_failed", "Dispute runs that ended in failure, by stage and reason (rejected input or error)",
     ["stage", "reason"])
@@ -208,15 +209,35 @@ def multiprocess_dir() -> str | None:
     return os.environ.get(MULTIPROC_DIR_ENV) or None
 
 
-def scrape_registry() -> CollectorRegistry:
-    """The registry a scrape reads: every process's files in multiprocess mode, else this one's."""
-    if multiprocess_dir() is None:
+class _RefreshedOnScrape:
+    """A collector that refreshes the backlog gauges, then yields `source`'s metrics."""
+
+    def __init__(self, source: CollectorRegistry | MultiProcessCollector) -> None:
+        self.source = source
+
+    def collect(self) -> Iterator[Metric]:
+        from dalrn_core.observability.disputes import refresh_backlog
+
+        refresh_backlog()
+        yield from self.source.collect()
+
+
+def scrape_registry(*, refresh_backlog: bool = True) -> CollectorRegistry:
+    """The registry a scrape reads: every process's files in multiprocess mode, else this one's.
+
+    With `refresh_backlog` each scrape first reads the queue depth and the anchors pending
+    (from Redis and the data folder), so those gauges say what is true at the scrape.
+    """
+    source: CollectorRegistry | MultiProcessCollector = REGISTRY
+    if multiprocess_dir() is not None:
+        source = MultiProcessCollector(None)  # type: ignore[no-untyped-call]
+    if not refresh_backlog and source is REGISTRY:
         return REGISTRY
-    registry = CollectorRegistry()
-    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_RefreshedOnScrape(source) if refresh_backlog else source)
     return registry
 
 
-def exposition() -> tuple[bytes, str]:
+def exposition(*, refresh_backlog: bool = True) -> tuple[bytes, str]:
     """The Prometheus text of every metric and its content type (the body of ``/metrics``)."""
-    return generate_latest(scrape_registry()), CONTENT_TYPE_LATEST
+    return generate_latest(scrape_registry(refresh_backlog=refresh_backlog)), CONTENT_TYPE_LATEST

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -25,6 +26,7 @@ from dalrn_core.config import sub_dir
 from dalrn_core.dispute.records import STATUS_ANCHORED, record_path
 from dalrn_core.durable import remove_durably, write_json_durably
 from dalrn_core.evidence.store import ContentStore
+from dalrn_core.observability.disputes import record_batch, record_batch_failure
 from dalrn_core.podp.canonical import canonical_bytes
 from dalrn_core.podp.ledger import chain_lock, update_chain_record
 from dalrn_core.podp.merkle import merkle_proof, merkle_root
@@ -67,6 +69,18 @@ def queue_leaf(chain_id: str, leaf: bytes, receipt_cid: str) -> None:
 
 def pending() -> list[dict[str, Any]]:
     return [entry_from_disk(json.loads(p.read_text())) for p in sorted(_pending_dir().glob("*.json"))]
+
+
+def pending_ages() -> list[float]:
+    """Seconds each pending leaf has waited (since its entry was written), for the backlog gauges."""
+    now = time.time()
+    ages = []
+    for path in _pending_dir().glob("*.json"):
+        try:
+            ages.append(max(now - path.stat().st_mtime, 0.0))
+        except FileNotFoundError:  # anchored between the listing and the stat
+            continue
+    return ages
 
 
 def _inflight_path() -> Path:
@@ -171,7 +185,12 @@ def _anchor_entries(client: AnchorClient, store: ContentStore, entries: list[dic
         anchor["note"] = "root was already anchored: found on chain, not sent again"
     else:
         on_chain = (bytes.fromhex(model["model_hash"]), int(model["fl_round"])) if model else ()
-        anchor = asdict(client.anchor_root(root, len(leaves), f"ipfs://{manifest_cid}", *on_chain))
+        try:
+            anchor = asdict(client.anchor_root(root, len(leaves), f"ipfs://{manifest_cid}", *on_chain))
+        except Exception:
+            record_batch_failure()
+            raise
+        record_batch(anchor.get("gas_used"), 0 if model else len(entries))  # a model anchor holds no dispute
     anchor.update(model)
     _finish(entries, anchor, manifest_cid)
     remove_durably(inflight_path)
