@@ -183,7 +183,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from dalrn_cli.serve import serve
 
-    return serve(port=args.port, prefect_port=args.prefect_port)
+    return serve(port=args.port, prefect_port=args.prefect_port, backend=args.backend,
+                 prefect_workers=args.prefect_workers)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -294,6 +295,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="start Prefect (closed by its auth string), the gateway and the deployments")
     serve.add_argument("--port", type=int, default=8000, help="the gateway's port on 127.0.0.1")
     serve.add_argument("--prefect-port", type=int, default=4200, help="the Prefect server's port on 127.0.0.1")
+    serve.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite",
+                       help="sqlite: embedded (SQLite, in-process limits); postgres: Prefect and the gateway on "
+                            "PostgreSQL and Redis, started under the data folder unless already configured")
+    serve.add_argument("--prefect-workers", type=int, default=1,
+                       help="Prefect API processes (more than 1 needs --backend postgres; services then run apart)")
     serve.set_defaults(func=cmd_serve)
 
     from dalrn_cli import admin, audit, evidence

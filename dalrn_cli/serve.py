@@ -12,18 +12,27 @@ import base64
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from dalrn_core.config import data_dir
+from dalrn_core.errors import InputError
 from dalrn_core.keys import keys_dir, load_or_create
+
+if TYPE_CHECKING:
+    from dalrn_cli.stack import LocalServer
 
 HOST = "127.0.0.1"
 AUTH_FILE = "prefect-api-auth"
 BOOTSTRAP_FILE = "gateway-bootstrap-admin.json"
 BOOTSTRAP_TENANT = "operator"
+BACKENDS = ("sqlite", "postgres")
+STACK_DIR = "stack"  # PostgreSQL's and Redis's folders under the data folder
 
 
 def prefect_auth_string() -> str:
@@ -58,8 +67,13 @@ def _wait_healthy(url: str, process: subprocess.Popen, what: str, timeout_s: flo
     raise RuntimeError(f"the {what} did not answer at {url} within {timeout_s:.0f} s")
 
 
-def start_server(port: int, auth_string: str | None = None, *, quiet: bool = True) -> tuple[subprocess.Popen, str]:
-    """Start `prefect server start` on loopback, closed by `auth_string`; returns it and its API URL."""
+def start_server(port: int, auth_string: str | None = None, *, quiet: bool = True,
+                 workers: int = 1) -> tuple[subprocess.Popen, str]:
+    """Start `prefect server start` on loopback, closed by `auth_string`; returns it and its API URL.
+
+    `workers` > 1 runs that many API processes and no services (Prefect's rule, which needs
+    PostgreSQL and Redis): start those with `start_services`.
+    """
     api = f"http://{HOST}:{port}/api"
     env = os.environ.copy()
     env.pop("PREFECT_API_URL", None)
@@ -69,11 +83,60 @@ def start_server(port: int, auth_string: str | None = None, *, quiet: bool = Tru
         env["PREFECT_SERVER_API_AUTH_STRING"] = auth_string
     out = subprocess.DEVNULL if quiet else None
     server = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", HOST, "--port", str(port)],
+        [sys.executable, "-m", "prefect", "server", "start", "--host", HOST, "--port", str(port),
+         *(["--workers", str(workers)] if workers > 1 else [])],
         stdout=out, stderr=out, env=env,
     )
     _wait_healthy(f"{api}/health", server, "Prefect server")
     return server, api
+
+
+def start_services(*, quiet: bool = True) -> subprocess.Popen:
+    """Prefect's loop services (task run recorder, event persister, scheduler...) in a process
+    of their own, beside API processes started with `workers` > 1."""
+    out = subprocess.DEVNULL if quiet else None
+    services = subprocess.Popen([sys.executable, "-m", "prefect", "server", "services", "start"],
+                                stdout=out, stderr=out, env=os.environ.copy())
+    time.sleep(3)  # they have no port to probe: a bad configuration ends the process at once
+    if services.poll() is not None:
+        raise RuntimeError(f"Prefect's services exited with status {services.returncode}")
+    return services
+
+
+# What configures each server when the operator runs their own; any one missing starts ours.
+POSTGRES_KEYS = ("PREFECT_API_DATABASE_CONNECTION_URL", "DALRN_GATEWAY_DATABASE_URL")
+REDIS_KEYS = ("PREFECT_REDIS_MESSAGING_URL",)
+
+
+def use_postgres_backend(folder: Path) -> list[LocalServer]:
+    """Put this process's environment on PostgreSQL and Redis for Prefect and the gateway.
+
+    Servers the operator configured (`POSTGRES_KEYS`, `REDIS_KEYS` set) are used as they
+    are; the others start in `folder` (or are found running there). Variables already set
+    win over ours. Returns the servers started or found here, for the caller to stop.
+    """
+    from dalrn_cli.stack import gateway_env, prefect_server_env, start_postgres, start_redis
+
+    started: list[LocalServer] = []
+    if all(os.environ.get(key) for key in POSTGRES_KEYS):
+        prefect_db, gateway_db = (os.environ[key] for key in POSTGRES_KEYS)
+    else:
+        postgres = start_postgres(folder / "postgres")
+        started.append(postgres)
+        prefect_db, gateway_db = postgres.asyncpg_url, postgres.url
+    if all(os.environ.get(key) for key in REDIS_KEYS):
+        redis_url = os.environ[REDIS_KEYS[0]]
+    else:
+        redis_server = start_redis(folder / "redis")
+        started.append(redis_server)
+        redis_url = redis_server.url
+    for key, value in {**prefect_server_env(prefect_db, redis_url), **gateway_env(gateway_db, redis_url)}.items():
+        os.environ.setdefault(key, value)
+    return started
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops the service the way Ctrl-C does, servers included
 
 
 def start_gateway(port: int, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
@@ -126,11 +189,25 @@ def ensure_bootstrap_admin(env: dict[str, str] | None = None) -> Path:
     return path
 
 
-def serve(port: int = 8000, prefect_port: int = 4200) -> int:
+def serve(port: int = 8000, prefect_port: int = 4200, backend: str = "sqlite", prefect_workers: int = 1) -> int:
+    """The whole service; `backend="postgres"` runs it on PostgreSQL and Redis (see `use_postgres_backend`)."""
+    if backend not in BACKENDS:
+        raise InputError.one("--backend", f"must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if prefect_workers < 1 or (prefect_workers > 1 and backend != "postgres"):
+        raise InputError.one("--prefect-workers", "must be 1, or more with --backend postgres (several Prefect API "
+                             "processes share their state through PostgreSQL and Redis)")
     auth = prefect_auth_string()
-    server, api = start_server(prefect_port, auth)
-    gateway = None
+    started: list[LocalServer] = []
+    server = services = gateway = None
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
+        if backend == "postgres":
+            started = use_postgres_backend(data_dir() / STACK_DIR)
+            for running in started:
+                print(f"{running.kind.capitalize() + ':':<13}{running.host}:{running.port}  (data in {running.folder})")
+        server, api = start_server(prefect_port, auth, workers=prefect_workers)
+        if prefect_workers > 1:
+            services = start_services()
         os.environ.update(client_env(api, auth, base={}))
         admin_key = ensure_bootstrap_admin(os.environ.copy())
         gateway, url = start_gateway(port, os.environ.copy())
@@ -146,5 +223,8 @@ def serve(port: int = 8000, prefect_port: int = 4200) -> int:
         pass
     finally:
         _stop(gateway)
+        _stop(services)
         _stop(server)
+        for running in reversed(started):
+            running.stop()
     return 0
