@@ -219,6 +219,7 @@ class EmbeddedChain:
             self._catch_up()
             parent = self.w3.eth.get_block("latest")["timestamp"]
             timestamp = max(int(time.time()), parent + 1)
+            before = self._backend.take_snapshot()
             receipt = self._apply(raw_tx, timestamp)
             entry = {
                 "raw": raw_tx.hex(),
@@ -226,7 +227,13 @@ class EmbeddedChain:
                 "tx_hash": receipt["transactionHash"].hex(),
                 "status": receipt["status"],
             }
-            append_durably(self.journal_path, json.dumps(entry) + "\n")
+            try:
+                append_durably(self.journal_path, json.dumps(entry) + "\n")
+            except OSError:
+                # Not journaled (a full disk): the transaction must not exist in memory
+                # either, or this process would see a root anchored that no restart sees.
+                self._backend.revert_to_snapshot(before)
+                raise
             self._applied += 1
         return receipt
 

@@ -1,19 +1,21 @@
 """Content-addressed stores: `put(bytes) -> CID`, `get(CID) -> bytes`.
 
-Every `get` re-hashes what it returns and refuses a mismatch, so a tampered or corrupted
-object is never handed on. The local store is the embedded default; production uses IPFS
-through the kubo HTTP API (`dalrn_core.evidence.ipfs.IpfsContentStore`, same interface and
-the same CIDs).
+Every `get` re-hashes what it returns and refuses a mismatch, naming the CID, so a tampered
+or corrupted object is never handed on; putting the same bytes again repairs it. A `put`
+is durable once it returns (file and folder fsynced), and one that fails (a full disk)
+leaves no object and says which CID could not be written. The local store is the embedded
+default; production uses IPFS through the kubo HTTP API
+(`dalrn_core.evidence.ipfs.IpfsContentStore`, same interface and the same CIDs).
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Protocol
 
+from dalrn_core.atomic import write_bytes_atomic
 from dalrn_core.config import sub_dir
+from dalrn_core.durable import fsync_dir, naming_the_file
 from dalrn_core.errors import IntegrityError
 from dalrn_core.evidence.cid import cid_of, parse_cid, verify_cid
 
@@ -27,7 +29,7 @@ class ContentStore(Protocol):
 
 
 class LocalContentStore:
-    """A folder of files named by their CID, written atomically (temp file, then rename)."""
+    """A folder of files named by their CID, written atomically and durably."""
 
     def __init__(self, root: Path | None = None) -> None:
         self.root = Path(root) if root is not None else sub_dir("content")
@@ -41,17 +43,11 @@ class LocalContentStore:
     def put(self, data: bytes) -> str:
         cid = cid_of(data)
         path = self._path(cid)
-        if path.exists():
-            return cid
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        if path.exists() and path.read_bytes() == data:
+            return cid  # a corrupted copy is not kept: it is written again below
+        with naming_the_file(path, f"content {cid}"):
+            write_bytes_atomic(path, data, durable=True)
+            fsync_dir(path.parent)
         return cid
 
     def get(self, cid: str) -> bytes:
@@ -59,7 +55,11 @@ class LocalContentStore:
         if not path.exists():
             raise IntegrityError(f"content {cid} is not in the store at {self.root}")
         data = path.read_bytes()
-        verify_cid(cid, data)
+        try:
+            verify_cid(cid, data)
+        except IntegrityError:
+            raise IntegrityError(f"content {cid} in the store at {self.root} is corrupted: its bytes "
+                                 f"do not match its CID (they hash to {cid_of(data)})") from None
         return data
 
     def has(self, cid: str) -> bool:
