@@ -303,12 +303,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     from dalrn_cli import admin, audit, evidence
+    from dalrn_cli import load as load_generator
     from dalrn_cli import worker as dispute_worker
 
     admin.register(sub)
     audit.register(sub)
     evidence.register(sub)
     dispute_worker.register(sub)
+    load_generator.register(sub)
     return parser
 
 

@@ -221,6 +221,7 @@ class DisputeWorker:
         final = await run_flow_async(dispute_resolution, flow_run=run, parameters=parameters, return_type="state")
         self.done += 1
         await asyncio.to_thread(self._record, final)
+        await asyncio.to_thread(self._report)
 
     def _record(self, final: Any) -> None:
         """Per-stage seconds of a completed dispute, summed in Redis for `dalrn load`."""
