@@ -19,7 +19,12 @@ import pytest
 
 from dalrn_core.chain.embedded import EmbeddedChain
 from dalrn_core.chain.local import open_embedded_anchor
-from dalrn_core.dispute.records import STATUS_ANCHOR_PENDING, load_record, record_path, update_record
+from dalrn_core.dispute.records import (
+    STATUS_ANCHOR_PENDING,
+    load_record,
+    record_path,
+    update_record,
+)
 from dalrn_core.errors import IntegrityError
 from dalrn_core.evidence.cid import cid_of
 from dalrn_core.evidence.store import LocalContentStore
@@ -39,7 +44,7 @@ def small_disk(tmp_path, monkeypatch):
     mount = tmp_path / "disk"
     mount.mkdir()
     made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
-                          capture_output=True, text=True, timeout=30)
+                          check=False, capture_output=True, text=True, timeout=30)
     if made.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here (needs root): {made.stderr.strip()}")
     try:
@@ -47,7 +52,7 @@ def small_disk(tmp_path, monkeypatch):
         monkeypatch.setenv("DALRN_KEYS_DIR", str(tmp_path / "keys"))
         yield mount
     finally:
-        subprocess.run(["umount", "-l", str(mount)], capture_output=True, timeout=30)
+        subprocess.run(["umount", "-l", str(mount)], check=False, capture_output=True, timeout=30)
 
 
 def _fill(mount: Path) -> Path:
@@ -149,7 +154,7 @@ def test_a_corrupted_object_is_refused_naming_its_cid_and_putting_it_again_repai
     with pytest.raises(IntegrityError, match=cid):
         verify_dispute(chain_id)
     cli = subprocess.run([sys.executable, "-m", "dalrn_cli.main", "receipts", "verify", chain_id],
-                         capture_output=True, text=True, timeout=120, cwd=REPO, env=os.environ.copy())
+                         check=False, capture_output=True, text=True, timeout=120, cwd=REPO, env=os.environ.copy())
     assert cli.returncode != 0 and cid in cli.stderr and "Traceback" not in cli.stderr
 
     assert store.put(original) == cid and path.read_bytes() == original  # the same bytes again repair it
