@@ -8,6 +8,7 @@ from prefect.runtime import flow_run
 from dalrn_core.fl.federation import RoundConfig, check_rounds
 from dalrn_core.fl.ledger import BudgetExceeded
 from dalrn_core.fl.training import SiloTrainConfig
+from dalrn_core.observability.federation import record_federation
 from dalrn_core.podp.canonical import digest_of
 from tasks.fl import (
     aggregate,
@@ -67,6 +68,7 @@ def fl_nightly(rounds: int = 1, method: str = "trimmed_mean", n_silos: int = 5, 
         print(f"round {round_number}: accuracy {history[-1]['accuracy']:.3f}, "
               f"loss {history[-1]['loss']:.3f}, model {model['model_hash'][:12]}")
     budgets = publish(config, history, model, refused)
+    record_federation(model["round"], history[-1]["accuracy"] if history else None, len(history), budgets)
     anchor = anchor_model(chain_id, model["model_hash"], model["round"]) if history else None
     return {"model_hash": model["model_hash"], "round": model["round"],
             "receipts_chain": chain_id, "anchor": anchor,
