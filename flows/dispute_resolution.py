@@ -108,7 +108,7 @@ async def dispute_resolution(
     tenant's own (`records.chain_key`): two tenants' disputes with one id never meet.
     `dispute` is then the shared structure of a joint filing when `sides` is given.
     """
-    trail = ObservedTrail(content_store(), receipt_signer())
+    trail = ObservedTrail(content_store(), receipt_signer(), once=True)  # a run started again writes no receipt twice
     if absent_parties:
         return _lapsed(trail, dispute, tenant, sides, absent_parties, rule, chain_block)
     intake = trail.record("intake", intake_dispute(dispute, tenant, sides))

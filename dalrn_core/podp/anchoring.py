@@ -9,6 +9,12 @@ the `anchor_batches` flow takes it in its next time-window batch, so a dispute i
 either way and no leaf is lost. A failure that waiting cannot cure (an unknown chain
 block, a node serving another chain id, a refused key, a reverted transaction) is raised
 at once: the leaf stays queued, and the operator sees the misconfiguration.
+
+A dispute run whose `anchor` receipt is already on the chain (a run started again after a
+crash, the same dispute resolved again) anchors nothing: its head is then that receipt,
+and anchoring it would put a second leaf of one dispute on chain. The outcome is the one
+that receipt recorded, brought up to date from the record when the batch has since been
+anchored.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from dalrn_core.chain.errors import TRANSIENT_CHAIN_ERRORS
 from dalrn_core.dispute.records import load_record
 from dalrn_core.evidence.store import ContentStore
 from dalrn_core.podp.batch import anchor_pending, queue_leaf
-from dalrn_core.podp.ledger import load_receipts, receipt_cids
+from dalrn_core.podp.ledger import current_run, load_receipts, receipt_cids
 from dalrn_core.podp.receipts import receipt_leaf
 from dalrn_core.redact import redacted_error
 
@@ -60,6 +66,24 @@ def _anchor_once(chain_id: str, leaf: str, client: AnchorClient, store: ContentS
     raise RuntimeError(f"the receipt head of {chain_id!r} was in none of the batches anchored")
 
 
+ANCHOR_STEP = "anchor"
+
+
+def recorded_anchor(chain_id: str, store: ContentStore) -> AnchorOutcome | None:
+    """The outcome of this dispute run's anchoring if its `anchor` receipt is written, else None."""
+    receipts = current_run(load_receipts(chain_id, store))
+    at = next((i for i, r in enumerate(receipts) if r.get("step") == ANCHOR_STEP), None)
+    if at is None or at == 0:
+        return None
+    written = AnchorOutcome.model_validate(receipts[at]["outputs"])
+    anchored_leaf = "0x" + receipt_leaf(receipts[at - 1]).hex()
+    anchor = load_record(chain_id).get("anchor") or {}
+    if anchor.get("leaf") == anchored_leaf and anchor.get("root"):
+        return AnchorOutcome(status="anchored", root=anchor["root"], tx_hash=anchor.get("tx_hash"),
+                             attempts=written.attempts, record=anchor)
+    return written
+
+
 def anchor_chain(
     chain_id: str,
     store: ContentStore,
@@ -73,8 +97,12 @@ def anchor_chain(
     `connect` opens the chain client and is retried with the anchoring, since a node that
     is down fails there first. After ``len(delays) + 1`` transiently failed tries the
     outcome is ``anchor_pending`` with the last error; the head stays queued for the next
-    batch. Any other failure propagates.
+    batch. Any other failure propagates. A run whose anchoring is already recorded gets
+    that outcome back (`recorded_anchor`) and queues nothing.
     """
+    recorded = recorded_anchor(chain_id, store)
+    if recorded is not None:
+        return recorded
     leaf = receipt_leaf(load_receipts(chain_id, store)[-1])
     queue_leaf(chain_id, leaf, receipt_cids(chain_id)[-1])
     error = ""

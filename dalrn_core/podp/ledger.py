@@ -6,45 +6,32 @@ chain, and every update of a chain's record (its receipts, its anchor) holds the
 and is written durably. Resolving the same dispute again continues its chain (the new
 intake receipt links to the old head): a dispute's whole history is one verifiable
 sequence.
+
+A dispute run appends with `append_receipt_once`, so a run started again after a crash, or
+the same dispute resolved again, writes no receipt twice: an intake that commits to what
+the chain's latest intake committed to is that intake, and every later step already on the
+chain after it is returned instead of signed again.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from dalrn_core.config import sub_dir
-from dalrn_core.dispute.records import record_path
-from dalrn_core.durable import write_json_durably
+from dalrn_core.dispute.records import merge_record, record_lock, record_path
 from dalrn_core.evidence.store import ContentStore
 from dalrn_core.podp.canonical import canonical_bytes
 from dalrn_core.podp.receipts import Receipt, ReceiptChain, receipt_cid
 from dalrn_core.podp.signing import ReceiptSigner
 
-
-@contextmanager
-def chain_lock(chain_id: str) -> Iterator[None]:
-    """The lock of one chain's record: every read-modify-write of that record holds it."""
-    folder = sub_dir("disputes", chain_id)
-    with open(folder / ".lock", "a+") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+# The lock of one chain's record: every read-modify-write of that record holds it.
+chain_lock = record_lock
 
 
 def update_chain_record(chain_id: str, **fields: Any) -> dict[str, Any]:
     """Merge `fields` into the chain's record and write it durably; the caller holds
     `chain_lock(chain_id)`, so no concurrent update is lost."""
-    path = record_path(chain_id)
-    record: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {"dispute_id": chain_id}
-    record.update(fields)
-    write_json_durably(path, record)
-    return record
+    return merge_record(chain_id, **fields)
 
 
 def receipt_cids(chain_id: str) -> list[str]:
@@ -72,9 +59,76 @@ def append_receipt(
 ) -> str:
     """Sign the next receipt of `chain_id`, store it, record it; returns its CID."""
     with chain_lock(chain_id):
-        chain = ReceiptChain(chain_id, signer, load_receipts(chain_id, store))
-        receipt = chain.add(step, inputs=inputs, params=params, outputs=outputs)
-        cid = store.put(canonical_bytes(receipt))
-        assert cid == receipt_cid(receipt)
-        update_chain_record(chain_id, receipts=[*receipt_cids(chain_id), cid])
-        return cid
+        return _append(chain_id, step, store, signer, inputs=inputs, params=params, outputs=outputs)
+
+
+def _append(chain_id: str, step: str, store: ContentStore, signer: ReceiptSigner, *,
+            inputs: dict[str, str] | None, params: dict[str, Any] | None,
+            outputs: dict[str, Any] | None) -> str:
+    chain = ReceiptChain(chain_id, signer, load_receipts(chain_id, store))
+    receipt = chain.add(step, inputs=inputs, params=params, outputs=outputs)
+    cid = store.put(canonical_bytes(receipt))
+    assert cid == receipt_cid(receipt)
+    update_chain_record(chain_id, receipts=[*receipt_cids(chain_id), cid])
+    return cid
+
+
+INTAKE_STEP = "intake"  # the step that begins a dispute run's receipts
+
+
+def current_run(receipts: list[Receipt]) -> list[Receipt]:
+    """The receipts from the chain's latest intake on (all of them if it has none)."""
+    starts = [i for i, r in enumerate(receipts) if r.get("step") == INTAKE_STEP]
+    return receipts[starts[-1]:] if starts else receipts
+
+
+def _commits(inputs: Any, params: Any, outputs: Any) -> bytes:
+    """What a receipt commits to, in RFC 8785 form (so tuples and lists, key order, compare equal)."""
+    return canonical_bytes({"inputs": inputs or {}, "params": params or {}, "outputs": outputs or {}})
+
+
+def existing_receipt(receipts: list[Receipt], step: str, *, inputs: dict[str, str] | None = None,
+                     params: dict[str, Any] | None = None,
+                     outputs: dict[str, Any] | None = None) -> Receipt | None:
+    """The receipt a dispute run's `step` already has on this chain, or None to append one.
+
+    An intake is the chain's latest intake when it commits to the same inputs, parameters
+    and outputs (the same dispute, stored under the same CIDs); an intake of anything else
+    begins a new run of the chain. Any other step is the one already written after the
+    latest intake, since a dispute run writes each of its steps once.
+    """
+    run = current_run(receipts)
+    if step == INTAKE_STEP:
+        latest = run[0] if run and run[0].get("step") == INTAKE_STEP else None
+        if latest is None:
+            return None
+        same = _commits(latest.get("inputs"), latest.get("params"), latest.get("outputs")) == \
+            _commits(inputs, params, outputs)
+        return latest if same else None
+    if not run or run[0].get("step") != INTAKE_STEP:
+        return None  # no dispute run on this chain yet: nothing to reuse
+    return next((r for r in run if r.get("step") == step), None)
+
+
+def append_receipt_once(
+    chain_id: str,
+    step: str,
+    store: ContentStore,
+    signer: ReceiptSigner,
+    *,
+    inputs: dict[str, str] | None = None,
+    params: dict[str, Any] | None = None,
+    outputs: dict[str, Any] | None = None,
+) -> tuple[str, bool]:
+    """`append_receipt` for a dispute run's step, unless the chain has it (`existing_receipt`).
+
+    Returns the receipt's CID and whether it was written now (False: it was already there).
+    The check and the append hold the chain's lock together, so two runs racing on one
+    dispute still write each step once.
+    """
+    with chain_lock(chain_id):
+        found = existing_receipt(load_receipts(chain_id, store), step, inputs=inputs, params=params,
+                                 outputs=outputs)
+        if found is not None:
+            return receipt_cid(found), False
+        return _append(chain_id, step, store, signer, inputs=inputs, params=params, outputs=outputs), True

@@ -5,6 +5,11 @@ long the stage took since the previous step (or since the trail began), so a flo
 its stages once instead of building receipt dicts and reading a clock around each.
 `Trail.record` does the same for a stage model that describes its own receipt
 (`receipt_fields()`), and hands the model back so one line runs, signs and keeps a stage.
+
+A dispute's trail is opened with ``once=True``: each step goes through
+`ledger.append_receipt_once`, so a run started again after a crash (or the same dispute
+resolved again) gets back the receipts its steps already wrote instead of second ones;
+`reused` names those steps.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from dalrn_core.evidence.store import ContentStore
-from dalrn_core.podp.ledger import append_receipt
+from dalrn_core.podp.ledger import append_receipt, append_receipt_once
 from dalrn_core.podp.signing import ReceiptSigner
 
 
@@ -37,8 +42,10 @@ class Trail:
     """
 
     def __init__(self, store: ContentStore, signer: ReceiptSigner, chain_id: str | None = None,
-                 *, clock: Callable[[], float] = time.perf_counter) -> None:
+                 *, clock: Callable[[], float] = time.perf_counter, once: bool = False) -> None:
         self.store = store
+        self.once = once
+        self.reused: list[str] = []  # steps whose receipt the chain already had (``once`` only)
         self.signer = signer
         self.chain_id = chain_id
         self.receipts: list[str] = []
@@ -62,8 +69,14 @@ class Trail:
             raise ValueError(f"step {name!r}: the trail has no chain id yet (call open first)")
         if name in self.seconds:
             raise ValueError(f"step {name!r} is already on this trail")
-        cid = append_receipt(self.chain_id, name, self.store, self.signer,
-                             inputs=inputs, params=params, outputs=outputs)
+        if self.once:
+            cid, written = append_receipt_once(self.chain_id, name, self.store, self.signer,
+                                               inputs=inputs, params=params, outputs=outputs)
+            if not written:
+                self.reused.append(name)
+        else:
+            cid = append_receipt(self.chain_id, name, self.store, self.signer,
+                                 inputs=inputs, params=params, outputs=outputs)
         now = self._clock()
         self.seconds[name] = round(now - self._mark, 3)
         self._mark = now
