@@ -22,6 +22,7 @@ from blocks.evidence_store import content_store
 from blocks.signing import receipt_signer
 from dalrn_core.dispute.stages import Embedding, Intake, PrecedentHits, Resolution
 from dalrn_core.observability.runs import ObservedTrail, observed_dispute_run
+from dalrn_core.observability.tracing import configure_tracing
 from dalrn_core.podp.trail import Trail
 from dalrn_core.redact import redact_logs
 from tasks.anchor import anchor_dispute
@@ -38,11 +39,14 @@ from tasks.precedents import (
     describe_hits,
     encrypted_precedent_search,
 )
+from tasks.receipts import ONCE_PER_INTAKE
 from tasks.routing import route_to_mediator
 
 # A dispute run's log lines (Prefect's API log handler among their readers) quote no secret,
 # in whichever process the run executes.
 redact_logs()
+# Prefect's flow and task spans need a tracer provider in the process that runs them.
+configure_tracing("dalrn-dispute-runs")
 
 
 def _run_name() -> str:
@@ -112,7 +116,7 @@ async def dispute_resolution(
     if absent_parties:
         return _lapsed(trail, dispute, tenant, sides, absent_parties, rule, chain_block)
     intake = trail.record("intake", intake_dispute(dispute, tenant, sides))
-    route = trail.record("route", route_to_mediator(intake.chain_id))
+    route = trail.record("route", route_to_mediator.with_options(cache_policy=ONCE_PER_INTAKE)(intake.chain_id))
     embedding = trail.record("embed", embed_texts(intake.texts, intake.claims))
     hits = await _precedents(trail, intake, embedding, precedent_search, tenant_wait_seconds)
     negotiation = trail.record("negotiate", negotiate_settlement(intake, rule))

@@ -82,6 +82,14 @@ def current_run(receipts: list[Receipt]) -> list[Receipt]:
     return receipts[starts[-1]:] if starts else receipts
 
 
+def current_intake_cid(chain_id: str, store: ContentStore) -> str | None:
+    """The CID of the chain's latest intake receipt, or None if it has none."""
+    cids = receipt_cids(chain_id)
+    steps = [json.loads(store.get(cid)).get("step") for cid in cids]
+    at = max((i for i, step in enumerate(steps) if step == INTAKE_STEP), default=None)
+    return None if at is None else cids[at]
+
+
 def _commits(inputs: Any, params: Any, outputs: Any) -> bytes:
     """What a receipt commits to, in RFC 8785 form (so tuples and lists, key order, compare equal)."""
     return canonical_bytes({"inputs": inputs or {}, "params": params or {}, "outputs": outputs or {}})
