@@ -66,6 +66,7 @@ class _Tenant:
         self.tenant = issued["tenant"]
         self.plain, self.poll_s, self.timeout_s = plain, poll_s, timeout_s
         self.keys = self.context_cid = None
+        self.sent: dict[str, bytes] = {}  # each dispute's encrypted query, as this tenant sent it
         if not plain:
             from dalrn_core.search.tenant_query import query_vector, tenant_keys
 
@@ -95,7 +96,8 @@ class _Tenant:
                 from dalrn_core.search.tenant_query import query_vector
 
                 texts = [e["text"] for e in body["evidence"]]
-                query_cid = self.content.put(self.keys.encrypt_query(query_vector(texts)), "encrypted query")
+                self.sent[dispute_id] = self.keys.encrypt_query(query_vector(texts))
+                query_cid = self.content.put(self.sent[dispute_id], "encrypted query")
                 body["precedent_search"] = {"context_cid": self.context_cid, "query_cid": query_cid, "k": 3,
                                             "key_id": self.keys.key_id}
             self.request("POST", "/v1/disputes", json=body, headers={"Idempotency-Key": dispute_id}, ok=(202,))
@@ -344,6 +346,9 @@ def summarize(records: list[dict[str, Any]], total: int, start_at: float, before
     starts = [_instant(r["submitted_at"]) for r in ok if r.get("submitted_at")]
     span = (max(e for e in ends if e) - min(s for s in starts if s)) if ends and starts else 0.0
     cpu, stages = _per_dispute(before, after, len(ok))
+    # One server clock: submitted <= resolved <= anchored, or the gateway reports nonsense.
+    moments = [[_instant(r.get(k)) for k in ("submitted_at", "resolved_at", "anchored_at")] for r in ok]
+    out_of_order = sum(1 for m in moments if [t for t in m if t is not None] != sorted(t for t in m if t is not None))
     errors = [r for r in records if r.get("error")] + [{"error": "no result"}] * (total - len(records))
     return {
         **setup,
@@ -357,6 +362,7 @@ def summarize(records: list[dict[str, Any]], total: int, start_at: float, before
         "errors": len(errors),
         "error_samples": sorted({e["error"][:200] for e in errors})[:5],
         "backlog_max": backlog_max,
+        "out_of_order": out_of_order,
         "cpu_s_per_dispute": cpu,
         "prefect_server_cpu_s_per_dispute": cpu.get("prefect_server"),
         "worker_stage_s_per_dispute": stages,

@@ -46,8 +46,12 @@ def default_consumer() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-def warm_up(say=print) -> dict[str, float]:
-    """Load what every dispute needs once: the model, the index, the chain's contract, the flow."""
+def warm_up(say=print, shared_cache: Any = None) -> dict[str, float]:
+    """Load what every dispute needs once: the model, the index, the chain's contract, the flow.
+
+    With `shared_cache` (a Redis client) the embeddings of public evidence are shared by
+    every worker (`RedisEmbeddingCache`) instead of kept in this machine's data folder.
+    """
     seconds: dict[str, float] = {}
     mark = time.perf_counter()
 
@@ -62,7 +66,12 @@ def warm_up(say=print) -> dict[str, float]:
     lap("imports")
     from dalrn_core.search.embed import Embedder
 
-    Embedder.load().encode(["warm up"])
+    embedder = Embedder.load()
+    if shared_cache is not None:
+        from dalrn_core.search.shared_cache import RedisEmbeddingCache
+
+        embedder.cache = RedisEmbeddingCache(shared_cache, model=embedder.tag)
+    embedder.encode(["warm up"])
     lap("model")
     from dalrn_core.search.index import PrecedentIndex
     from dalrn_core.search.precedents import latest_index_cid
@@ -254,7 +263,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
     queue = DisputeQueue(url)
     worker = DisputeWorker(queue, consumer, concurrency=args.concurrency, claim_timeout_s=args.claim_timeout,
                            max_tenant_wait_s=args.max_tenant_wait, say=say)
-    seconds = warm_up(say)
+    seconds = warm_up(say, shared_cache=queue.client)
+    if args.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(args.metrics_port, addr="127.0.0.1")  # cache hits and misses, runs in progress
     say(f"worker {consumer}: loaded once in {sum(seconds.values()):.1f} s "
         + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()))
 
@@ -284,4 +297,5 @@ def register(sub: Any) -> None:
                         help="seconds after which a stopped worker's disputes are claimed by another (default 60)")
     worker.add_argument("--max-tenant-wait", type=int, default=900,
                         help="seconds a run waits at most for its tenant's reveal (default 900)")
+    worker.add_argument("--metrics-port", type=int, help="serve this worker's Prometheus metrics on 127.0.0.1:PORT")
     worker.set_defaults(func=cmd_worker)
