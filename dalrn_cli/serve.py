@@ -212,6 +212,7 @@ def serve(port: int = 8000, prefect_port: int = 4200, backend: str = "sqlite", p
         admin_key = ensure_bootstrap_admin(os.environ.copy())
         gateway, url = start_gateway(port, os.environ.copy())
         print(f"Gateway:     {url}  (API docs {url}/docs)")
+        print(f"Portal:      {url}/  (the parties sign in with their tenant's API key)")
         print(f"Prefect UI:  http://{HOST}:{prefect_port}  (auth string in {keys_dir() / AUTH_FILE})")
         print(f"Prefect API: {api}")
         print(f"Bootstrap admin key: {admin_key}  (DALRN_API_KEY=KEY_ID:SECRET from its key_id and api_key)")

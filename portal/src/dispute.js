@@ -74,6 +74,13 @@ export function setUpDispute(page) {
     for (const code of box.querySelectorAll("code.language-mermaid")) {
       code.closest("pre").replaceWith(drawDiagram(code.textContent));
     }
+    // The memo's own precedents section (the tenant's revealed choices), repeated in its place.
+    const precedents = page.querySelector("[data-testid=precedents]");
+    const heading = [...box.querySelectorAll("h2")].find((h) => h.textContent.startsWith("Precedents revealed"));
+    const table = heading && heading.nextElementSibling && heading.nextElementSibling.tagName === "TABLE" ? heading.nextElementSibling : null;
+    precedents.textContent = "";
+    if (table) precedents.append(table.cloneNode(true));
+    else precedents.append(node("p", "No precedent was revealed in this dispute. An encrypted precedent search runs with your own keys in the tenant SDK: dalrn tenant prepare, then dalrn tenant respond.", { class: "hint" }));
   };
 
   const showReceipts = async () => {
@@ -169,6 +176,8 @@ export function setUpDispute(page) {
     statusEl.className = `status status-${view.status}`;
     page.querySelector("[data-testid=updated]").textContent = view.updated_at.replace("T", " ").slice(0, 19);
     page.querySelector("[data-testid=message]").textContent = view.message || "";
+    const waiting = page.querySelector("[data-testid=waiting]");
+    if (waiting && view.status !== "awaiting_parties") waiting.hidden = true;
     if (view.status !== state.status || (view.status === "anchored" && !proof)) {
       try {
         showSettlement(view);

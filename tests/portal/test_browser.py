@@ -53,11 +53,16 @@ def _key(env: dict) -> tuple[str, str]:
     return key_id, secret
 
 
-def _shot(page, name: str) -> None:
+def _shot(page, name: str, *, full: bool = True, part: str | None = None) -> None:
+    """A screenshot for the README (the page, its first screen, or one part of it), when asked for."""
     folder = os.environ.get("DALRN_PORTAL_SCREENSHOTS")
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+        path = str(Path(folder) / f"{name}.png")
+        if part:
+            page.locator(part).screenshot(path=path)
+        else:
+            page.screenshot(path=path, full_page=full)
 
 
 def _serious_violations(page) -> list[str]:
@@ -169,6 +174,7 @@ def _tamper_explain(route) -> None:
 
 def test_two_firms_file_join_follow_and_verify_a_dispute_in_the_browser(served, browser, tmp_path):  # noqa: F811
     gateway, env = served["gateway"], served["env"]
+    assert f"Portal:      {gateway}/  (the parties sign in" in served["log"].read_text()  # dalrn serve says where
     firms = {name: _tenant(name, env) for name in (OPENER, JOINER, STRANGER)}
     opener_ctx, joiner_ctx, stranger_ctx = (browser.new_context() for _ in range(3))
     problems: list[str] = []
@@ -188,8 +194,11 @@ def test_two_firms_file_join_follow_and_verify_a_dispute_in_the_browser(served, 
         _join(joiner, gateway)
 
         # The opener's page, open since before the join, follows the run without a reload.
-        opener.get_by_test_id("status").filter(has_text="anchored").wait_for(timeout=600_000)
+        status = opener.get_by_test_id("status")
+        expect(status).to_have_text(re.compile("^(anchored|failed|rejected)$"), timeout=300_000)
+        assert status.inner_text() == "anchored", opener.get_by_test_id("message").inner_text()
         assert opener.evaluate("performance.getEntriesByType('navigation').length") == 1
+        expect(opener.get_by_test_id("waiting")).to_be_hidden()  # the join, seen without a reload
         opener.locator("[data-testid=memo] svg.diagram").wait_for()
         opener.get_by_test_id("proof").get_by_test_id("root").wait_for()
         timeline = opener.get_by_test_id("timeline").inner_text().splitlines()
@@ -197,6 +206,7 @@ def test_two_firms_file_join_follow_and_verify_a_dispute_in_the_browser(served, 
         assert steps[0] == "awaiting_parties" and steps[-1] == "anchored", timeline
         assert {"intake", "negotiate", "explain"} <= set(steps), timeline
         assert "Causal influence diagram" in opener.get_by_test_id("memo").inner_text()
+        assert opener.get_by_test_id("precedents").inner_text().startswith("No precedent was revealed")
         settlement = opener.get_by_test_id("settlement").inner_text()
         assert "accept credit and cure" in settlement and "offer credit and relicense" in settlement
 
@@ -233,7 +243,7 @@ def test_two_firms_file_join_follow_and_verify_a_dispute_in_the_browser(served, 
         assert failed.first.inner_text().startswith("✗ FAILED: receipt explain (rule: CID, Ed25519 signature)")
         assert tampered.get_by_test_id("verdict").inner_text() == f"{len(rules)} check(s) FAILED: do not rely on this record."
         assert "✗ CID, Ed25519 signature" in tampered.locator("tr", has_text="explain").inner_text()
-        _shot(tampered, "tampered")
+        _shot(tampered, "tampered", part="section:has(#receipts-h)")
 
         # A firm the dispute does not name: no row, no page, nothing through the portal's door.
         stranger = _sign_in(stranger_ctx, gateway, firms[STRANGER])
@@ -272,7 +282,7 @@ def test_two_firms_file_join_follow_and_verify_a_dispute_in_the_browser(served, 
             page.goto(f"{gateway}{path}")
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), path
         page.locator("[data-testid=memo] svg.diagram").wait_for()
-        _shot(page, "phone-dispute")
+        _shot(page, "phone-dispute", full=False)
         page.goto(f"{gateway}/")
         assert page.url == f"{gateway}/disputes"  # a live session goes straight to the list
         assert [p for p in problems if not refused.search(p)] == []
