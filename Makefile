@@ -16,7 +16,7 @@ COV_MIN := 85
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install servers demo test test-slow bench serve contracts lint clean
+.PHONY: install servers demo test test-slow bench serve contracts lint clean chaos
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -68,6 +68,11 @@ test-slow: install servers $(NODE_MODULES)
 
 bench: install
 	$(PY) -m benchmarks.run
+
+# The reliability numbers (README): a 10-minute RPC outage on a Hardhat node; writes
+# benchmarks/results/chaos.json. CHAOS_ARGS=--quick for a short run.
+chaos: install $(NODE_MODULES)
+	$(PY) -m benchmarks.run chaos $(CHAOS_ARGS)
 
 serve: install
 	$(VENV)/bin/dalrn serve
