@@ -22,6 +22,7 @@ from blocks.evidence_store import content_store
 from blocks.signing import receipt_signer
 from dalrn_core.dispute.stages import Embedding, Intake, PrecedentHits, Resolution
 from dalrn_core.observability.runs import ObservedTrail, observed_dispute_run
+from dalrn_core.observability.tracing import configure_tracing
 from dalrn_core.podp.trail import Trail
 from dalrn_core.redact import redact_logs
 from tasks.anchor import anchor_dispute
@@ -44,6 +45,8 @@ from tasks.routing import route_to_mediator
 # A dispute run's log lines (Prefect's API log handler among their readers) quote no secret,
 # in whichever process the run executes.
 redact_logs()
+# Prefect's flow and task spans need a tracer provider in the process that runs them.
+configure_tracing("dalrn-dispute-runs")
 
 
 def _run_name() -> str:

@@ -84,7 +84,18 @@ def create_app(settings: Settings | None = None, runs=None, *, warm_up: bool = T
     app.add_middleware(Guard, body_limit=settings.body_limit_bytes, max_depth=settings.json_max_depth,
                        path_limits={"/v1/content": settings.content_limit_bytes})
     app.add_middleware(RequestMetrics)  # outermost: refusals by the guard are counted too
+    _instrument(app)
     return app
+
+
+def _instrument(app: FastAPI) -> None:
+    """A span per request (named by route template) under any incoming `traceparent`."""
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    from dalrn_core.observability.tracing import configure_tracing
+
+    provider = configure_tracing("dalrn-gateway")
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider, excluded_urls="healthz,readyz,metrics")
 
 
 def _warm_up() -> None:

@@ -39,6 +39,7 @@ from dalrn_core.dispute.sides import (
     parse_shared,
 )
 from dalrn_core.errors import InputError
+from dalrn_core.observability.tracing import current_trace_id, tracer
 from dalrn_core.sealing import seal_side, unseal_side
 from gateway.db.models import DisputeRow, PartySideRow
 from gateway.errors import ApiError, api_error
@@ -198,8 +199,10 @@ async def start(db: Session, runs: Any, row: DisputeRow) -> None:
         mode["precedent_search"] = row.precedent_search
     key = f"{'lapse' if missing else 'joint'}-{row.body_hash}"
     try:
-        row.flow_run_id = await runs.start(tenant=row.tenant, dispute=row.body, idempotency_key=key, sides=cids,
-                                           **mode)
+        with tracer().start_as_current_span("dispute.start", attributes={"dalrn.tenant": row.tenant}):
+            row.flow_run_id = await runs.start(tenant=row.tenant, dispute=row.body, idempotency_key=key,
+                                               sides=cids, **mode)
+            row.trace_id = current_trace_id()
     except RUN_SERVICE_ERRORS:
         log.exception("could not start the run of joint dispute %s/%s", row.tenant, row.dispute_id)
         raise api_error(503, "runs.unavailable", "every side is recorded but the run could not start; it is "

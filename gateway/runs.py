@@ -30,6 +30,7 @@ from prefect.exceptions import PrefectException
 from prefect.states import Pending
 
 from dalrn_core.dispute.records import STATUS_ANCHORED, chain_key, record_path
+from dalrn_core.observability.tracing import flow_run_labels
 from gateway.status import REJECTED, failed_or_rejected
 
 DEPLOYMENT = "dispute-resolution/dispute-resolution"
@@ -232,6 +233,7 @@ class DisputeRuns:
                 parameters=parameters,
                 idempotency_key=run_key(tenant, idempotency_key),
                 tags=[f"tenant-{tenant}", "gateway"],
+                labels=flow_run_labels(),  # the run's span joins the current trace
                 **queued,
             )
         if self.queue is not None and (run.state is None or run.state.is_pending()):

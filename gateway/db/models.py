@@ -76,6 +76,8 @@ class DisputeRow(Base):
     updated_at: Mapped[datetime]
     # The tenant's encrypted precedent search (CIDs, key id, k), a run parameter beside the dispute.
     precedent_search: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    # The OpenTelemetry trace id of the request (or reconciliation) that started its run.
+    trace_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class IdempotencyRecord(Base):

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from dalrn_core.dispute.model import Dispute, Identifier
 from dalrn_core.dispute.parse import parse_dispute
+from dalrn_core.observability.tracing import current_trace_id, tracer
 from gateway import joint, precedent_search, scopes, visibility
 from gateway.db.models import DisputeRow, IdempotencyRecord
 from gateway.deps import DB, Principal, Runs, record, require
@@ -84,6 +85,8 @@ class DisputeView(BaseModel):
     memo_cid: str | None = None
     proof_id: str | None = None
     message: str | None = None
+    trace_id: str | None = Field(default=None, description="the OpenTelemetry trace (W3C trace id, 32 hex) that "
+                                 "follows this dispute from the request that started its run into each of its stages")
 
 
 class Receipts(BaseModel):
@@ -127,7 +130,9 @@ def _proof_id(row: DisputeRow) -> str | None:
 async def _start(db: Session, runs, row: DisputeRow, key: str) -> None:
     extra = {"precedent_search": row.precedent_search} if row.precedent_search else {}
     try:
-        row.flow_run_id = await runs.start(tenant=row.tenant, dispute=row.body, idempotency_key=key, **extra)
+        with tracer().start_as_current_span("dispute.start", attributes={"dalrn.tenant": row.tenant}):
+            row.flow_run_id = await runs.start(tenant=row.tenant, dispute=row.body, idempotency_key=key, **extra)
+            row.trace_id = current_trace_id()
     except RUN_SERVICE_ERRORS:
         log.exception("could not start the run of %s/%s", row.tenant, row.dispute_id)
         raise api_error(503, "runs.unavailable", "the dispute is recorded as queued but its run could not start; "
@@ -269,7 +274,7 @@ def _view(row: DisputeRow, message: str | None) -> DisputeView:
                        resolved_at=result.get("resolved_at") if row.status in ("resolved", "anchored") else None,
                        anchored_at=result.get("anchored_at") if row.status == "anchored" else None,
                        deadline=(row.body or {}).get("deadline"), settlement=result.get("settlement"), memo_cid=result.get("memo_cid"), proof_id=_proof_id(row),
-                       message=message)
+                       message=message, trace_id=row.trace_id)
 
 
 @router.get("", response_model=list[DisputeView], responses=responses(401, 403, 429),
