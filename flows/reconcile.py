@@ -71,7 +71,11 @@ async def last_heartbeat(client: Any, flow_run_id: Any) -> datetime | None:
     return max((_aware(e.occurred) for e in page.events), default=None)  # type: ignore[type-var]
 
 
-def _state_filter(deployment_id: Any, state_type: Any) -> Any:
+PAGE = 200  # the most flow runs Prefect's API returns at once
+
+
+async def _runs_in_state(client: Any, deployment_id: Any, state_type: Any) -> list[Any]:
+    """Every run of the deployment in `state_type`, page by page."""
     from prefect.client.schemas.filters import (
         FlowRunFilter,
         FlowRunFilterDeploymentId,
@@ -79,8 +83,14 @@ def _state_filter(deployment_id: Any, state_type: Any) -> Any:
         FlowRunFilterStateType,
     )
 
-    return FlowRunFilter(deployment_id=FlowRunFilterDeploymentId(any_=[deployment_id]),
-                         state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[state_type])))
+    wanted = FlowRunFilter(deployment_id=FlowRunFilterDeploymentId(any_=[deployment_id]),
+                           state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[state_type])))
+    found: list[Any] = []
+    while True:
+        page = await client.read_flow_runs(flow_run_filter=wanted, limit=PAGE, offset=len(found))
+        found.extend(page)
+        if len(page) < PAGE:
+            return found
 
 
 async def _mark_stale_crashed(client: Any, deployment_id: Any, stale_after_s: float, now: datetime,
@@ -88,8 +98,7 @@ async def _mark_stale_crashed(client: Any, deployment_id: Any, stale_after_s: fl
     from prefect.client.schemas.objects import StateType
     from prefect.states import Crashed
 
-    for run in await client.read_flow_runs(flow_run_filter=_state_filter(deployment_id, StateType.RUNNING),
-                                           limit=500):
+    for run in await _runs_in_state(client, deployment_id, StateType.RUNNING):
         since = [t for t in (_aware(run.state.timestamp) if run.state else None, _aware(run.start_time),
                              await last_heartbeat(client, run.id)) if t is not None]
         alive_at = max(since, default=None)
@@ -102,13 +111,12 @@ async def _mark_stale_crashed(client: Any, deployment_id: Any, stale_after_s: fl
         report.crashed.append(str(run.id))
 
 
-async def _resume_crashed(client: Any, runs: Any, deployment_id: Any, max_attempts: int, now: datetime,
+async def _resume_crashed(client: Any, runs: Any, deployment_id: Any, max_attempts: int,
                           report: ReconcileReport) -> None:
     from prefect.client.schemas.objects import StateType
     from prefect.states import Pending, Scheduled
 
-    for run in await client.read_flow_runs(flow_run_filter=_state_filter(deployment_id, StateType.CRASHED),
-                                           limit=500):
+    for run in await _runs_in_state(client, deployment_id, StateType.CRASHED):
         if run.run_count >= max_attempts:
             report.given_up.append(str(run.id))
             continue
@@ -117,7 +125,7 @@ async def _resume_crashed(client: Any, runs: Any, deployment_id: Any, max_attemp
             await client.set_flow_run_state(run.id, Pending(name="Requeued", message=message), force=True)
             await asyncio.to_thread(runs.queue.enqueue, str(run.id), run.name)
         else:
-            await client.set_flow_run_state(run.id, Scheduled(scheduled_time=now, name="Rescheduled",
+            await client.set_flow_run_state(run.id, Scheduled(scheduled_time=datetime.now(UTC), name="Rescheduled",
                                                               message=message), force=True)
         log.warning("dispute run %s (%s): %s", run.id, run.name, message)
         report.resumed.append(str(run.id))
@@ -201,7 +209,7 @@ async def reconcile_disputes(
     async with get_client() as client:
         deployment = await client.read_deployment_by_name(runs.deployment)
         await _mark_stale_crashed(client, deployment.id, stale_after_s, now, report)
-        await _resume_crashed(client, runs, deployment.id, max_attempts, now, report)
+        await _resume_crashed(client, runs, deployment.id, max_attempts, report)
     engine, sessions = open_database(database_url or Settings().database_url)
     try:
         await asyncio.to_thread(_reopen_rows, sessions, report.resumed)
