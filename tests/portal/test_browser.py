@@ -63,6 +63,16 @@ def _shot(page, name: str, *, full: bool = True, part: str | None = None) -> Non
             page.locator(part).screenshot(path=path)
         else:
             page.screenshot(path=path, full_page=full)
+        _palette(Path(path))
+
+
+def _palette(path: Path) -> None:
+    """256 colours are plenty for these pages and keep the committed screenshots small."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(colors=256)
+    small.save(path, optimize=True)
 
 
 def _serious_violations(page) -> list[str]:
@@ -226,6 +236,17 @@ def test_two_firms_file_join_follow_and_verify_a_dispute_in_the_browser(served, 
         assert verdict.inner_text() == f"All {checks} checks passed in this browser."
         assert _serious_violations(opener) == []
         _shot(opener, "dispute")
+
+        # The list's filters: by status, and by dispute id or counterparty.
+        opener.goto(f"{gateway}/disputes")
+        opener.get_by_label("Status", exact=True).select_option("failed")
+        opener.get_by_role("button", name="Filter").click()
+        assert opener.get_by_test_id("count").inner_text() == "0 of 1 disputes shown."
+        opener.get_by_label("Status", exact=True).select_option("anchored")
+        opener.get_by_label("Dispute id or counterparty", exact=True).fill("GLOBEX")
+        opener.get_by_role("button", name="Filter").click()
+        assert opener.get_by_test_id("count").inner_text() == "1 of 1 disputes shown."
+        assert JOINER in opener.get_by_test_id("disputes").inner_text()
 
         # The same page over a network that alters the explain receipt: that receipt fails, by name.
         tampered = _watched(opener_ctx.new_page(), problems)
