@@ -267,7 +267,18 @@ def test_two_firms_file_join_follow_and_verify_a_dispute_in_the_browser(served, 
         _shot(tampered, "tampered", part="section:has(#receipts-h)")
 
         # A firm the dispute does not name: no row, no page, nothing through the portal's door.
-        stranger = _sign_in(stranger_ctx, gateway, firms[STRANGER])
+        stranger = _watched(stranger_ctx.new_page(), problems)  # signs in with the keyboard alone
+        stranger.goto(f"{gateway}/")
+        key_id, secret = _key(firms[STRANGER])
+        for _ in range(10):
+            if stranger.evaluate("document.activeElement.id") == "key_id":
+                break
+            stranger.keyboard.press("Tab")
+        stranger.keyboard.type(key_id)
+        stranger.keyboard.press("Tab")
+        stranger.keyboard.type(secret)
+        stranger.keyboard.press("Enter")
+        stranger.wait_for_url(f"{gateway}/disputes")
         assert stranger.get_by_test_id("count").inner_text() == "0 of 0 disputes shown."
         missing = stranger.goto(f"{gateway}{dispute_url}")
         assert missing.status == 404 and stranger.get_by_test_id("api-error").inner_text() == f"no dispute {EXAMPLE['id']}"
