@@ -140,6 +140,8 @@ class DisputeWorker:
                     await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED, timeout=1.0)
                     continue
                 entries = await asyncio.to_thread(self.queue.claim_stale, self.consumer, self.claim_timeout_ms, free)
+                for entry in entries:
+                    self.say(f"worker {self.consumer}: claimed {entry.name}, left pending by a worker that stopped")
                 if not entries:
                     entries = await asyncio.to_thread(self.queue.read, self.consumer, free, 1000)
                 for entry in entries:
