@@ -6,7 +6,9 @@ flow heartbeats stop), or the gateway dies (or Prefect is unreachable) between c
 the dispute as accepted and creating its run. One pass of `reconcile_disputes`:
 
 1. marks every `Running` dispute-resolution run whose last heartbeat (or, before its first,
-   its start) is older than `stale_after_s` as `Crashed`;
+   its start) is older than three of its heartbeat intervals (or `stale_after_s`) as
+   `Crashed`: the interval is the one observed between its last two beats, else the longest
+   Prefect's setting may make it, so a live run with rarer beats is never taken for dead;
 2. starts every `Crashed` run again as the same flow run (Scheduled for the served
    deployment, or handed back to the dispute workers' queue), while it has run fewer than
    `max_attempts` times; past that it stays `Crashed`, which the gateway shows as `failed`.
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -34,8 +37,8 @@ from prefect import flow
 log = logging.getLogger("dalrn.reconcile")
 
 HEARTBEAT_EVENT = "prefect.flow-run.heartbeat"
-# Three missed heartbeats at the frequency `dalrn serve` sets (PREFECT_FLOWS_HEARTBEAT_FREQUENCY=30).
-DEFAULT_STALE_AFTER_S = 90.0
+MISSED_BEATS = 3  # a run is dead after this many heartbeat intervals without one
+MIN_HEARTBEAT_S, PREFECT_DEFAULT_HEARTBEAT_S = 30.0, 180.0  # Prefect's minimum and default
 DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_ACCEPTED_GRACE_S = 30.0
 
@@ -60,15 +63,25 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-async def last_heartbeat(client: Any, flow_run_id: Any) -> datetime | None:
-    """When the run last sent a flow heartbeat (a Prefect event), or None if it sent none."""
+async def heartbeats(client: Any, flow_run_id: Any, limit: int = 2) -> list[datetime]:
+    """The run's latest flow heartbeats (Prefect events), newest first."""
     from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
 
     page = await client.read_events(
         EventFilter(event=EventNameFilter(name=[HEARTBEAT_EVENT]),
                     resource=EventResourceFilter(id=[f"prefect.flow-run.{flow_run_id}"])),
-        limit=1)
-    return max((_aware(e.occurred) for e in page.events), default=None)  # type: ignore[type-var]
+        limit=limit)
+    return sorted((_aware(e.occurred) or e.occurred for e in page.events), reverse=True)
+
+
+def heartbeat_interval_s(beats: list[datetime]) -> float:
+    """The run's heartbeat interval: as observed between its last two beats, else the longest
+    it may be (Prefect's 180 s default, or this process's setting if longer), since the
+    process running it (a dispute worker, a served run) may have another setting than ours."""
+    if len(beats) >= 2 and beats[0] > beats[1]:
+        return max((beats[0] - beats[1]).total_seconds(), MIN_HEARTBEAT_S)
+    configured = os.environ.get("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "")
+    return max(float(configured) if configured.isdigit() else 0.0, PREFECT_DEFAULT_HEARTBEAT_S)
 
 
 PAGE = 200  # the most flow runs Prefect's API returns at once
@@ -93,19 +106,21 @@ async def _runs_in_state(client: Any, deployment_id: Any, state_type: Any) -> li
             return found
 
 
-async def _mark_stale_crashed(client: Any, deployment_id: Any, stale_after_s: float, now: datetime,
+async def _mark_stale_crashed(client: Any, deployment_id: Any, stale_after_s: float | None, now: datetime,
                               report: ReconcileReport) -> None:
     from prefect.client.schemas.objects import StateType
     from prefect.states import Crashed
 
     for run in await _runs_in_state(client, deployment_id, StateType.RUNNING):
+        beats = await heartbeats(client, run.id)
         since = [t for t in (_aware(run.state.timestamp) if run.state else None, _aware(run.start_time),
-                             await last_heartbeat(client, run.id)) if t is not None]
+                             *beats[:1]) if t is not None]
         alive_at = max(since, default=None)
-        if alive_at is None or (now - alive_at).total_seconds() <= stale_after_s:
+        limit = stale_after_s if stale_after_s is not None else MISSED_BEATS * heartbeat_interval_s(beats)
+        if alive_at is None or (now - alive_at).total_seconds() <= limit:
             continue
         message = (f"no flow heartbeat for {int((now - alive_at).total_seconds())} s "
-                   f"(more than {int(stale_after_s)} s): its process is gone")
+                   f"(more than {int(limit)} s): its process is gone")
         await client.set_flow_run_state(run.id, Crashed(message=message), force=True)
         log.warning("dispute run %s (%s) marked crashed: %s", run.id, run.name, message)
         report.crashed.append(str(run.id))
@@ -183,7 +198,7 @@ async def _start_accepted(sessions: Any, runs: Any, grace_s: float, now: datetim
 
 async def reconcile_disputes(
     *,
-    stale_after_s: float = DEFAULT_STALE_AFTER_S,
+    stale_after_s: float | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     accepted_grace_s: float = DEFAULT_ACCEPTED_GRACE_S,
     database_url: str | None = None,
@@ -192,12 +207,15 @@ async def reconcile_disputes(
 ) -> ReconcileReport:
     """One reconcile pass (see the module's docstring); returns what it did.
 
+    `stale_after_s` is how long a `Running` run may go without a heartbeat; by default
+    three of its heartbeat intervals (`heartbeat_interval_s`).
     `database_url` is the gateway's database (default: the gateway's settings); `runs` the
     gateway's `DisputeRuns` (default: from the environment, queued with DALRN_QUEUE_URL);
     `now` the clock the staleness and grace are measured by (default: the current time).
     Callable outside any flow, e.g. by a test that has just killed a worker.
     """
     from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
 
     from gateway.db import open_database
     from gateway.runs import DisputeRuns
@@ -207,9 +225,13 @@ async def reconcile_disputes(
     runs = runs if runs is not None else DisputeRuns.from_environment()
     report = ReconcileReport()
     async with get_client() as client:
-        deployment = await client.read_deployment_by_name(runs.deployment)
-        await _mark_stale_crashed(client, deployment.id, stale_after_s, now, report)
-        await _resume_crashed(client, runs, deployment.id, max_attempts, report)
+        try:
+            deployment = await client.read_deployment_by_name(runs.deployment)
+        except ObjectNotFound:  # not registered (yet): no run of it to reconcile
+            log.warning("deployment %s is not registered: no dispute run to reconcile", runs.deployment)
+        else:
+            await _mark_stale_crashed(client, deployment.id, stale_after_s, now, report)
+            await _resume_crashed(client, runs, deployment.id, max_attempts, report)
     engine, sessions = open_database(database_url or Settings().database_url)
     try:
         await asyncio.to_thread(_reopen_rows, sessions, report.resumed)
@@ -220,7 +242,7 @@ async def reconcile_disputes(
 
 
 @flow(name="dispute-reconcile", log_prints=True)
-async def dispute_reconcile(stale_after_s: float = DEFAULT_STALE_AFTER_S,
+async def dispute_reconcile(stale_after_s: float | None = None,
                             max_attempts: int = DEFAULT_MAX_ATTEMPTS,
                             accepted_grace_s: float = DEFAULT_ACCEPTED_GRACE_S) -> dict[str, Any]:
     """Mark dead dispute runs crashed and start them again; start accepted disputes with no run."""

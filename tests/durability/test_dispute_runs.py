@@ -144,6 +144,49 @@ def test_a_run_whose_heartbeat_stopped_is_marked_crashed_and_resumed(deployment,
     assert _steps(chain) == STEPS and verify_dispute(chain)
 
 
+def test_a_run_that_keeps_its_heartbeat_is_left_running(deployment, tmp_path):
+    import time
+
+    from prefect.client.orchestration import get_client
+    from prefect.events import emit_event
+    from prefect.states import Cancelled, Running
+
+    from flows.reconcile import heartbeats, reconcile_disputes
+    from gateway.runs import DisputeRuns
+
+    runs = DisputeRuns(DEPLOYMENT)
+    database = f"sqlite:///{tmp_path / 'gateway.db'}"
+
+    async def start_running():
+        run_id = await runs.start(tenant="firm-b", dispute=_dispute("durable-beating"), idempotency_key="k-beat")
+        async with get_client() as client:
+            await client.set_flow_run_state(UUID(run_id), Running(), force=True)
+        return run_id
+
+    run_id = asyncio.run(start_running())
+    time.sleep(3)  # its heartbeat comes after it began running, as a live run's does
+    emit_event(event="prefect.flow-run.heartbeat", resource={"prefect.resource.id": f"prefect.flow-run.{run_id}"})
+
+    async def scenario():
+        async with get_client() as client:
+            for _ in range(60):  # the server stores events in batches
+                beats = await heartbeats(client, run_id)
+                if beats:
+                    break
+                await asyncio.sleep(0.5)
+        assert len(beats) == 1
+        # 80 s after its beat, 83 s after it began running: dead by its start, alive by its beat.
+        report = await reconcile_disputes(database_url=database, runs=runs, stale_after_s=81,
+                                          now=beats[0] + timedelta(seconds=80))
+        async with get_client() as client:
+            state = (await client.read_flow_run(UUID(run_id))).state
+            await client.set_flow_run_state(UUID(run_id), Cancelled(), force=True)  # not the later tests'
+        return report, state
+
+    report, state = asyncio.run(scenario())
+    assert run_id not in report.crashed and state.is_running()
+
+
 def test_a_crashed_run_past_its_attempts_stays_failed(deployment, tmp_path):
     from prefect.client.orchestration import get_client
     from prefect.states import Cancelled, Crashed
@@ -254,3 +297,13 @@ def test_the_same_dispute_submitted_again_through_the_gateway_starts_nothing(dep
     assert len(asyncio.run(tenant_runs())) == 1
     chain = chain_key("firm-d", "durable-resubmit")
     assert _steps(chain) == STEPS and json.loads(LocalContentStore().get(receipt_cids(chain)[0]))["step"] == "intake"
+
+
+def test_the_reconcile_flow_runs_a_pass_and_says_what_it_did(harness, tmp_path, monkeypatch):
+    from flows.reconcile import dispute_reconcile
+
+    monkeypatch.setenv("DALRN_GATEWAY_DATABASE_URL", f"sqlite:///{tmp_path / 'gateway.db'}")
+    state = asyncio.run(dispute_reconcile(return_state=True))
+    assert state.is_completed()
+    report = asyncio.run(state.aresult())
+    assert set(report) == {"crashed", "resumed", "given_up", "started", "joint_handled"}
