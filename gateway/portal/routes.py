@@ -121,7 +121,9 @@ async def signin(request: Request, key_id: Annotated[str, Form()] = "", api_key:
         "grant_type": "client_credentials", "client_id": key_id, "client_secret": api_key})
     if not answer.ok:
         error = dict(answer.error)
-        error["field"] = {"client_id": "key_id", "client_secret": "api_key"}.get(error.get("field") or "", "key_id")
+        # The token endpoint's field names, as this form calls them (names, not secrets).
+        form_field = {"client_id": "key_id", "client_secret": "api_key"}  # nosec B105
+        error["field"] = form_field.get(error.get("field") or "", "key_id")
         return _signin(request, next=next, status=answer.status, error=error, key_id=key_id)
     token = answer.body["access_token"]
     if "disputes:read" not in str(answer.body.get("scope", "")).split():
