@@ -7,6 +7,7 @@ applies the per-key rate limit, and refuses a token whose role lacks the scope.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Iterator
@@ -18,12 +19,15 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from limits import parse
 from sqlalchemy.orm import Session
 
+from dalrn_core.observability.breakers import REDIS, guarded
 from gateway import audit, tokens
 from gateway.db.models import ApiKey
 from gateway.errors import api_error
 from gateway.identity import key_is_live
 from gateway.scopes import ROLES
 from gateway.settings import Settings
+
+log = logging.getLogger("dalrn.gateway")
 
 _bearer = HTTPBearer(auto_error=False, description="access token from POST /v1/oauth/token")
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="dalrn"'}
@@ -56,9 +60,14 @@ def rate_limit(request: Request, item: str, identity: str) -> None:
     """429 with Retry-After once `identity` has used its moving window."""
     limiter = request.app.state.limiter
     limit = parse(item)
-    if limiter.hit(limit, "dalrn", identity):
+    try:  # the limits' storage (Redis in production) behind its breaker
+        if guarded(REDIS, limiter.hit, limit, "dalrn", identity):
+            return
+        reset_at, _remaining = guarded(REDIS, limiter.get_window_stats, limit, "dalrn", identity)
+    except Exception as exc:  # noqa: BLE001 - storage down: serve unlimited rather than fail every request
+        log.warning("rate-limit storage unavailable (%s): request %s not limited", type(exc).__name__,
+                    request_id(request))
         return
-    reset_at, _remaining = limiter.get_window_stats(limit, "dalrn", identity)
     wait = max(1, math.ceil(reset_at - time.time()))
     raise api_error(429, "rate_limited", f"rate limit {item} reached; retry in {wait} s",
                     headers={"Retry-After": str(wait)})

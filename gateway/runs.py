@@ -170,6 +170,18 @@ def _instant(value: object) -> datetime | None:
     return None
 
 
+def _enqueue(queue, flow_run_id: str, name: str) -> None:
+    """Append the run through Redis' breaker; Redis down reads as the run service unavailable (503)."""
+    import redis
+
+    from dalrn_core.observability.breakers import REDIS, guarded
+
+    try:
+        guarded(REDIS, queue.enqueue, flow_run_id, name)
+    except redis.RedisError as exc:
+        raise ConnectionError(f"dispute queue unavailable: {type(exc).__name__}") from None
+
+
 class DisputeRuns:
     """Starts and follows dispute-resolution runs through the Prefect API.
 
@@ -238,7 +250,7 @@ class DisputeRuns:
             )
         if self.queue is not None and (run.state is None or run.state.is_pending()):
             # A retried start finds its run again: appended again only while no worker began it.
-            await asyncio.to_thread(self.queue.enqueue, str(run.id), f"dispute-{dispute.get('id')}")
+            await asyncio.to_thread(_enqueue, self.queue, str(run.id), f"dispute-{dispute.get('id')}")
         return str(run.id)
 
     async def _read(self, client, flow_run_id: str):

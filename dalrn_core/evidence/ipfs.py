@@ -19,6 +19,7 @@ import requests
 
 from dalrn_core.errors import InputError, IntegrityError
 from dalrn_core.evidence.cid import cid_of, parse_cid, verify_cid
+from dalrn_core.observability.breakers import IPFS, guarded
 from dalrn_core.redact import redact
 
 # boxo's chunker refuses chunks above 1 MiB (ChunkSizeLimit), so one block holds at most this.
@@ -47,7 +48,7 @@ class IpfsContentStore:
     def _post(self, command: str, params: dict[str, str], **kwargs: Any) -> requests.Response:
         url = f"{self.api_url}/api/v0/{command}"
         try:
-            response = self._session.post(url, params=params, timeout=self.timeout, **kwargs)
+            response = guarded(IPFS, self._session.post, url, params=params, timeout=self.timeout, **kwargs)
         except requests.RequestException as exc:
             raise ConnectionError(redact(f"IPFS API at {self.api_url} unreachable: {exc}")) from exc
         return response

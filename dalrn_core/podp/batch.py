@@ -26,6 +26,7 @@ from dalrn_core.config import sub_dir
 from dalrn_core.dispute.records import STATUS_ANCHORED, record_path
 from dalrn_core.durable import remove_durably, write_json_durably
 from dalrn_core.evidence.store import ContentStore
+from dalrn_core.observability.breakers import CHAIN, guarded
 from dalrn_core.observability.disputes import record_batch, record_batch_failure
 from dalrn_core.podp.canonical import canonical_bytes
 from dalrn_core.podp.ledger import chain_lock, update_chain_record
@@ -177,7 +178,7 @@ def _anchor_entries(client: AnchorClient, store: ContentStore, entries: list[dic
     manifest_cid = store.put(canonical_bytes(manifest))
     write_json_durably(inflight_path, manifest)
     anchor: dict[str, Any]
-    if client.already_anchored(root):
+    if guarded(CHAIN, client.already_anchored, root):
         # An earlier attempt's transaction was mined (then the process died, or it was
         # mined late): record where, so the reorg re-check covers it; send nothing.
         located = client.locate(root)
@@ -186,7 +187,7 @@ def _anchor_entries(client: AnchorClient, store: ContentStore, entries: list[dic
     else:
         on_chain = (bytes.fromhex(model["model_hash"]), int(model["fl_round"])) if model else ()
         try:
-            anchor = asdict(client.anchor_root(root, len(leaves), f"ipfs://{manifest_cid}", *on_chain))
+            anchor = asdict(guarded(CHAIN, client.anchor_root, root, len(leaves), f"ipfs://{manifest_cid}", *on_chain))
         except Exception:
             record_batch_failure()
             raise

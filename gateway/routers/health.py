@@ -1,9 +1,13 @@
 """`/healthz` (the process answers) and `/readyz` (everything a request needs answers).
 
 Readiness checks each dependency with its own time limit and reports it with its status
-and latency, so an operator sees which one is down; any one down makes the answer 503 so a
-load balancer stops sending traffic. Errors name only the exception type: a public probe
-must not leak hosts, paths or credentials.
+and latency, so an operator sees which one is down. The database and Prefect's API are
+required: either down makes the answer 503 so a load balancer stops sending traffic. The
+chain, the content store and the dispute queue (Redis) sit behind circuit breakers and the
+service works around them (anchors wait for the next batch, runs start on retry): one of
+them down answers 200 with status `degraded`. Each breaker's state is in the answer.
+Errors name only the exception type: a public probe must not leak hosts, paths or
+credentials.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from web3.exceptions import Web3Exception
+
+from dalrn_core.observability.breakers import CHAIN, REDIS, guarded, states
 
 CHECK_TIMEOUT_S = 3.0
 PROBE = b"dalrn readiness probe\n"
@@ -44,7 +50,7 @@ def _chain_ping() -> None:
     failures = []
     for one in getattr(_chain_client, "clients", None) or [_chain_client]:  # a fallback chain counts
         try:
-            one.w3.eth.get_block_number()
+            guarded(CHAIN, one.w3.eth.get_block_number)
             return
         except (OSError, Web3Exception) as exc:  # unreachable or refusing: try the next chain
             failures.append(exc)
@@ -65,7 +71,7 @@ def _store_ping() -> None:
     from blocks.evidence_store import content_store
 
     store = content_store(None)
-    cid = store.put(PROBE)  # same bytes, same CID: the probe never grows the store
+    cid = store.put(PROBE)  # same bytes, same CID: the probe never grows the store (IPFS: via its breaker)
     if store.get(cid) != PROBE:
         raise RuntimeError("content store returned other bytes")
 
@@ -87,12 +93,39 @@ async def check_database(request: Request) -> None:
     await asyncio.to_thread(ping)
 
 
+def _queue_ping(url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=CHECK_TIMEOUT_S, socket_connect_timeout=CHECK_TIMEOUT_S)
+    try:
+        guarded(REDIS, client.ping)
+    finally:
+        client.close()
+
+
+async def check_queue(request: Request) -> None:
+    """The dispute queue's Redis answers (only checked where `DALRN_QUEUE_URL` is set)."""
+    from dalrn_core.queue import queue_url
+
+    url = queue_url()
+    if url:
+        await asyncio.to_thread(_queue_ping, url)
+
+
 CHECKS: dict[str, Check] = {
     "database": check_database,
     "prefect": check_prefect,
     "chain": check_chain,
     "content_store": check_store,
 }
+# Dependencies the service degrades around (breakers) rather than stops for.
+DEGRADABLE = frozenset({"chain", "content_store", "queue"})
+
+
+def default_checks() -> dict[str, Check]:
+    from dalrn_core.queue import queue_url
+
+    return {**CHECKS, "queue": check_queue} if queue_url() else CHECKS
 
 
 async def _run(name: str, check: Check, request: Request) -> dict:
@@ -112,15 +145,16 @@ async def healthz() -> dict:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Database, Prefect API, chain and content store each answer",
-            responses={503: {"description": "at least one dependency is down"}})
+@router.get("/readyz", summary="Database, Prefect API, chain, content store (and queue) each answer",
+            responses={503: {"description": "the database or Prefect's API is down"}})
 async def readyz(request: Request) -> JSONResponse:
-    checks = getattr(request.app.state, "readiness_checks", CHECKS)
+    checks = getattr(request.app.state, "readiness_checks", None) or default_checks()
     results = await asyncio.gather(*(_run(name, check, request) for name, check in checks.items()))
-    ready = all(r["status"] == "ok" for r in results)
-    body = {"status": "ready" if ready else "not_ready",
-            "checks": {r.pop("name"): r for r in results}}
-    return JSONResponse(body, status_code=200 if ready else 503)
+    down = {r["name"] for r in results if r["status"] != "ok"}
+    status = "ready" if not down else "degraded" if down <= DEGRADABLE else "not_ready"
+    body = {"status": status, "checks": {r.pop("name"): r for r in results},
+            "circuit_breakers": {name: {"state": state} for name, state in states().items()}}
+    return JSONResponse(body, status_code=503 if status == "not_ready" else 200)
 
 
 @router.get("/metrics", summary="Prometheus metrics of this gateway (text exposition format)",
