@@ -238,6 +238,9 @@ def _signed_out_json() -> JSONResponse:
 @router.get("/portal/api/v1/disputes/{rest:path}")
 async def read_api(request: Request, rest: str) -> Response:
     """A dispute read as the signed-in tenant (GET only: the status, join, memo, receipts)."""
+    if any(part in ("", ".", "..") for part in rest.split("/")):  # nothing outside /v1/disputes/
+        return JSONResponse({"error": {"code": "route.not_found", "message": "no such dispute read", "field": None}},
+                            status_code=404)
     try:
         answer = await _api(request, "GET", f"/v1/disputes/{rest}", params=dict(request.query_params))
     except SignedOut:

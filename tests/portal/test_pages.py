@@ -72,6 +72,8 @@ def test_a_joint_opening_through_the_portal_and_the_pages_each_firm_sees(app):
         assert "dalrn split" in join  # confidential evidence stays with the tenant SDK
         door = b.get(f"/portal/api/v1/disputes/{EXAMPLE['id']}", params={"tenant": A})
         assert door.status_code == 200 and door.json()["deadline"].startswith("2030-06-30T17:00")
+        for outside in ("%2e%2e/%2e%2e/admin/tenants", "x/%2e%2e/%2e%2e/ops/runs", "x//join"):
+            assert b.get(f"/portal/api/v1/disputes/{outside}").status_code == 404, outside
 
         _sign_in(c, app.state.keys[C])
         assert 'data-testid="count">0 of 0 disputes shown.<' in c.get("/disputes").text
