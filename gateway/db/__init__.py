@@ -26,6 +26,9 @@ def make_engine(url: str) -> Engine:
             cursor = conn.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
+            # WAL's default (NORMAL) may lose the last commits to a power cut; an accepted
+            # dispute's row must survive one once the 202 is sent.
+            cursor.execute("PRAGMA synchronous=FULL")
             cursor.close()
 
         return engine

@@ -62,3 +62,15 @@ def test_served_runs_persist_results_on_the_local_storage_block(harness, monkeyp
 
     monkeypatch.setenv(RESULT_STORAGE_SETTING, "remote-file-system/shared-results")
     assert durable_runs_environment()[RESULT_STORAGE_SETTING] == "remote-file-system/shared-results"
+
+
+def test_the_gateway_database_commits_survive_a_power_cut(tmp_path):
+    from sqlalchemy import text
+
+    from gateway.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'gateway.db'}")
+    with engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL: fsync at every commit
+    engine.dispose()
