@@ -24,9 +24,8 @@ def variables_named_in_code() -> dict[str, str]:
     for package in PRODUCT:
         for path in (ROOT / package).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text(), str(path))):
-                if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                    if VARIABLE.fullmatch(node.value):
-                        found[node.value] = str(path.relative_to(ROOT))
+                if isinstance(node, ast.Constant) and isinstance(node.value, str) and VARIABLE.fullmatch(node.value):
+                    found[node.value] = str(path.relative_to(ROOT))
     for path in (ROOT / "dalrn_core" / "chain" / "networks").glob("*.json"):
         rpc = json.loads(path.read_text()).get("rpc_url", "")
         if rpc.startswith("env:"):
