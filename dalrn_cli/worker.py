@@ -61,8 +61,13 @@ def warm_up(say=print, shared_cache: Any = None) -> dict[str, float]:
         seconds[name] = round(now - mark, 3)
         mark = now
 
+    import torch
+
     import flows.dispute_resolution  # noqa: F401 - Prefect, the tasks and their imports
 
+    # One thread of MiniLM per worker: workers scale by processes, and two processes each
+    # asking for every core only take turns on them.
+    torch.set_num_threads(1)
     lap("imports")
     from dalrn_core.search.embed import Embedder
 

@@ -253,6 +253,9 @@ async def _refresh(db: Session, runs, row: DisputeRow) -> str | None:
             return "the deadline has passed; the run that ends this dispute could not start yet"
     if row.flow_run_id is None or row.status in FINAL:
         return None
+    # End the read transaction before waiting on Prefect: a busy Prefect must not hold one of
+    # the gateway's database connections per request polling a dispute (the pool runs dry).
+    db.commit()
     try:
         view = await runs.view(row.flow_run_id)
     except (*RUN_SERVICE_ERRORS, RunNotFound):
