@@ -39,3 +39,6 @@ class Settings(BaseSettings):
     key_ttl_days: int = Field(default=365, ge=1, description="Lifetime of a new API key, in days")
     rotate_overlap_h: float = Field(default=24.0, ge=0, description="Hours the old API key stays valid after "
                                     "`dalrn admin key rotate` without `--overlap-hours`")
+    tls_certificate_files: list[str] = Field(
+        default=[], description="PEM certificates (a JSON list of paths) whose expiry the gateway "
+        "exports as `dalrn_certificate_expiry_timestamp_seconds` (those of the TLS proxy in front of it)")

@@ -156,7 +156,7 @@ CERTIFICATE_EXPIRY = Gauge(
     "dalrn_certificate_expiry_timestamp_seconds", "When a TLS certificate the service presents expires (Unix time)",
     ["certificate"], multiprocess_mode="min")
 KEY_CREATED = Gauge(
-    "dalrn_key_created_timestamp_seconds", "When a signing key in use was created (Unix time), for rotation",
+    "dalrn_key_created_timestamp_seconds", "When the signing key in use was created, or first seen for receipt keys (Unix time), for rotation",
     ["key"], multiprocess_mode="min")
 
 

@@ -13,14 +13,18 @@ credentials.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from web3.exceptions import Web3Exception
 
 from dalrn_core.observability.breakers import CHAIN, REDIS, guarded, states
+
+log = logging.getLogger("dalrn.gateway")
 
 CHECK_TIMEOUT_S = 3.0
 PROBE = b"dalrn readiness probe\n"
@@ -157,11 +161,43 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=503 if status == "not_ready" else 200)
 
 
+def export_secret_dates(request: Request) -> None:
+    """When the keys in use were made and the watched certificates expire, for rotation alerts."""
+    from cryptography import x509
+    from sqlalchemy import select
+
+    from dalrn_core.observability.metrics import CERTIFICATE_EXPIRY, KEY_CREATED
+    from gateway.db.models import ReceiptKey, SigningKey
+    from gateway.identity import aware
+
+    with request.app.state.sessions() as session:
+        jwt = session.scalars(select(SigningKey).where(SigningKey.retired_at.is_(None))
+                              .order_by(SigningKey.created_at.desc())).first()
+        receipt = session.scalars(select(ReceiptKey).where(ReceiptKey.retired_at.is_(None),
+                                                           ReceiptKey.revoked_at.is_(None))
+                                  .order_by(ReceiptKey.first_seen_at.desc())).first()
+    if jwt is not None:
+        KEY_CREATED.labels("jwt_signing").set(aware(jwt.created_at).timestamp())
+    if receipt is not None:
+        KEY_CREATED.labels("receipt_signing").set(aware(receipt.first_seen_at).timestamp())
+    for path in request.app.state.settings.tls_certificate_files:
+        try:
+            certificate = x509.load_pem_x509_certificate(Path(path).read_bytes())
+        except (OSError, ValueError):
+            log.warning("certificate %s unreadable: its expiry is not exported", Path(path).name)
+            continue
+        CERTIFICATE_EXPIRY.labels(Path(path).name).set(certificate.not_valid_after_utc.timestamp())
+
+
 @router.get("/metrics", summary="Prometheus metrics of this gateway (text exposition format)",
             response_class=Response, responses={200: {"content": {"text/plain": {}}}})
-def prometheus_metrics() -> Response:
+def prometheus_metrics(request: Request) -> Response:
     """Every metric of `dalrn_core.observability.metrics`, summed over processes in multiprocess mode."""
     from dalrn_core.observability.metrics import exposition
 
+    try:
+        export_secret_dates(request)
+    except Exception:  # the database down must not take the metrics with it
+        log.warning("key dates not refreshed", exc_info=True)
     body, content_type = exposition()
     return Response(body, media_type=content_type)

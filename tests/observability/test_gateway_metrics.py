@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime, timedelta
+
 from prometheus_client.parser import text_string_to_metric_families
 
 from dalrn_core.observability.metrics import families, metric_names
@@ -48,3 +51,35 @@ def test_catalogue_names_are_unique_and_prefixed():
     assert all(n.startswith("dalrn_") for n in names)
     assert "dalrn_http_requests_total" in metric_names()
     assert "dalrn_dispute_stage_duration_seconds_bucket" in metric_names()
+
+
+def _self_signed(path, not_after):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gateway.test")])
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(1).not_valid_before(not_after - timedelta(days=90)).not_valid_after(not_after)
+                   .sign(key, hashes.SHA256()))
+    path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+
+
+def test_key_creation_and_certificate_expiry_are_exported(home, tmp_path):
+    not_after = datetime(2031, 5, 17, 12, 0, tzinfo=UTC)
+    _self_signed(tmp_path / "proxy.pem", not_after)
+    app = make_app(tmp_path, tls_certificate_files=[str(tmp_path / "proxy.pem"), str(tmp_path / "missing.pem")])
+    issued = add_tenant(app, "acme-legal")
+    with client_of(app) as client:
+        before = time.time()
+        token_of(client, issued)  # the first token makes the gateway's JWT signing key
+        answer = client.get("/metrics")
+    assert answer.status_code == 200
+    samples = _samples(answer.text)
+    assert _value(samples, "dalrn_certificate_expiry_timestamp_seconds", certificate="proxy.pem") == not_after.timestamp()
+    assert not any(labels == frozenset({("certificate", "missing.pem")}) for _name, labels in samples)
+    created = _value(samples, "dalrn_key_created_timestamp_seconds", key="jwt_signing")
+    assert before - 5 <= created <= time.time() + 1
+    assert str(tmp_path) not in answer.text  # file names only, no paths
