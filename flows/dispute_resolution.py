@@ -67,14 +67,28 @@ def _reveal_key(chain_id: str) -> str:
     return "reveal-" + hashlib.sha256(chain_id.encode()).hexdigest()[:24]
 
 
+async def earlier_reveal(key: str, flow_run_id=None) -> TenantReveal | None:
+    """The reveal this run already received under `key`, if any (else None).
+
+    A run started again after a crash pauses again (Prefect forgets a run's pauses when it
+    leaves a final state) but keeps the input its tenant gave: the run goes on with it.
+    """
+    from prefect.input.actions import aread_flow_run_input
+
+    # Prefect keeps a paused run's answer under "paused-<key>-response".
+    value = await aread_flow_run_input(f"paused-{key}-response", flow_run_id)
+    return None if value is None else TenantReveal.model_validate(value)
+
+
 async def _precedents(trail: Trail, intake: Intake, embedding: Embedding,
                       request: PrecedentSearchRequest | None, wait_s: int) -> PrecedentHits:
     """Score the tenant's encrypted query, wait for its reveal, describe what it revealed."""
     index_cid, revealed = current_index_cid(), []
     if request is not None:
         trail.record("encrypted_search", encrypted_precedent_search(request, index_cid))
-        reveal = await pause_flow_run(wait_for_input=TenantReveal, timeout=wait_s, poll_interval=1,
-                                      key=_reveal_key(intake.chain_id))
+        key = _reveal_key(intake.chain_id)
+        reveal = await earlier_reveal(key) or await pause_flow_run(
+            wait_for_input=TenantReveal, timeout=wait_s, poll_interval=1, key=key)
         revealed = checked_reveal(reveal.precedents, index_cid, request.k)
     return trail.record("precedents", describe_hits(revealed, index_cid, intake.readable_ids,
                                                     embedding.vectors))
