@@ -37,7 +37,11 @@ refused with a message naming the variable.
 
 Prefect's own settings (`PREFECT_API_URL`, `PREFECT_API_AUTH_STRING`,
 `PREFECT_API_DATABASE_CONNECTION_URL`, ...) are Prefect's and documented by Prefect; the
-compose file sets the ones a deployment needs.
+compose file sets the ones a deployment needs. OpenTelemetry's own variables configure
+tracing (`OTEL_SERVICE_NAME`, `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_TRACES_SAMPLER`,
+`OTEL_TRACES_SAMPLER_ARG`); prometheus-client's `PROMETHEUS_MULTIPROC_DIR` turns on its
+multiprocess mode. The image's entrypoint exports `NAME` from the file each `NAME_FILE`
+variable names (secrets).
 """
 
 
