@@ -274,7 +274,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if args.metrics_port:
         from prometheus_client import start_http_server
 
-        start_http_server(args.metrics_port, addr="127.0.0.1")  # cache hits and misses, runs in progress
+        start_http_server(args.metrics_port, addr=args.metrics_host)  # cache hits and misses, runs in progress
     say(f"worker {consumer}: loaded once in {sum(seconds.values()):.1f} s "
         + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()))
 
@@ -304,5 +304,7 @@ def register(sub: Any) -> None:
                         help="seconds after which a stopped worker's disputes are claimed by another (default 60)")
     worker.add_argument("--max-tenant-wait", type=int, default=900,
                         help="seconds a run waits at most for its tenant's reveal (default 900)")
-    worker.add_argument("--metrics-port", type=int, help="serve this worker's Prometheus metrics on 127.0.0.1:PORT")
+    worker.add_argument("--metrics-port", type=int, help="serve this worker's Prometheus metrics on HOST:PORT")
+    # In a container Prometheus scrapes from the private network, so the address is a choice there.
+    worker.add_argument("--metrics-host", default="127.0.0.1", help="address of the metrics server (default 127.0.0.1)")
     worker.set_defaults(func=cmd_worker)
