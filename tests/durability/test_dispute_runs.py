@@ -117,13 +117,21 @@ def test_a_run_whose_heartbeat_stopped_is_marked_crashed_and_resumed(deployment,
     from prefect.states import Running
 
     from flows.reconcile import reconcile_disputes
+    from gateway.db import open_database
+    from gateway.db.models import DisputeRow
     from gateway.runs import DisputeRuns
 
     runs = DisputeRuns(DEPLOYMENT)
     database = f"sqlite:///{tmp_path / 'gateway.db'}"
+    engine, sessions = open_database(database)
+    row_id, _ = _accepted_row(sessions, "firm-b", _dispute("durable-crashed"), minutes_ago=5)
 
     async def scenario():
         run_id = await runs.start(tenant="firm-b", dispute=_dispute("durable-crashed"), idempotency_key="k-crash")
+        with sessions() as db:  # the gateway read the run while it was Crashed: it showed it as failed
+            row = db.get(DisputeRow, row_id)
+            row.flow_run_id, row.status = run_id, "failed"
+            db.commit()
         async with get_client() as client:
             await client.set_flow_run_state(UUID(run_id), Running(), force=True)  # its process then dies: no heartbeat
         live = await reconcile_disputes(database_url=database, runs=runs, stale_after_s=90)
@@ -140,6 +148,9 @@ def test_a_run_whose_heartbeat_stopped_is_marked_crashed_and_resumed(deployment,
 
     final = asyncio.run(scenario())
     assert final.is_completed()
+    with sessions() as db:
+        assert db.get(DisputeRow, row_id).status == "queued"  # following its run again, no longer failed
+    engine.dispose()
     chain = chain_key("firm-b", "durable-crashed")
     assert _steps(chain) == STEPS and verify_dispute(chain)
 
