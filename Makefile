@@ -69,8 +69,8 @@ test-slow: install servers $(NODE_MODULES)
 bench: install
 	$(PY) -m benchmarks.run
 
-# The reliability numbers (README): a 10-minute RPC outage on a Hardhat node; writes
-# benchmarks/results/chaos.json. CHAOS_ARGS=--quick for a short run.
+# The reliability numbers (README): a 10-minute RPC outage on a Hardhat node, then 50 kill -9s
+# of the dispute worker; writes benchmarks/results/chaos.json. CHAOS_ARGS=--quick: 20 s, 5 kills.
 chaos: install $(NODE_MODULES)
 	$(PY) -m benchmarks.run chaos $(CHAOS_ARGS)
 

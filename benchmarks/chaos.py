@@ -11,15 +11,25 @@ history is read back: every root's `RootAnchored` events (a doubled anchor would
 the anchorer's nonce (a reverted or extra transaction would show), every batch's
 manifest (each dispute's leaf under exactly one root), and each dispute verifies.
 
-`python -m benchmarks.run chaos` runs the 10-minute outage (`make chaos`); `--quick` a
-20-second one. The default tests run a compressed one (tests/faults/test_rpc_outage.py).
+The second scenario kills (SIGKILL) the process that runs dispute flows at random
+moments of a stream of disputes and starts it again each time (`kill_run`, with
+tests/faults/flow_worker.py as that process), then counts the same way from the embedded
+chain, each dispute's receipts (one intake ... anchor sequence) and `dalrn receipts verify`.
+
+`python -m benchmarks.run chaos` runs the 10-minute outage and 50 kills (`make chaos`);
+`--quick` a 20-second outage and 5 kills. The default tests run compressed ones
+(tests/faults/test_rpc_outage.py, tests/faults/test_kill_worker.py).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
+import signal
 import socket
+import subprocess  # nosec B404: the repository's own worker and CLI, no shell
+import sys
 import tempfile
 import threading
 import time
@@ -30,9 +40,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-PARAMETERS = {
-    "full": {"outage_s": 600, "dispute_every_s": 10.0},
-    "quick": {"outage_s": 20, "dispute_every_s": 2.0},
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "examples" / "supply-contract.json"
+STAGE_END = "Finished in state"  # a task run's (or a flow run's) last log line
+STEPS = ["intake", "route", "embed", "precedents", "negotiate", "explain", "anchor"]
+
+PARAMETERS: dict[str, Any] = {
+    "full": {"outage_s": 600, "dispute_every_s": 10.0, "kills": 50, "kill_disputes": 20},
+    "quick": {"outage_s": 20, "dispute_every_s": 2.0, "kills": 5, "kill_disputes": 3},
+    "kill_moment": "after 1-9 finished stages of a start, plus 0-0.4 s",
     "chain": "Hardhat 2 node on loopback, interval mining 200 ms, behind OutageProxy",
     "outage_modes": ["503", "drop", "drop-after-forwarding"],
     "anchor_retry_delays_s": [0.2, 0.5],
@@ -196,6 +212,8 @@ def outage_run(outage_s: float, dispute_every_s: float) -> dict[str, Any]:
         verified = sum(1 for c in anchored if verify_dispute(c, client=reader, store=store))
         during = [c for c, (phase, _) in statuses.items() if phase == "during"]
         return {
+            "scenario": "rpc_outage",
+            "kills": 0,
             "outage_s": round(outage_seconds, 1),
             "disputes": len(statuses),
             "resolved_during_outage": len(during),
@@ -220,7 +238,128 @@ def outage_run(outage_s: float, dispute_every_s: float) -> dict[str, Any]:
         node.stop()
 
 
+def worker_env() -> dict[str, str]:
+    """The environment of a child process: this one's folders and Prefect API."""
+    from prefect.settings import PREFECT_API_URL
+
+    return {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()), "HF_HUB_OFFLINE": "1",
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PYTHONPATH": str(REPO)}
+
+
+def _start_worker(folder: Path) -> tuple[subprocess.Popen[str], list[str]]:
+    process = subprocess.Popen([sys.executable, "-m", "tests.faults.flow_worker", str(folder)],  # nosec B603
+                               cwd=REPO, env=worker_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, start_new_session=True)
+    lines: list[str] = []
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line.rstrip())
+
+    threading.Thread(target=read, daemon=True).start()
+    return process, lines
+
+
+def _kill(process: subprocess.Popen[str]) -> None:
+    os.killpg(process.pid, signal.SIGKILL)  # its own session: the worker and anything it started
+    process.wait(timeout=30)
+
+
+def _stages_done(lines: list[str], target: int, process: subprocess.Popen[str], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if sum(STAGE_END in line for line in lines) >= target:
+            return True
+        if process.poll() is not None:
+            return False
+        time.sleep(0.05)
+    return False
+
+
+def kill_run(folder: Path, disputes: int, kills: int, seed: int) -> dict[str, Any]:
+    """Accept `disputes`, run the worker, SIGKILL it `kills` times at random moments of its
+    flows, let the last start finish; then count what the chain and the records say.
+
+    Needs a Prefect API (PREFECT_API_URL, or a test harness) and a precedent index in the
+    data folder."""
+    from dalrn_core.chain.local import open_embedded_anchor
+    from dalrn_core.dispute.records import load_record
+    from dalrn_core.evidence.store import LocalContentStore
+    from dalrn_core.podp.batch import pending
+
+    sample = json.loads(SAMPLE.read_text())
+    ids = [f"kill-{i:03d}" for i in range(disputes)]
+    (folder / "accepted").mkdir(parents=True)
+    for chain_id in ids:
+        (folder / "accepted" / f"{chain_id}.json").write_text(json.dumps({**sample, "id": chain_id}))
+    rng, killed_after, started = random.Random(seed), [], time.monotonic()
+    for _ in range(kills):
+        process, lines = _start_worker(folder)
+        target = rng.randint(1, 9)
+        if not _stages_done(lines, target, process, 180):
+            break  # everything was done before this kill
+        time.sleep(rng.uniform(0.0, 0.4))
+        killed_after.append(next((line for line in reversed(lines) if STAGE_END in line), "")[-90:])
+        _kill(process)
+    process, lines = _start_worker(folder)
+    try:
+        process.wait(timeout=900)
+    finally:
+        if process.poll() is None:
+            _kill(process)
+    seconds = time.monotonic() - started
+
+    store, client = LocalContentStore(), open_embedded_anchor()
+    events = client.contract.events.RootAnchored().get_logs(from_block=0)
+    per_root = Counter("0x" + bytes(e["args"]["root"]).hex() for e in events)
+    per_chain: Counter[str] = Counter()
+    for event in events:
+        manifest = json.loads(store.get(event["args"]["manifestUri"].removeprefix("ipfs://")))
+        per_chain.update(leaf["chain_id"] for leaf in manifest["leaves"])
+    done = {p.stem for p in (folder / "done").glob("*.json")} if (folder / "done").exists() else set()
+    one_sequence = [c for c in ids if c in done and [json.loads(store.get(cid))["step"] for cid in
+                                                     load_record(c)["receipts"]] == STEPS]
+    checks = {c: subprocess.Popen([sys.executable, "-m", "dalrn_cli.main", "receipts", "verify", c],  # nosec B603
+                                  cwd=REPO, env=worker_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True) for c in sorted(done)}
+    verify_output = {c: check.communicate(timeout=300)[0] for c, check in checks.items()}
+    verified = [c for c, check in checks.items() if check.returncode == 0]
+    sent = client.w3.eth.get_transaction_count(client.account.address)
+    return {
+        "scenario": "kill_worker",
+        "kills": len(killed_after),
+        "outage_s": 0,
+        "disputes": disputes,
+        "worker_exit": process.returncode,
+        "seconds": round(seconds, 1),
+        "resolved": len(done),
+        "one_intake_to_anchor_sequence": len(one_sequence),
+        "anchored": sum(1 for c in ids if per_chain[c] >= 1),
+        "verified": len(verified),
+        "lost": disputes - len(set(verified) & set(one_sequence)),
+        "leaves_under_two_roots": sum(1 for c in ids if per_chain[c] > 1),
+        "doubled_anchors": sum(1 for count in per_root.values() if count > 1),
+        "extra_transactions": sent - 1 - len(events),  # 1 deployment + one per root
+        "pending_left": len(pending()),
+        "killed_after": killed_after,
+        "failures": {c: out[-400:] for c, out in verify_output.items() if c not in verified},
+        "worker_tail": lines[-10:] if process.returncode else [],
+    }
+
+
 def run(quick: bool) -> list[dict[str, Any]]:
+    from prefect.testing.utilities import prefect_test_harness
+
+    from dalrn_core.search.build import build_precedent_index
+
     settings = PARAMETERS["quick" if quick else "full"]
     with _own_folders():
-        return [outage_run(float(settings["outage_s"]), float(settings["dispute_every_s"]))]
+        outage = outage_run(float(settings["outage_s"]), float(settings["dispute_every_s"]))
+    with _own_folders() as folder, prefect_test_harness(server_startup_timeout=180):
+        build_precedent_index(limit=30)
+        kills = kill_run(folder / "stream", int(settings["kill_disputes"]), int(settings["kills"]), seed=14)
+    keys = ("scenario", "kills", "outage_s", "disputes", "anchored", "verified", "lost",
+            "leaves_under_two_roots", "doubled_anchors", "extra_transactions", "pending_left")
+    return [{**{k: row.get(k) for k in keys}, "details": {k: v for k, v in row.items() if k not in keys}}
+            for row in (outage, kills)]
