@@ -82,6 +82,17 @@ def start_server(port: int, auth_string: str | None = None, *, quiet: bool = Tru
     if auth_string is not None:
         env["PREFECT_SERVER_API_AUTH_STRING"] = auth_string
     out = subprocess.DEVNULL if quiet else None
+    if workers > 1:
+        # The API processes would race to migrate a new database and register block types:
+        # one process does both first, then the others start without.
+        first = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", HOST, "--port",
+                                  str(port), "--no-services"], stdout=out, stderr=out, env=env)
+        try:
+            _wait_healthy(f"{api}/health", first, "Prefect server (migrating)")
+        finally:
+            _stop(first)
+        env["PREFECT_SERVER_DATABASE_MIGRATE_ON_START"] = "false"
+        env["PREFECT_SERVER_REGISTER_BLOCKS_ON_START"] = "false"
     server = subprocess.Popen(
         [sys.executable, "-m", "prefect", "server", "start", "--host", HOST, "--port", str(port),
          *(["--workers", str(workers)] if workers > 1 else [])],
