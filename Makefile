@@ -16,7 +16,7 @@ COV_MIN := 85
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install servers demo test test-slow bench serve contracts lint clean chaos
+.PHONY: install servers demo test test-slow bench serve stack contracts lint clean chaos
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -76,6 +76,11 @@ chaos: install $(NODE_MODULES)
 
 serve: install
 	$(VENV)/bin/dalrn serve
+
+# The production-shaped stack on one machine: PostgreSQL and Redis started under the data
+# folder (.dalrn/stack), Prefect's server and the gateway on them, every deployment served.
+stack: install servers
+	$(VENV)/bin/dalrn serve --backend postgres
 
 contracts: $(NODE_MODULES)
 	cd contracts && node compile.js
