@@ -80,8 +80,37 @@ def all_tables():
 
 
 def test_the_main_readme_has_a_table_for_every_area():
+    from benchmarks.run import NAMED_ONLY
+
     areas = {area for area, _, _ in tables((ROOT / "README.md").read_text())}
-    assert areas == {p.stem.removeprefix("bench_") for p in (ROOT / "benchmarks").glob("bench_*.py")}
+    assert areas == {p.stem.removeprefix("bench_") for p in (ROOT / "benchmarks").glob("bench_*.py")} | set(NAMED_ONLY)
+
+
+RELIABILITY_COLUMNS = ("kills survived", "outage survived, s", "disputes lost", "doubled anchors")
+
+
+def test_the_reliability_table_is_the_chaos_benchmark_and_says_what_it_measured():
+    """The README's reliability table: its columns, one row per chaos scenario, each row's
+    figures equal to that scenario's row in chaos.json (not merely somewhere in it), and
+    `--quick` said in the table's own lines when the JSON is a quick run."""
+    text = (ROOT / "README.md").read_text()
+    (found,) = [(quick, rows) for area, quick, rows in tables(text) if area == "chaos"]
+    quick, rows = found
+    payload = json.loads((RESULTS / "chaos.json").read_text())
+    assert payload["quick"] == quick
+    header = text[:text.index(rows[0])].rstrip().splitlines()[-2]
+    columns = [c.strip() for c in header.strip("|").split("|")]
+    assert all(c in columns for c in RELIABILITY_COLUMNS), columns
+    by_scenario = {r["scenario"]: r for r in payload["rows"]}
+    assert len(rows) == len(by_scenario) == 2
+    for line in rows:
+        cells = dict(zip(columns, (c.strip() for c in line.strip("|").split("|")), strict=True))
+        scenario = by_scenario[cells["scenario"].strip("`")]
+        assert float(cells["kills survived"]) == scenario["kills"]
+        assert float(cells["disputes lost"]) == scenario["lost"]
+        assert float(cells["doubled anchors"]) == scenario["doubled_anchors"]
+        outage = float(cells["outage survived, s"])
+        assert abs(outage - scenario["outage_s"]) <= 0.5
 
 
 @pytest.mark.parametrize(("readme", "area", "quick", "rows"), list(all_tables()))
