@@ -58,8 +58,8 @@ class LocalContentStore:
         try:
             verify_cid(cid, data)
         except IntegrityError:
-            raise IntegrityError(f"content {cid} in the store at {self.root} is corrupted: it "
-                                 f"does not match its CID (its bytes hash to {cid_of(data)})") from None
+            raise IntegrityError(f"content does not match its CID: {cid} in the store at {self.root} is "
+                                 f"corrupted (its bytes hash to {cid_of(data)})") from None
         return data
 
     def has(self, cid: str) -> bool:

@@ -147,7 +147,7 @@ def test_a_corrupted_object_is_refused_naming_its_cid_and_putting_it_again_repai
     original = path.read_bytes()
     path.write_bytes(original.replace(b"intake", b"iNtake"))  # bytes changed under the CID
 
-    with pytest.raises(IntegrityError, match=f"content {cid} in the store at .* is corrupted"):
+    with pytest.raises(IntegrityError, match=f"content does not match its CID: {cid} in the store at .* is corrupted"):
         store.get(cid)
     with pytest.raises(IntegrityError, match=cid):
         load_receipts(chain_id, store)
