@@ -10,9 +10,9 @@ either way and no leaf is lost. A failure that waiting cannot cure (an unknown c
 block, a node serving another chain id, a refused key, a reverted transaction) is raised
 at once: the leaf stays queued, and the operator sees the misconfiguration.
 
-A dispute run whose `anchor` receipt is already on the chain (a run started again after a
-crash, the same dispute resolved again) anchors nothing: its head is then that receipt,
-and anchoring it would put a second leaf of one dispute on chain. The outcome is the one
+A dispute run whose `anchor` receipt is already the chain's head (a run started again after
+a crash, the same dispute resolved again) anchors nothing: anchoring that receipt would put
+a second leaf of one dispute on chain. The outcome is the one
 that receipt recorded, brought up to date from the record when the batch has since been
 anchored.
 """
@@ -30,7 +30,7 @@ from dalrn_core.chain.errors import TRANSIENT_CHAIN_ERRORS
 from dalrn_core.dispute.records import load_record
 from dalrn_core.evidence.store import ContentStore
 from dalrn_core.podp.batch import anchor_pending, queue_leaf
-from dalrn_core.podp.ledger import current_run, load_receipts, receipt_cids
+from dalrn_core.podp.ledger import load_receipts, receipt_cids
 from dalrn_core.podp.receipts import receipt_leaf
 from dalrn_core.redact import redacted_error
 
@@ -70,13 +70,12 @@ ANCHOR_STEP = "anchor"
 
 
 def recorded_anchor(chain_id: str, store: ContentStore) -> AnchorOutcome | None:
-    """The outcome of this dispute run's anchoring if its `anchor` receipt is written, else None."""
-    receipts = current_run(load_receipts(chain_id, store))
-    at = next((i for i, r in enumerate(receipts) if r.get("step") == ANCHOR_STEP), None)
-    if at is None or at == 0:
+    """The outcome of this dispute run's anchoring if its `anchor` receipt is the chain's head, else None."""
+    receipts = load_receipts(chain_id, store)
+    if len(receipts) < 2 or receipts[-1].get("step") != ANCHOR_STEP:
         return None
-    written = AnchorOutcome.model_validate(receipts[at]["outputs"])
-    anchored_leaf = "0x" + receipt_leaf(receipts[at - 1]).hex()
+    written = AnchorOutcome.model_validate(receipts[-1]["outputs"])
+    anchored_leaf = "0x" + receipt_leaf(receipts[-2]).hex()  # the head the anchoring queued
     anchor = load_record(chain_id).get("anchor") or {}
     if anchor.get("leaf") == anchored_leaf and anchor.get("root"):
         return AnchorOutcome(status="anchored", root=anchor["root"], tx_hash=anchor.get("tx_hash"),

@@ -103,7 +103,9 @@ def existing_receipt(receipts: list[Receipt], step: str, *, inputs: dict[str, st
     An intake is the chain's latest intake when it commits to the same inputs, parameters
     and outputs (the same dispute, stored under the same CIDs); an intake of anything else
     begins a new run of the chain. Any other step is the one already written after the
-    latest intake, since a dispute run writes each of its steps once.
+    latest intake with the same inputs and parameters (a dispute run writes each of its
+    steps once; its outputs may differ in bits that carry no meaning, a ciphertext's
+    randomness, a float's last bits, so they are not compared).
     """
     run = current_run(receipts)
     if step == INTAKE_STEP:
@@ -115,7 +117,9 @@ def existing_receipt(receipts: list[Receipt], step: str, *, inputs: dict[str, st
         return latest if same else None
     if not run or run[0].get("step") != INTAKE_STEP:
         return None  # no dispute run on this chain yet: nothing to reuse
-    return next((r for r in run if r.get("step") == step), None)
+    wanted = _commits(inputs, params, None)
+    return next((r for r in run if r.get("step") == step
+                 and _commits(r.get("inputs"), r.get("params"), None) == wanted), None)
 
 
 def append_receipt_once(

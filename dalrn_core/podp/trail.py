@@ -9,7 +9,9 @@ its stages once instead of building receipt dicts and reading a clock around eac
 A dispute's trail is opened with ``once=True``: each step goes through
 `ledger.append_receipt_once`, so a run started again after a crash (or the same dispute
 resolved again) gets back the receipts its steps already wrote instead of second ones;
-`reused` names those steps.
+`reused` names those steps. Only a run's first steps can be reused: once one is written
+anew (it had not been reached, or it commits to other inputs), every later step is too,
+so a run that went another way never picks up a receipt of the one before.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class Trail:
         self.store = store
         self.once = once
         self.reused: list[str] = []  # steps whose receipt the chain already had (``once`` only)
+        self._diverged = False  # a step was written anew: no later one is reused
         self.signer = signer
         self.chain_id = chain_id
         self.receipts: list[str] = []
@@ -69,10 +72,12 @@ class Trail:
             raise ValueError(f"step {name!r}: the trail has no chain id yet (call open first)")
         if name in self.seconds:
             raise ValueError(f"step {name!r} is already on this trail")
-        if self.once:
+        if self.once and not self._diverged:
             cid, written = append_receipt_once(self.chain_id, name, self.store, self.signer,
                                                inputs=inputs, params=params, outputs=outputs)
-            if not written:
+            if written:
+                self._diverged = True
+            else:
                 self.reused.append(name)
         else:
             cid = append_receipt(self.chain_id, name, self.store, self.signer,

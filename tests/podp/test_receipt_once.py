@@ -115,3 +115,21 @@ def test_a_pending_anchoring_recorded_before_a_crash_is_brought_up_to_date(home)
     again = anchor_chain("c-late", store, down, delays=(), sleep=lambda s: None)
     assert again.status == "anchored" and again.root == load_record("c-late")["anchor"]["root"]
     assert pending() == [] and verify_dispute("c-late")
+
+
+def test_a_run_that_goes_another_way_reuses_nothing_after_it_and_anchors_its_own_head(home):
+    store, signer, client = LocalContentStore(), ReceiptSigner.from_key_file(), open_embedded_anchor()
+    update_record("c-other", status="anchor_pending")
+    _run("c-other", store, signer)
+    first = anchor_chain("c-other", store, lambda: client)
+    trail = Trail(store, signer, "c-other", once=True)
+    trail.step("intake", **INTAKE)
+    trail.step("route", inputs={"query": "sha256:" + "c" * 64}, outputs={"value": "route"})  # another query
+    for step in ("negotiate", "explain"):
+        trail.step(step, outputs={"value": step})  # the same as before, yet after the turn
+    assert trail.reused == ["intake"]
+    assert _steps("c-other", store) == ["intake", "route", "negotiate", "explain", "route", "negotiate", "explain"]
+    again = anchor_chain("c-other", store, lambda: client)  # its head is its own explain: anchored anew
+    assert again.status == "anchored" and again.root != first.root
+    assert load_record("c-other")["anchor"]["leaf_receipt_cid"] == receipt_cids("c-other")[-1]
+    assert verify_dispute("c-other")
