@@ -8,9 +8,10 @@ the dispute as accepted and creating its run. One pass of `reconcile_disputes`:
 1. marks every `Running` dispute-resolution run whose last heartbeat (or, before its first,
    its start) is older than three of its heartbeat intervals (or `stale_after_s`) as
    `Crashed`: the interval is the one observed between its last two beats, else the longest
-   Prefect's setting may make it, so a live run with rarer beats is never taken for dead;
-   and every run still `Paused` that long after its tenant's time was up (a live process
-   fails its own run then);
+   Prefect's setting may make it, so a live run with rarer beats is never taken for dead
+   (a run left `Paused` past its tenant's time is failed by Prefect's own pause-expiration
+   service; one whose process died while paused and whose tenant then answers is `Running`
+   without heartbeats, and is found here);
 2. starts every `Crashed` run again as the same flow run (Scheduled for the served
    deployment, or handed back to the dispute workers' queue), while it has run fewer than
    `max_attempts` times; past that it stays `Crashed`, which the gateway shows as `failed`.
@@ -123,17 +124,6 @@ async def _mark_stale_crashed(client: Any, deployment_id: Any, stale_after_s: fl
             continue
         message = (f"no flow heartbeat for {int((now - alive_at).total_seconds())} s "
                    f"(more than {int(limit)} s): its process is gone")
-        await client.set_flow_run_state(run.id, Crashed(message=message), force=True)
-        log.warning("dispute run %s (%s) marked crashed: %s", run.id, run.name, message)
-        report.crashed.append(str(run.id))
-    # A live process fails its own run when the tenant's time is up; one still paused well
-    # after that has no process left to do it (nor to go on once its tenant answers).
-    for run in await _runs_in_state(client, deployment_id, StateType.PAUSED):
-        expired = _aware(run.state.state_details.pause_timeout) if run.state else None
-        grace = stale_after_s if stale_after_s is not None else MISSED_BEATS * PREFECT_DEFAULT_HEARTBEAT_S
-        if expired is None or (now - expired).total_seconds() <= grace:
-            continue
-        message = f"still paused {int((now - expired).total_seconds())} s after its tenant's time was up: its process is gone"
         await client.set_flow_run_state(run.id, Crashed(message=message), force=True)
         log.warning("dispute run %s (%s) marked crashed: %s", run.id, run.name, message)
         report.crashed.append(str(run.id))

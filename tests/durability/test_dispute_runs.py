@@ -198,34 +198,6 @@ def test_a_run_that_keeps_its_heartbeat_is_left_running(deployment, tmp_path):
     assert run_id not in report.crashed and state.is_running()
 
 
-def test_a_run_left_paused_past_its_tenants_time_is_crashed_and_resumed(deployment, tmp_path):
-    from prefect.client.orchestration import get_client
-    from prefect.states import Cancelled, Paused
-
-    from flows.reconcile import reconcile_disputes
-    from gateway.runs import DisputeRuns
-
-    runs = DisputeRuns(DEPLOYMENT)
-    database = f"sqlite:///{tmp_path / 'gateway.db'}"
-
-    async def scenario():
-        run_id = await runs.start(tenant="firm-b", dispute=_dispute("durable-paused"), idempotency_key="k-pause")
-        async with get_client() as client:
-            await client.set_flow_run_state(UUID(run_id), Paused(timeout_seconds=60), force=True)
-        within = await reconcile_disputes(database_url=database, runs=runs, stale_after_s=90,
-                                          now=datetime.now(UTC) + timedelta(seconds=120))
-        after = await reconcile_disputes(database_url=database, runs=runs, stale_after_s=90,
-                                         now=datetime.now(UTC) + timedelta(seconds=200))
-        async with get_client() as client:
-            state = (await client.read_flow_run(UUID(run_id))).state
-            await client.set_flow_run_state(UUID(run_id), Cancelled(), force=True)  # not the later tests'
-        return run_id, within, after, state
-
-    run_id, within, after, state = asyncio.run(scenario())
-    assert run_id not in within.crashed  # 60 s past its timeout: its process may still end it
-    assert run_id in after.crashed and run_id in after.resumed and state.is_scheduled()
-
-
 def test_a_crashed_run_past_its_attempts_stays_failed(deployment, tmp_path):
     from prefect.client.orchestration import get_client
     from prefect.states import Cancelled, Crashed
