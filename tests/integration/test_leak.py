@@ -10,8 +10,14 @@ folders through the gateway only (`dalrn submit`, `dalrn join`, `dalrn tenant pr
 `respond`, `dalrn evidence show`):
 
 - a joint dispute: the opener's confidential evidence holds a random marker sentence, each
-  party's BATNA is a float with many random digits;
+  party's BATNA is a float with many random digits, and the opening carries the opener's
+  encrypted precedent search (`dalrn tenant prepare` on the opening, `dalrn tenant respond`
+  once every party joined and the run paused);
 - a one-sided filing with an encrypted precedent search whose evidence is all confidential.
+
+The server's Prefect auth string carries a random marker too, and the server's own keys
+(receipt, audit, JWT, sealing, anchorer, portal) and the tenants' keys (X25519 envelope
+keys, dispute data keys) are markers themselves: none may appear outside its own key folder.
 
 Then everything the server side holds is searched: its whole data folder (Prefect's
 database and results, the content store, chain journal, ledgers, receipts, memos, the
@@ -19,8 +25,9 @@ gateway database and audit log, embedding cache), its key folder, the log of its
 and what Prefect's API gives the operator (runs, task runs, logs, artifacts, variables,
 results); and the counterparty's API views. The evidence markers and every copy of their
 MiniLM embeddings (float32 bytes, JSON-rendered values) appear nowhere; each BATNA appears
-only in its owner's views (the server keeps it only sealed); the RPC marker nowhere. And
-the server's copy of the encrypted query matches no embedding the server holds.
+only in its owner's views (the server keeps it only sealed); the RPC marker, the auth-string
+marker and the key material nowhere. And the server's copy of each encrypted query matches
+no embedding the server holds.
 """
 
 from __future__ import annotations
@@ -121,6 +128,12 @@ def world(tmp_path_factory, small_index):
     rpc_marker = secrets.token_hex(16)
     dead_port = free_port()  # nothing listens here: every anchoring try fails at connect
     rpc_url = f"http://leakuser:{rpc_marker}@127.0.0.1:{dead_port}/{rpc_marker}"
+    # The server's Prefect auth string, made here so that it holds a marker (dalrn serve reads it).
+    auth_marker = secrets.token_hex(16)
+    server_keys.mkdir(parents=True, mode=0o700)
+    fd = os.open(server_keys / "prefect-api-auth", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(f"dalrn:{auth_marker}")
 
     base = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_") and k != "DALRN_EMBEDDINGS_DIR"}
     server_env = {**base, "DALRN_HOME": str(server_home), "DALRN_KEYS_DIR": str(server_keys),
@@ -140,6 +153,7 @@ def world(tmp_path_factory, small_index):
         try:
             _wait(lambda: httpx.get(f"{gateway}/healthz", timeout=5).status_code == 200, 400, "the gateway", server)
             auth = (server_keys / "prefect-api-auth").read_text().strip()
+            assert auth == f"dalrn:{auth_marker}"
             deployment = f"{prefect}/deployments/name/dispute-resolution/dispute-resolution"
             _wait(lambda: httpx.get(deployment, auth=tuple(auth.split(":", 1)), timeout=5).status_code == 200,
                   300, "the served deployment", server)
@@ -156,7 +170,7 @@ def world(tmp_path_factory, small_index):
                                "DALRN_HOME": str(machine / "home"), "DALRN_KEYS_DIR": str(machine / "keys")}
             yield {"tmp": tmp, "server": server, "server_home": server_home, "server_keys": server_keys,
                    "log": log_path, "gateway": gateway, "operator_env": operator_env, "firms": firms,
-                   "machines": machines, "rpc_marker": rpc_marker}
+                   "machines": machines, "rpc_marker": rpc_marker, "auth_marker": auth_marker}
         finally:
             server.terminate()
             server.wait(timeout=60)
@@ -217,8 +231,10 @@ def disputes(world):
     shutil.copy(opening, tmp / "opening.json")
     shutil.copy(side, tmp / "globex-side.json")
     assert markers["joint"] not in (tmp / "globex-side.json").read_text()
-    opened = json.loads(_ok(_dalrn("submit", str(tmp / "opening.json"), "--json", env=firms[OPENER])))
-    assert opened["status"] == "awaiting_parties"
+    # The opening carries the opener's encrypted query, built on its machine from its own side's evidence.
+    opened = json.loads(_ok(_dalrn("tenant", "prepare", str(tmp / "opening.json"), "--k", "3", "--json",
+                                   env=firms[OPENER])))
+    assert opened["status"] == "awaiting_parties" and set(opened["precedent_search"]) >= {"context_cid", "query_cid"}
     joined = json.loads(_ok(_dalrn("join", "leak-joint-001", str(tmp / "globex-side.json"), "--tenant", OPENER,
                                    "--json", env=firms[JOINER])))
     assert joined["waiting_for"] == []
@@ -231,12 +247,15 @@ def disputes(world):
     (tmp / "one-sided.json").write_text(json.dumps(one_sided))
     prepared = json.loads(_ok(_dalrn("tenant", "prepare", str(tmp / "one-sided.json"), "--k", "3", "--json",
                                      env=firms[OPENER])))
-    _awaiting_tenant(world, OPENER, "leak-search-001")
-    revealed = json.loads(_ok(_dalrn("tenant", "respond", "leak-search-001", "--json", env=firms[OPENER])))
-    assert len(revealed["precedents"]) == 3
+    revealed = {}
+    for dispute_id in ("leak-joint-001", "leak-search-001"):  # each run paused for the opener's reveal
+        _awaiting_tenant(world, OPENER, dispute_id)
+        revealed[dispute_id] = json.loads(_ok(_dalrn("tenant", "respond", dispute_id, "--json", env=firms[OPENER])))
+        assert len(revealed[dispute_id]["precedents"]) == 3, revealed[dispute_id]
 
     views = {"joint": _settled(world, OPENER, "leak-joint-001"), "search": _settled(world, OPENER, "leak-search-001")}
-    return {"markers": markers, "batnas": batnas, "prepared": prepared, "revealed": revealed, "views": views}
+    return {"markers": markers, "batnas": batnas, "opened": opened, "prepared": prepared, "revealed": revealed,
+            "views": views}
 
 
 def _server_side(world) -> tuple[list[Path], dict[str, bytes]]:
@@ -295,8 +314,9 @@ def test_confidential_evidence_and_its_embeddings_appear_nowhere_on_the_server(w
     for vector in [*alone, *batched]:
         needles += _embedding_needles(vector)
     os.environ["DALRN_TENANT_HOME"], previous = str(world["tmp"] / "reference-tenant"), os.environ["DALRN_TENANT_HOME"]
-    try:  # the tenant's query: the mean of its (all confidential) evidence embeddings
+    try:  # the tenant's queries: the mean of its own evidence embeddings (all confidential)
         needles += _embedding_needles(query_vector(disputes["markers"]["search"]))
+        needles += _embedding_needles(query_vector([disputes["markers"]["joint"]]))
     finally:
         os.environ["DALRN_TENANT_HOME"] = previous
     files, api = _server_side(world)
@@ -356,39 +376,82 @@ def test_the_rpc_marker_appears_nowhere(world, disputes):
 
 def test_the_servers_copy_of_the_query_matches_no_embedding_it_holds(world, disputes):
     """The old attack rebuilt the tenant's query as the mean of the evidence embeddings the
-    server computed itself. Now the server embedded none of this dispute's evidence (its embed
-    receipt commits to no vector), and no vector it holds is near the tenant's query."""
+    server computed itself. Now, for the joint dispute (the opener's query from its own
+    confidential item) as for the one-sided one, the server embedded none of the query's
+    evidence (its embed receipt commits to the public items and the claims only), no vector
+    it holds is near the query, and the mean of what it embedded for the dispute is not it."""
     from dalrn_core.evidence.store import LocalContentStore
     from dalrn_core.podp.canonical import digest_of
     from dalrn_core.search.embed import Embedder, EmbeddingCache
     from dalrn_core.search.index import PrecedentIndex
 
-    texts = disputes["markers"]["search"]
     reference = Embedder.with_cache(EmbeddingCache(world["tmp"] / "reference-cache"))
-    vectors = reference.encode(texts)
-    query = vectors.mean(axis=0)
-    query /= np.linalg.norm(query)
-
     held = _held_vectors(world["server_home"])
     assert held.shape[0] > 0, "the server's embedding cache holds the public texts it embedded"
     index = PrecedentIndex.latest(root=world["server_home"] / "index")
     precedents = index.vectors / np.linalg.norm(index.vectors, axis=1, keepdims=True)
-    cosines = np.concatenate([held @ query, precedents @ query])
-    assert cosines.max() < 0.9, cosines.max()
-
-    receipts = _get(world, OPENER, "/v1/disputes/leak-search-001/receipts").json()["receipts"]
+    claims = [p["claim"] for p in SAMPLE["parties"]]
+    public = SAMPLE["evidence"][1]["text"]  # the joint dispute's globex evidence, public
+    cases = {"leak-joint-001": ([disputes["markers"]["joint"]], [public]),
+             "leak-search-001": (disputes["markers"]["search"], [])}
     os.environ["DALRN_HOME"], previous = str(world["server_home"]), os.environ["DALRN_HOME"]
     try:
         store = LocalContentStore()
-        steps = {r["step"]: r for r in (json.loads(store.get(c)) for c in receipts)}
+        steps = {}
+        for dispute_id in cases:
+            receipts = _get(world, OPENER, f"/v1/disputes/{dispute_id}/receipts").json()["receipts"]
+            steps[dispute_id] = {r["step"]: r for r in (json.loads(store.get(c)) for c in receipts)}
     finally:
         os.environ["DALRN_HOME"] = previous
-    assert steps["embed"]["outputs"]["embeddings"] == digest_of([])  # the server embedded nothing of it
-    assert steps["embed"]["inputs"]["evidence"] == digest_of([])
+    for dispute_id, (own_texts, readable) in cases.items():
+        query = reference.encode(own_texts).mean(axis=0)
+        query /= np.linalg.norm(query)
+        cosines = np.concatenate([held @ query, precedents @ query])
+        assert cosines.max() < 0.9, (dispute_id, cosines.max())
+        embed = steps[dispute_id]["embed"]
+        assert embed["inputs"] == {"evidence": digest_of(readable), "claims": digest_of(claims)}, dispute_id
+        # The attack itself: the mean of everything the server embedded for this dispute.
+        rebuilt = reference.encode(readable + claims).mean(axis=0)
+        assert float(rebuilt @ query / np.linalg.norm(rebuilt)) < 0.9, dispute_id
+        assert steps[dispute_id]["encrypted_search"]["inputs"]["query"] == \
+            (disputes["opened"] if dispute_id == "leak-joint-001" else disputes["prepared"])["precedent_search"][
+                "query_cid"]
     # Control: for a public text the server's own copy is the tenant's embedding, found at once.
-    public = SAMPLE["evidence"][1]["text"]  # the joint dispute's globex evidence, public
     mine = reference.encode([public])[0]
     assert float((held @ mine).max()) > 0.9999
+
+
+def _key_material(world) -> dict[str, bytes]:
+    """Every secret key file of the server's key folder and of both firms' tenant folders."""
+    roots = [world["server_keys"], *(m / "tenant" for m in world["machines"].values())]
+    found = {}
+    for path in _files(roots):
+        if path.suffix in (".key", ".seed", ".x25519") and path.stat().st_size == 32:
+            found[str(path)] = path.read_bytes()
+    return found
+
+
+def test_the_prefect_auth_string_and_key_material_appear_nowhere(world, disputes):
+    import base64
+
+    keys = _key_material(world)
+    names = {Path(k).name for k in keys}
+    assert {"podp-ed25519.seed", "side-sealing.key", "gateway-audit.key"} <= names, names
+    assert any(n.startswith("gateway-jwt-") for n in names) and any(n.startswith("envelope-") for n in names)
+    assert any(n == "leak-joint-001.key" for n in names)  # the opener's data key of the joint dispute
+    auth = f"dalrn:{world['auth_marker']}"
+    needles = [world["auth_marker"].encode(), auth.encode(), base64.b64encode(auth.encode())]
+    for raw in keys.values():
+        needles += [raw, raw.hex().encode(), base64.b64encode(raw), base64.urlsafe_b64encode(raw).rstrip(b"=")]
+    # Everything the server holds but its key folder (where its keys and auth string belong).
+    held, api = _server_side(world)
+    files = [f for f in held if world["server_keys"] not in f.parents]
+    views = {**_counterparty_views(world), "opener view": _get(world, OPENER, "/v1/disputes/leak-joint-001").content,
+             "opener receipts": _get(world, OPENER, "/v1/disputes/leak-joint-001/receipts").content,
+             "opener memo": _get(world, OPENER, "/v1/disputes/leak-joint-001/memo").content}
+    assert _holding(files, needles, {**api, **views}) == []
+    # Control: the same search finds the auth string where it belongs.
+    assert _holding([world["server_keys"] / "prefect-api-auth"], needles[:1])
 
 
 def _vectors_in(data: bytes) -> list[list[float]]:
