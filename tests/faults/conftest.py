@@ -7,6 +7,19 @@ from collections import Counter
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def closed_breakers():
+    """Each fault test starts as a fresh process would: the per-process circuit breakers
+    (dalrn_core.observability.breakers) closed, whatever an earlier test's outage left."""
+    from dalrn_core.observability.breakers import BREAKERS
+
+    for breaker in BREAKERS.values():
+        breaker.close()
+    yield
+    for breaker in BREAKERS.values():
+        breaker.close()
+
+
 @pytest.fixture()
 def home(data_home, tmp_path, monkeypatch):
     monkeypatch.setenv("DALRN_KEYS_DIR", str(tmp_path / "keys"))

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.skipif(hardhat_missing() is not None, reason=str(hardha
 
 
 def test_disputes_resolve_through_an_outage_and_are_anchored_once_after_it(home):
-    row = outage_run(outage_s=8, dispute_every_s=1.5)
+    row = outage_run(outage_s=6, dispute_every_s=1.2)
     assert row["resolved_during_outage"] >= 4
     assert row["pending_during_outage"] == row["resolved_during_outage"]  # resolved, anchor pending
     assert row["rpc_failures"] > 0 and row["pending_left"] == 0
