@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from dalrn_cli.environment import configure
+from dalrn_cli.serve import GATEWAY_PORT, PREFECT_PORT, where_to_look
 from dalrn_core.errors import InputError, IntegrityError
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -37,6 +38,8 @@ def cmd_resolve(args: argparse.Namespace) -> int:
         _emit(result, True)
     else:
         print_summary(result)
+        if args.command == "demo":
+            print("\n".join(where_to_look()))
     return 0
 
 
@@ -293,8 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(func=cmd_status)
 
     serve = sub.add_parser("serve", help="start Prefect (closed by its auth string), the gateway and the deployments")
-    serve.add_argument("--port", type=int, default=8000, help="the gateway's port on 127.0.0.1")
-    serve.add_argument("--prefect-port", type=int, default=4200, help="the Prefect server's port on 127.0.0.1")
+    serve.add_argument("--port", type=int, default=GATEWAY_PORT, help="the gateway's port on 127.0.0.1")
+    serve.add_argument("--prefect-port", type=int, default=PREFECT_PORT,
+                       help="the Prefect server's port on 127.0.0.1")
     serve.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite",
                        help="sqlite: embedded (SQLite, in-process limits); postgres: Prefect and the gateway on "
                             "PostgreSQL and Redis, started under the data folder unless already configured")

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from dalrn_cli.stack import LocalServer
 
 HOST = "127.0.0.1"
+GATEWAY_PORT = 8000
+PREFECT_PORT = 4200
 AUTH_FILE = "prefect-api-auth"
 BOOTSTRAP_FILE = "gateway-bootstrap-admin.json"
 BOOTSTRAP_TENANT = "operator"
@@ -200,7 +202,7 @@ def ensure_bootstrap_admin(env: dict[str, str] | None = None) -> Path:
     return path
 
 
-def serve(port: int = 8000, prefect_port: int = 4200, backend: str = "sqlite", prefect_workers: int = 1) -> int:
+def serve(port: int = GATEWAY_PORT, prefect_port: int = PREFECT_PORT, backend: str = "sqlite", prefect_workers: int = 1) -> int:
     """The whole service; `backend="postgres"` runs it on PostgreSQL and Redis (see `use_postgres_backend`)."""
     if backend not in BACKENDS:
         raise InputError.one("--backend", f"must be one of {', '.join(BACKENDS)}, not {backend!r}")
@@ -240,3 +242,13 @@ def serve(port: int = 8000, prefect_port: int = 4200, backend: str = "sqlite", p
         for running in reversed(started):
             running.stop()
     return 0
+
+
+def where_to_look() -> list[str]:
+    """Where `dalrn serve` (`make serve`) shows runs and disputes, with its default ports."""
+    gateway = f"http://{HOST}:{GATEWAY_PORT}"
+    return [
+        "to follow disputes in a browser, run `make serve`, then open:",
+        f"  Prefect UI   http://{HOST}:{PREFECT_PORT}  (every run and its artifacts)",
+        f"  portal       {gateway}/  (the parties' pages; sign in with a tenant's API key)",
+    ]
