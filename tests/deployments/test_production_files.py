@@ -93,6 +93,12 @@ def test_compose_wires_the_production_services():
         assert service["environment"]["DALRN_IPFS_API_URL"] == "http://ipfs:5001"
     assert "container_name" not in worker and "ports" not in worker and worker["deploy"]["replicas"] >= 1
     assert worker["command"][:2] == ["dalrn", "worker"]
+    # Prometheus scrapes each replica on the port the worker serves its metrics on.
+    prometheus = yaml.safe_load((ROOT / "deployments" / "prometheus" / "prometheus.yml").read_text())
+    (job,) = [j for j in prometheus["scrape_configs"] if j["job_name"] == "dalrn-worker"]
+    port = worker["command"][worker["command"].index("--metrics-port") + 1]
+    assert job["dns_sd_configs"] == [{"names": ["worker"], "type": "A", "port": int(port)}]
+    assert worker["command"][worker["command"].index("--metrics-host") + 1] == "0.0.0.0"
     assert "../prometheus/rules:/etc/prometheus/rules:ro" in services["prometheus"]["volumes"]
     assert "../grafana/dashboards:/var/lib/grafana/dashboards/dalrn:ro" in services["grafana"]["volumes"]
 
