@@ -207,10 +207,20 @@ class DisputeWorker:
         self.held[entry.entry_id] = str(run_id)
         try:
             await self._run(run)
-        finally:
+        except BaseException as exc:
+            # Stopped, or Prefect unreachable, before the run ended: the entry stays pending and
+            # is claimed again (by any worker, this one included) after the claim timeout.
             self.held.pop(entry.entry_id, None)
-            await asyncio.to_thread(self.queue.ack, entry.entry_id)
-            await asyncio.to_thread(self.queue.release, str(run_id), self.consumer)
+            self.queue.release(str(run_id), self.consumer)
+            if not isinstance(exc, Exception):
+                raise
+            log.exception("run %s of entry %s did not end here; left pending", run_id, entry.entry_id)
+            self.say(f"worker {self.consumer}: {run.name} did not end here ({type(exc).__name__}: {exc}); "
+                     "left pending for another try")
+            return
+        self.held.pop(entry.entry_id, None)
+        await asyncio.to_thread(self.queue.ack, entry.entry_id)
+        await asyncio.to_thread(self.queue.release, str(run_id), self.consumer)
 
     async def _run(self, run: Any) -> None:
         from prefect.client.orchestration import get_client
@@ -286,10 +296,19 @@ def cmd_worker(args: argparse.Namespace) -> int:
         say(f"worker {consumer}: taking disputes from {queue.stream} ({args.concurrency} at a time)")
         await worker.run()
 
+    profile = None
+    if args.profile:  # where a dispute's time goes: the work, or Prefect's and our own plumbing
+        import cProfile
+
+        profile = cProfile.Profile(time.thread_time)  # CPU of the thread running the disputes
+        profile.enable()
     try:
         asyncio.run(main())
     finally:
         queue.close()
+        if profile is not None:
+            profile.disable()
+            profile.dump_stats(args.profile)
     say(f"worker {consumer}: stopped after {worker.done} disputes")
     return 0
 
@@ -307,4 +326,6 @@ def register(sub: Any) -> None:
     worker.add_argument("--metrics-port", type=int, help="serve this worker's Prometheus metrics on HOST:PORT")
     # In a container Prometheus scrapes from the private network, so the address is a choice there.
     worker.add_argument("--metrics-host", default="127.0.0.1", help="address of the metrics server (default 127.0.0.1)")
+    worker.add_argument("--profile", metavar="FILE", help="write a cProfile (CPU of the thread running the disputes) to FILE "
+                                                          "when the worker stops (pstats format)")
     worker.set_defaults(func=cmd_worker)

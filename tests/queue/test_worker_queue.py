@@ -101,6 +101,7 @@ def test_killed_workers_dispute_is_claimed_and_resolved_once(stack, redis_server
     first = stack.workers[0]
     stack.http.post("/v1/disputes", json=dispute_body("queue-kill-1", 2), headers={"Idempotency-Key": "kill-1"})
     _until(lambda: queue.pending_of().get("w1"), 60, "w1 holding the dispute")
+    _until(lambda: _status(stack, "queue-kill-1") == "running", 60, "the run started on w1")
     first.send_signal(signal.SIGKILL)  # no goodbye: its entry stays pending, its lease runs out
     first.wait(timeout=30)
     assert _status(stack, "queue-kill-1") not in ("anchored", "failed", "rejected")
@@ -110,9 +111,23 @@ def test_killed_workers_dispute_is_claimed_and_resolved_once(stack, redis_server
     assert view["status"] == "anchored", view
     log = (stack.logs / "worker-w2.log").read_text()
     assert "claimed dispute-queue-kill-1, left pending by a worker that stopped" in log
+    assert "taking over dispute-queue-kill-1 (Running under a worker that stopped)" in log
     runs = asyncio.run(_runs_named("dispute-queue-kill-1", stack.prefect_api, stack.env["PREFECT_API_AUTH_STRING"]))
     assert [r.state.type.value for r in runs] == ["COMPLETED"]  # one flow run, finished once
     _until(lambda: queue.depth() == {"waiting": 0, "pending": 0}, 30, "the queue drained")
+    queue.close()
+
+
+def test_a_second_entry_of_an_ended_run_is_not_run_again(stack, redis_server):
+    queue = DisputeQueue(redis_server.url)
+    stack.http.post("/v1/disputes", json=dispute_body("queue-twice-1", 4), headers={"Idempotency-Key": "twice-1"})
+    assert _final(stack, "queue-twice-1")["status"] == "anchored"
+    auth = stack.env["PREFECT_API_AUTH_STRING"]
+    [run] = asyncio.run(_runs_named("dispute-queue-twice-1", stack.prefect_api, auth))
+    queue.enqueue(str(run.id), run.name)  # as a gateway retrying after a crash would append it again
+    _until(lambda: queue.depth() == {"waiting": 0, "pending": 0}, 30, "the duplicate acknowledged")
+    [again] = asyncio.run(_runs_named("dispute-queue-twice-1", stack.prefect_api, auth))
+    assert again.state.type.value == "COMPLETED" and again.end_time == run.end_time and again.run_count == 1
     queue.close()
 
 
