@@ -46,7 +46,8 @@ _PEM = re.compile(r"-----BEGIN ([A-Z0-9 ]{1,40})-----(?:.*?-----END \1-----|[A-Z
 # A credential holds a digit or a base64/JWT symbol, so "Basic information" stays as it is.
 _AUTH_SCHEME = re.compile(r"\b(Basic|Bearer)(\s+)(?=[A-Za-z._~-]*[0-9+/=.])[A-Za-z0-9+/=._~-]{8,}", re.IGNORECASE)
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
-_SECRET_NAME = (r"[A-Za-z0-9_]*(?:auth_string|password|passwd|secret|private_key|api_key|access_token|"
+# The names of settings that hold secrets (a pattern for names, not a credential).
+_SECRET_NAME = (r"[A-Za-z0-9_]*(?:auth_string|password|passwd|secret|private_key|api_key|access_token|"  # nosec B105
                 r"signing_key|data_key|secret_key)")
 # `NAME=value` (an environment or a command line) or a quoted key (`"name": "value"`, JSON or a
 # repr); a bare `name: rule` is how our own errors name a field, and stays.
