@@ -149,6 +149,9 @@ class AnchorClient:
         """Whether an anchoring of `root` was broadcast from here and may still be mined."""
         return False
 
+    def sync(self) -> None:
+        """See what other processes sent since this client opened (a node needs nothing)."""
+
     def settle(self, root: bytes) -> None:
         """Forget what was kept in flight for `root`, once its anchor is recorded."""
 

@@ -24,6 +24,11 @@ class EmbeddedAnchorClient(AnchorClient):
         self.chain = chain
         self.finality_depth = 1  # the journal is the one history: nothing reorganises it
 
+    def sync(self) -> None:
+        # Another process may have anchored since this one replayed the journal: without this,
+        # `already_anchored` would miss its root and the anchorer's nonce would be stale.
+        self.chain.refresh()
+
 
 def open_embedded_anchor() -> EmbeddedAnchorClient:
     """The anchor client of the embedded chain, deploying the contract on first use."""

@@ -107,6 +107,10 @@ class FallbackAnchorClient:
         for client in self.clients:
             client.settle(root)
 
+    def sync(self) -> None:
+        for client in self.clients:
+            client.sync()
+
     def verify_receipt(self, leaf: bytes, proof: list[bytes], root: bytes) -> bool:
         holder = self._holding(root, strict=True)
         return holder.verify_receipt(leaf, proof, root) if holder is not None else False

@@ -166,6 +166,7 @@ def _anchor_entries(client: AnchorClient, store: ContentStore, entries: list[dic
                     inflight_path: Path, model: dict[str, Any]) -> dict[str, Any]:
     """Store the batch's manifest, remember it as in flight, anchor its root once, write
     every entry's proof. The caller holds the batch lock."""
+    client.sync()  # under the lock: what other processes anchored is seen before deciding
     leaves = [bytes.fromhex(e["leaf"]) for e in entries]
     root = merkle_root(leaves)
     manifest = {
