@@ -21,7 +21,7 @@ import redis
 from dalrn_cli.stack import free_port, postgres_available, redis_available
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.timeout(300)
+pytestmark = pytest.mark.timeout(600)
 
 
 def _wait_for(url: str, process: subprocess.Popen, timeout_s: float) -> None:
@@ -73,7 +73,7 @@ def test_serve_on_postgres_and_redis_answers_and_stops_with_its_servers():
         assert broker.ping()
     finally:
         serve.send_signal(signal.SIGTERM)
-        output, _ = serve.communicate(timeout=120)
+        output, _ = serve.communicate(timeout=240)  # four processes, each given 30 s to stop, on a busy machine
         if serve.returncode == 0:
             shutil.rmtree(folder, ignore_errors=True)
     assert serve.returncode == 0, output[-3000:]
