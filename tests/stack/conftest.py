@@ -13,6 +13,7 @@ from dalrn_cli.stack import free_port, prefect_server_env
 @pytest.fixture(scope="module")
 def prefect_on_postgres(postgres_server, redis_server):
     """Yields (api_url, auth_string, server_env) with this process's Prefect client pointed at it."""
+    from prefect.events.worker import EventsWorker
     from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
     server_env = prefect_server_env(postgres_server.asyncpg_url, redis_server.url)
@@ -29,6 +30,10 @@ def prefect_on_postgres(postgres_server, redis_server):
                 os.environ[key] = value
     try:
         with temporary_settings(updates={PREFECT_API_URL: api, PREFECT_API_AUTH_STRING: auth}):
+            # A process's events worker keeps the API it first sent to (an earlier test's server
+            # under xdist): drain it so this module's events reach this server.
+            EventsWorker.drain_all(timeout=10)
             yield api, auth, server_env
+            EventsWorker.drain_all(timeout=10)
     finally:
         _stop(server)
