@@ -20,7 +20,7 @@ from dalrn_cli.stack import free_port
 from dalrn_core.observability.metrics import metric_names
 from tests.observability.prometheus_server import available, prometheus
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
 
 def _final(http: httpx.Client, dispute_id: str, timeout_s: float = 120) -> dict:
@@ -65,8 +65,10 @@ def test_prometheus_scrapes_gateway_and_worker(tmp_path, redis_server, small_ind
             prom.until('sum(dalrn_disputes_anchored_total{job="worker"})', lambda v: v >= 2)
             for stage in ("intake", "route", "embed", "precedents", "negotiate", "explain", "anchor"):
                 prom.until(f'dalrn_dispute_stage_duration_seconds_count{{job="worker",stage="{stage}"}}', lambda v: v == 2)
-            p95 = prom.until('histogram_quantile(0.95, sum by (le) (rate(dalrn_dispute_stage_duration_seconds_bucket'
-                             '{job="worker",stage="negotiate"}[1m])))', lambda v: v > 0)
+            # Over the cumulative buckets, not a rate: a rate is NaN once the window has passed the
+            # last observation, or when both came before Prometheus' first scrape of the worker.
+            p95 = prom.until('histogram_quantile(0.95, sum by (le) (dalrn_dispute_stage_duration_seconds_bucket'
+                             '{job="worker",stage="negotiate"}))', lambda v: v > 0)
             assert p95 <= 900
             # The queue drained: both entries acknowledged, the gauge reads it from Redis at each scrape.
             prom.until('sum(dalrn_dispute_queue_depth{job="gateway"})', lambda v: v == 0)
