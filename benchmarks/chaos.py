@@ -280,7 +280,8 @@ def _stages_done(lines: list[str], target: int, process: subprocess.Popen[str], 
 
 def kill_run(folder: Path, disputes: int, kills: int, seed: int) -> dict[str, Any]:
     """Accept `disputes`, run the worker, SIGKILL it `kills` times at random moments of its
-    flows, let the last start finish; then count what the chain and the records say.
+    flows (two more disputes arrive whenever it finished all before a kill), let the last
+    start finish; then count what the chain and the records say.
 
     Needs a Prefect API (PREFECT_API_URL, or a test harness) and a precedent index in the
     data folder."""
@@ -290,16 +291,25 @@ def kill_run(folder: Path, disputes: int, kills: int, seed: int) -> dict[str, An
     from dalrn_core.podp.batch import pending
 
     sample = json.loads(SAMPLE.read_text())
-    ids = [f"kill-{i:03d}" for i in range(disputes)]
+    ids: list[str] = []
     (folder / "accepted").mkdir(parents=True)
-    for chain_id in ids:
-        (folder / "accepted" / f"{chain_id}.json").write_text(json.dumps({**sample, "id": chain_id}))
+
+    def accept(count: int) -> None:
+        for _ in range(count):
+            chain_id = f"kill-{len(ids):03d}"
+            (folder / "accepted" / f"{chain_id}.json").write_text(json.dumps({**sample, "id": chain_id}))
+            ids.append(chain_id)
+
+    accept(disputes)
     rng, killed_after, started = random.Random(seed), [], time.monotonic()
-    for _ in range(kills):
+    while len(killed_after) < kills:
         process, lines = _start_worker(folder)
         target = rng.randint(1, 9)
         if not _stages_done(lines, target, process, 180):
-            break  # everything was done before this kill
+            if process.poll() == 0 and len(ids) < disputes + 2 * kills:
+                accept(2)  # the stream ran dry before this kill: more disputes arrive
+                continue
+            break  # stuck or failed: the counts below say so
         time.sleep(rng.uniform(0.0, 0.4))
         killed_after.append(next((line for line in reversed(lines) if STAGE_END in line), "")[-90:])
         _kill(process)
@@ -331,14 +341,14 @@ def kill_run(folder: Path, disputes: int, kills: int, seed: int) -> dict[str, An
         "scenario": "kill_worker",
         "kills": len(killed_after),
         "outage_s": 0,
-        "disputes": disputes,
+        "disputes": len(ids),
         "worker_exit": process.returncode,
         "seconds": round(seconds, 1),
         "resolved": len(done),
         "one_intake_to_anchor_sequence": len(one_sequence),
         "anchored": sum(1 for c in ids if per_chain[c] >= 1),
         "verified": len(verified),
-        "lost": disputes - len(set(verified) & set(one_sequence)),
+        "lost": len(ids) - len(set(verified) & set(one_sequence)),
         "leaves_under_two_roots": sum(1 for c in ids if per_chain[c] > 1),
         "doubled_anchors": sum(1 for count in per_root.values() if count > 1),
         "extra_transactions": sent - 1 - len(events),  # 1 deployment + one per root

@@ -31,8 +31,9 @@ def test_killed_dispute_workers_lose_nothing_and_double_nothing(index_home, kill
     row = kill_run(index_home / "stream", disputes, kills, seed=kills)
     assert row["worker_exit"] == 0, row["worker_tail"]
     assert row["kills"] == kills, row["killed_after"]
-    assert row["resolved"] == row["one_intake_to_anchor_sequence"] == disputes
-    assert row["anchored"] == disputes and row["leaves_under_two_roots"] == 0
-    assert row["verified"] == disputes, row["failures"]
+    assert row["disputes"] >= disputes  # more arrive when the worker ran dry before a kill
+    assert row["resolved"] == row["one_intake_to_anchor_sequence"] == row["disputes"]
+    assert row["anchored"] == row["disputes"] and row["leaves_under_two_roots"] == 0
+    assert row["verified"] == row["disputes"], row["failures"]
     assert row["lost"] == 0 and row["doubled_anchors"] == 0 and row["extra_transactions"] == 0
     assert row["pending_left"] == 0
