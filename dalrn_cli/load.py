@@ -230,12 +230,16 @@ class _Meter:
     def read(self) -> dict[str, Any]:
         cpu = {role: _tree_cpu_s(pid) for role, pid in self.pids.items() if pid is not None}
         stages: dict[str, float] = {}
+        worker_cpu: dict[str, float] = {}
         disputes = 0
         if self.redis is not None:
             from dalrn_cli.worker import STATS, WORKERS
 
-            workers = [json.loads(v) for v in self.redis.hvals(WORKERS)]
-            cpu["workers"] = sum(w["cpu_s"] for w in workers)
+            # Per process: a worker restarted under the same consumer name starts again from
+            # zero CPU, so a total over consumer names could shrink between two readings.
+            for consumer, value in self.redis.hgetall(WORKERS).items():
+                report = json.loads(value)
+                worker_cpu[f"{consumer.decode()}:{report['pid']}"] = float(report["cpu_s"])
             info = self.redis.info("cpu")
             cpu["redis"] = float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
             for key, value in self.redis.hgetall(STATS).items():
@@ -244,7 +248,7 @@ class _Meter:
                     stages[name[8:]] = float(value)
                 elif name == "disputes":
                     disputes = int(value)
-        return {"cpu": cpu, "stages": stages, "disputes": disputes, "at": time.monotonic()}
+        return {"cpu": cpu, "worker_cpu": worker_cpu, "stages": stages, "disputes": disputes, "at": time.monotonic()}
 
     def backlog(self) -> dict[str, int] | None:
         return None if self.queue is None else self.queue.depth()
@@ -254,6 +258,11 @@ def _per_dispute(before: dict[str, Any], after: dict[str, Any], count: int) -> t
     if count <= 0:
         return {}, {}
     cpu = {k: round((after["cpu"].get(k, 0.0) - v) / count, 3) for k, v in before["cpu"].items()}
+    if after.get("worker_cpu"):
+        # A process first seen after `before` counts from zero; one replaced since (its report
+        # overwritten by its successor's) adds nothing more than it had reported.
+        spent = sum(max(v - before.get("worker_cpu", {}).get(k, 0.0), 0.0) for k, v in after["worker_cpu"].items())
+        cpu["workers"] = round(spent / count, 3)
     done = max(after["disputes"] - before["disputes"], 1)
     stages = {k: round((v - before["stages"].get(k, 0.0)) / done, 3) for k, v in after["stages"].items()}
     return cpu, stages
