@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from dalrn_cli.load_meter import Meter, per_dispute
 from dalrn_core.errors import InputError
 
 SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "supply-contract.json"
@@ -166,108 +167,6 @@ def _percentile(values: list[float], q: float) -> float | None:
     return round(ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)], 3)
 
 
-# -- CPU of the server's processes, from /proc (loopback: they run on this machine) ------------
-
-def _listening_pid(port: int) -> int | None:
-    """The process listening on TCP `port` (IPv4 or IPv6), or None."""
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with contextlib.suppress(OSError), open(table) as handle:
-            for line in handle.readlines()[1:]:
-                fields = line.split()
-                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                    inodes.add(fields[9])
-    if not inodes:
-        return None
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        with contextlib.suppress(OSError):
-            for fd in os.listdir(f"/proc/{pid}/fd"):
-                link = os.readlink(f"/proc/{pid}/fd/{fd}")
-                if link.startswith("socket:[") and link[8:-1] in inodes:
-                    return int(pid)
-    return None
-
-
-def _tree_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of `pid` and its live descendants."""
-    children: dict[int, list[int]] = {}
-    stats: dict[int, float] = {}
-    tick = os.sysconf("SC_CLK_TCK")
-    for name in filter(str.isdigit, os.listdir("/proc")):
-        with contextlib.suppress(OSError), open(f"/proc/{name}/stat") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-            children.setdefault(int(fields[1]), []).append(int(name))
-            stats[int(name)] = (int(fields[11]) + int(fields[12])) / tick
-    total, todo = 0.0, [pid]
-    while todo:
-        current = todo.pop()
-        total += stats.get(current, 0.0)
-        todo.extend(children.get(current, []))
-    return total
-
-
-def _port_of(url: str | None) -> int | None:
-    if not url:
-        return None
-    parsed = urlparse(url)
-    return parsed.port or (443 if parsed.scheme == "https" else 80)
-
-
-class _Meter:
-    """CPU seconds of the server side and the workers' stage seconds, read twice around the run."""
-
-    def __init__(self, api: str, redis_url: str | None) -> None:
-        self.redis = self.queue = None
-        if redis_url:
-            from dalrn_core.queue import DisputeQueue
-
-            self.queue = DisputeQueue(redis_url)
-            self.redis = self.queue.client
-        self.pids = {role: _listening_pid(port) for role, port in
-                     (("gateway", _port_of(api)), ("prefect_server", _port_of(os.environ.get("PREFECT_API_URL"))))
-                     if port is not None}
-
-    def read(self) -> dict[str, Any]:
-        cpu = {role: _tree_cpu_s(pid) for role, pid in self.pids.items() if pid is not None}
-        stages: dict[str, float] = {}
-        worker_cpu: dict[str, float] = {}
-        disputes = 0
-        if self.redis is not None:
-            from dalrn_cli.worker import STATS, WORKERS
-
-            # Per process: a worker restarted under the same consumer name starts again from
-            # zero CPU, so a total over consumer names could shrink between two readings.
-            for consumer, value in self.redis.hgetall(WORKERS).items():
-                report = json.loads(value)
-                worker_cpu[f"{consumer.decode()}:{report['pid']}"] = float(report["cpu_s"])
-            info = self.redis.info("cpu")
-            cpu["redis"] = float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
-            for key, value in self.redis.hgetall(STATS).items():
-                name = key.decode()
-                if name.startswith("stage_s:"):
-                    stages[name[8:]] = float(value)
-                elif name == "disputes":
-                    disputes = int(value)
-        return {"cpu": cpu, "worker_cpu": worker_cpu, "stages": stages, "disputes": disputes, "at": time.monotonic()}
-
-    def backlog(self) -> dict[str, int] | None:
-        return None if self.queue is None else self.queue.depth()
-
-
-def _per_dispute(before: dict[str, Any], after: dict[str, Any], count: int) -> tuple[dict, dict]:
-    if count <= 0:
-        return {}, {}
-    cpu = {k: round((after["cpu"].get(k, 0.0) - v) / count, 3) for k, v in before["cpu"].items()}
-    if after.get("worker_cpu"):
-        # A process first seen after `before` counts from zero; one replaced since (its report
-        # overwritten by its successor's) adds nothing more than it had reported.
-        spent = sum(max(v - before.get("worker_cpu", {}).get(k, 0.0), 0.0) for k, v in after["worker_cpu"].items())
-        cpu["workers"] = round(spent / count, 3)
-    done = max(after["disputes"] - before["disputes"], 1)
-    stages = {k: round((v - before["stages"].get(k, 0.0)) / done, 3) for k, v in after["stages"].items()}
-    return cpu, stages
-
-
 def run_load(api: str, *, rate: float, duration: float, tenants: int = 2, plain: bool = False,
              admin_key: tuple[str, str] | None = None, issued: list[dict[str, str]] | None = None,
              redis_url: str | None = None, poll_s: float = 1.0, timeout_s: float = 300.0,
@@ -291,7 +190,7 @@ def run_load(api: str, *, rate: float, duration: float, tenants: int = 2, plain:
     plans: list[list[tuple[float, str, int]]] = [[] for _ in issued]
     for n in range(total):
         plans[n % len(issued)].append((n / rate, f"load-{run_tag}-{n:05d}", n))
-    meter = _Meter(api, redis_url)
+    meter = Meter(api, redis_url)
     say(f"load {run_tag}: {total} disputes at {rate}/s for {duration} s from {len(issued)} tenant processes"
         f"{' (plain, no encrypted search)' if plain else ' with encrypted search'}")
     # Tenants make their keys and load their model first; then one start instant for all.
@@ -354,7 +253,7 @@ def summarize(records: list[dict[str, Any]], total: int, start_at: float, before
     ends = [_instant(r["resolved_at"]) for r in ok if r.get("resolved_at")]
     starts = [_instant(r["submitted_at"]) for r in ok if r.get("submitted_at")]
     span = (max(e for e in ends if e) - min(s for s in starts if s)) if ends and starts else 0.0
-    cpu, stages = _per_dispute(before, after, len(ok))
+    cpu, stages = per_dispute(before, after, len(ok))
     # One server clock: submitted <= resolved <= anchored, or the gateway reports nonsense.
     moments = [[_instant(r.get(k)) for k in ("submitted_at", "resolved_at", "anchored_at")] for r in ok]
     out_of_order = sum(1 for m in moments if [t for t in m if t is not None] != sorted(t for t in m if t is not None))

@@ -4,7 +4,7 @@ the CPU per dispute negative, and a process that kept running counts only what i
 
 from __future__ import annotations
 
-from dalrn_cli.load import _per_dispute
+from dalrn_cli.load_meter import per_dispute
 
 
 def _reading(worker_cpu: dict[str, float], disputes: int, gateway_cpu: float) -> dict:
@@ -15,7 +15,7 @@ def _reading(worker_cpu: dict[str, float], disputes: int, gateway_cpu: float) ->
 def test_a_worker_restarted_under_its_name_counts_from_zero():
     before = _reading({"w1:100": 50.0, "w2:101": 40.0}, disputes=10, gateway_cpu=5.0)
     after = _reading({"w1:200": 3.0, "w2:101": 46.0}, disputes=14, gateway_cpu=7.0)  # w1 restarted as pid 200
-    cpu, stages = _per_dispute(before, after, count=4)
+    cpu, stages = per_dispute(before, after, count=4)
     assert cpu["workers"] == round((3.0 + 6.0) / 4, 3)  # the summed-by-name meter said (49 - 90) / 4 < 0
     assert cpu["gateway"] == 0.5
     assert stages == {"negotiate": 0.5}
@@ -24,5 +24,5 @@ def test_a_worker_restarted_under_its_name_counts_from_zero():
 def test_cpu_per_dispute_is_never_negative():
     before = _reading({"w1:100": 80.0}, disputes=0, gateway_cpu=1.0)
     after = _reading({"w1:100": 80.0, "w3:300": 0.2}, disputes=1, gateway_cpu=1.0)
-    cpu, _ = _per_dispute(before, after, count=1)
+    cpu, _ = per_dispute(before, after, count=1)
     assert cpu["workers"] == 0.2 and all(v >= 0 for v in cpu.values())
