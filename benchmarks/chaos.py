@@ -309,6 +309,8 @@ def kill_run(folder: Path, disputes: int, kills: int, seed: int) -> dict[str, An
             if process.poll() == 0 and len(ids) < disputes + 2 * kills:
                 accept(2)  # the stream ran dry before this kill: more disputes arrive
                 continue
+            if process.poll() is None:
+                _kill(process)  # stuck: not left running beside the next start
             break  # stuck or failed: the counts below say so
         time.sleep(rng.uniform(0.0, 0.4))
         killed_after.append(next((line for line in reversed(lines) if STAGE_END in line), "")[-90:])
