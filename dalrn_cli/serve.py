@@ -9,6 +9,7 @@ only the gateway, never hold it. Ctrl-C stops everything.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import secrets
@@ -19,6 +20,8 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import psutil
 
 from dalrn_core.config import data_dir
 from dalrn_core.errors import InputError
@@ -165,13 +168,39 @@ def start_gateway(port: int, env: dict[str, str]) -> tuple[subprocess.Popen, str
 
 
 def _stop(process: subprocess.Popen | None) -> None:
-    if process is not None and process.poll() is None:
+    _stop_all([process])
+
+
+def _stop_all(processes: list[subprocess.Popen | None], timeout_s: float = 30.0) -> None:
+    """SIGTERM them all at once, then SIGKILL whatever is still running after `timeout_s`.
+
+    At once, so that shutting down the service takes the slowest stop, not their sum.
+    """
+    running = [process for process in processes if process is not None and process.poll() is None]
+    for process in running:
         process.terminate()
+    deadline = time.monotonic() + timeout_s
+    for process in running:
         try:
-            process.wait(timeout=30)
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+def _stop_flow_runs(timeout_s: float = 15.0) -> None:
+    """Stop the flow runs the runner started as this process's children, before the
+    databases they write to go away; a run stopped here is picked up by the reconcile
+    pass at the next start. Without this an orphaned run outlives `dalrn serve` and
+    keeps its output pipe open."""
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.terminate()
+    _, alive = psutil.wait_procs(children, timeout=timeout_s)
+    for child in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
 
 
 def ensure_bootstrap_admin(env: dict[str, str] | None = None) -> Path:
@@ -236,9 +265,8 @@ def serve(port: int = GATEWAY_PORT, prefect_port: int = PREFECT_PORT, backend: s
     except KeyboardInterrupt:
         pass
     finally:
-        _stop(gateway)
-        _stop(services)
-        _stop(server)
+        _stop_all([gateway, services, server])
+        _stop_flow_runs()
         for running in reversed(started):
             running.stop()
     return 0
