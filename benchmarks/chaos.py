@@ -15,6 +15,9 @@ The second scenario kills (SIGKILL) the process that runs dispute flows at rando
 moments of a stream of disputes and starts it again each time (`kill_run`, with
 tests/faults/flow_worker.py as that process), then counts the same way from the embedded
 chain, each dispute's receipts (one intake ... anchor sequence) and `dalrn receipts verify`.
+The third (`benchmarks.kill_queue`) kills `dalrn worker` itself on the production-shaped
+stack (gateway, Redis Stream, Prefect on PostgreSQL), where the next worker recovers the
+dead one's dispute on its own.
 
 `python -m benchmarks.run chaos` runs the 10-minute outage and 50 kills (`make chaos`);
 `--quick` a 20-second outage and 5 kills. The default tests run compressed ones
@@ -50,6 +53,7 @@ PARAMETERS: dict[str, Any] = {
     "full": {"outage_s": 600, "dispute_every_s": 10.0, "kills": 50, "kill_disputes": 20},
     "quick": {"outage_s": 20, "dispute_every_s": 2.0, "kills": 5, "kill_disputes": 3},
     "kill_moment": "after 1-9 finished stages of a start, plus 0-0.4 s",
+    "queue_kill_moment": "when the dispute in progress has written 1-6 receipts, plus 0-0.3 s",
     "chain": "Hardhat 2 node on loopback, interval mining 200 ms, behind OutageProxy",
     "outage_modes": ["503", "drop", "drop-after-forwarding"],
     "anchor_retry_delays_s": [0.2, 0.5],
@@ -285,11 +289,6 @@ def kill_run(folder: Path, disputes: int, kills: int, seed: int) -> dict[str, An
 
     Needs a Prefect API (PREFECT_API_URL, or a test harness) and a precedent index in the
     data folder."""
-    from dalrn_core.chain.local import open_embedded_anchor
-    from dalrn_core.dispute.records import load_record
-    from dalrn_core.evidence.store import LocalContentStore
-    from dalrn_core.podp.batch import pending
-
     sample = json.loads(SAMPLE.read_text())
     ids: list[str] = []
     (folder / "accepted").mkdir(parents=True)
@@ -323,22 +322,7 @@ def kill_run(folder: Path, disputes: int, kills: int, seed: int) -> dict[str, An
             _kill(process)
     seconds = time.monotonic() - started
 
-    store, client = LocalContentStore(), open_embedded_anchor()
-    events = client.contract.events.RootAnchored().get_logs(from_block=0)
-    per_root = Counter("0x" + bytes(e["args"]["root"]).hex() for e in events)
-    per_chain: Counter[str] = Counter()
-    for event in events:
-        manifest = json.loads(store.get(event["args"]["manifestUri"].removeprefix("ipfs://")))
-        per_chain.update(leaf["chain_id"] for leaf in manifest["leaves"])
     done = {p.stem for p in (folder / "done").glob("*.json")} if (folder / "done").exists() else set()
-    one_sequence = [c for c in ids if c in done and [json.loads(store.get(cid))["step"] for cid in
-                                                     load_record(c)["receipts"]] == STEPS]
-    checks = {c: subprocess.Popen([sys.executable, "-m", "dalrn_cli.main", "receipts", "verify", c],  # nosec B603
-                                  cwd=REPO, env=worker_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                  text=True) for c in sorted(done)}
-    verify_output = {c: check.communicate(timeout=300)[0] for c, check in checks.items()}
-    verified = [c for c, check in checks.items() if check.returncode == 0]
-    sent = client.w3.eth.get_transaction_count(client.account.address)
     return {
         "scenario": "kill_worker",
         "kills": len(killed_after),
@@ -346,24 +330,54 @@ def kill_run(folder: Path, disputes: int, kills: int, seed: int) -> dict[str, An
         "disputes": len(ids),
         "worker_exit": process.returncode,
         "seconds": round(seconds, 1),
-        "resolved": len(done),
+        **outcome_counts(ids, done),
+        "killed_after": killed_after,
+        "worker_tail": lines[-10:] if process.returncode else [],
+    }
+
+
+def outcome_counts(chains: list[str], resolved: set[str]) -> dict[str, Any]:
+    """What the embedded chain, the records and `dalrn receipts verify` say of `chains`, of
+    which `resolved` finished: each must have one intake ... anchor sequence, a leaf under
+    exactly one anchored root, and verify; no root twice, no extra transaction."""
+    from dalrn_core.chain.local import open_embedded_anchor
+    from dalrn_core.dispute.records import load_record
+    from dalrn_core.evidence.store import LocalContentStore
+    from dalrn_core.podp.batch import pending
+
+    store, client = LocalContentStore(), open_embedded_anchor()
+    events = client.contract.events.RootAnchored().get_logs(from_block=0)
+    per_root = Counter("0x" + bytes(e["args"]["root"]).hex() for e in events)
+    per_chain: Counter[str] = Counter()
+    for event in events:
+        manifest = json.loads(store.get(event["args"]["manifestUri"].removeprefix("ipfs://")))
+        per_chain.update(leaf["chain_id"] for leaf in manifest["leaves"])
+    one_sequence = [c for c in chains if c in resolved and [json.loads(store.get(cid))["step"] for cid in
+                                                            load_record(c)["receipts"]] == STEPS]
+    checks = {c: subprocess.Popen([sys.executable, "-m", "dalrn_cli.main", "receipts", "verify", c],  # nosec B603
+                                  cwd=REPO, env=worker_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True) for c in sorted(resolved)}
+    verify_output = {c: check.communicate(timeout=300)[0] for c, check in checks.items()}
+    verified = [c for c, check in checks.items() if check.returncode == 0]
+    sent = client.w3.eth.get_transaction_count(client.account.address)
+    return {
+        "resolved": len(resolved),
         "one_intake_to_anchor_sequence": len(one_sequence),
-        "anchored": sum(1 for c in ids if per_chain[c] >= 1),
+        "anchored": sum(1 for c in chains if per_chain[c] >= 1),
         "verified": len(verified),
-        "lost": len(ids) - len(set(verified) & set(one_sequence)),
-        "leaves_under_two_roots": sum(1 for c in ids if per_chain[c] > 1),
+        "lost": len(chains) - len(set(verified) & set(one_sequence)),
+        "leaves_under_two_roots": sum(1 for c in chains if per_chain[c] > 1),
         "doubled_anchors": sum(1 for count in per_root.values() if count > 1),
         "extra_transactions": sent - 1 - len(events),  # 1 deployment + one per root
         "pending_left": len(pending()),
-        "killed_after": killed_after,
         "failures": {c: out[-400:] for c, out in verify_output.items() if c not in verified},
-        "worker_tail": lines[-10:] if process.returncode else [],
     }
 
 
 def run(quick: bool) -> list[dict[str, Any]]:
     from prefect.testing.utilities import prefect_test_harness
 
+    from benchmarks.kill_queue import own_kill_run
     from dalrn_core.search.build import build_precedent_index
 
     settings = PARAMETERS["quick" if quick else "full"]
@@ -372,7 +386,8 @@ def run(quick: bool) -> list[dict[str, Any]]:
     with _own_folders() as folder, prefect_test_harness(server_startup_timeout=180):
         build_precedent_index(limit=30)
         kills = kill_run(folder / "stream", int(settings["kill_disputes"]), int(settings["kills"]), seed=14)
+    queue_kills = own_kill_run(int(settings["kill_disputes"]), int(settings["kills"]), seed=14)
     keys = ("scenario", "kills", "outage_s", "disputes", "anchored", "verified", "lost",
             "leaves_under_two_roots", "doubled_anchors", "extra_transactions", "pending_left")
     return [{**{k: row.get(k) for k in keys}, "details": {k: v for k, v in row.items() if k not in keys}}
-            for row in (outage, kills)]
+            for row in (outage, kills, queue_kills)]

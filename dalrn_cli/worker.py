@@ -35,7 +35,7 @@ from typing import Any
 from uuid import UUID
 
 from dalrn_core.errors import InputError
-from dalrn_core.queue import DisputeQueue, Entry, queue_url
+from dalrn_core.queue import TAKEOVER_MESSAGE, DisputeQueue, Entry, queue_url
 
 log = logging.getLogger("dalrn.worker")
 STATS = "dalrn:stats"  # hash: disputes, per-stage seconds (from each run's receipts' clock)
@@ -233,7 +233,7 @@ class DisputeWorker:
         if state is not None and not (state.is_pending() or state.is_scheduled()):
             # Its worker died mid-run: start it over as the same flow run.
             self.say(f"worker {self.consumer}: taking over {run.name} ({state.name} under a worker that stopped)")
-            message = f"claimed by worker {self.consumer}: the worker that held it stopped"
+            message = f"{TAKEOVER_MESSAGE} {self.consumer}: the worker that held it stopped"
             async with get_client() as client:
                 if not state.is_crashed():  # through Crashed, so that Prefect forgets its earlier pause
                     await client.set_flow_run_state(run.id, Crashed(message=message), force=True)

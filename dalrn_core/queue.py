@@ -24,6 +24,9 @@ import redis
 STREAM = "dalrn:disputes"
 GROUP = "dispute-workers"
 QUEUE_URL_ENV = "DALRN_QUEUE_URL"
+# How a worker marks the run it takes over from a dead one (Crashed, then Pending at once):
+# the gateway shows such a run as queued, not failed.
+TAKEOVER_MESSAGE = "claimed by worker"
 
 # Renew a lease only while we hold it; release it only if we still hold it.
 _RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"

@@ -31,6 +31,7 @@ from prefect.states import Pending
 
 from dalrn_core.dispute.records import STATUS_ANCHORED, chain_key, record_path
 from dalrn_core.observability.tracing import flow_run_labels
+from dalrn_core.queue import TAKEOVER_MESSAGE
 from gateway.status import REJECTED, failed_or_rejected
 
 DEPLOYMENT = "dispute-resolution/dispute-resolution"
@@ -279,7 +280,9 @@ class DisputeRuns:
         kind = state.type.value
         if kind != "COMPLETED":
             status = _BY_STATE_TYPE.get(kind, RUNNING)
-            if status == FAILED:  # refused input is `rejected`: resubmitting it cannot succeed
+            if kind == "CRASHED" and (state.message or "").startswith(TAKEOVER_MESSAGE):
+                status = QUEUED  # a worker took it over from one that died and starts it again
+            elif status == FAILED:  # refused input is `rejected`: resubmitting it cannot succeed
                 status = failed_or_rejected(kind, state.message)
             return RunView(status, None, updated, state.name, state.message)
         result = await self._result(state)

@@ -53,10 +53,13 @@ def test_a_retried_start_returns_the_same_run_and_tenants_never_share_one(runs):
 def test_prefect_states_map_to_dispute_statuses(runs):
     from prefect.states import Cancelled, Completed, Crashed, Failed, Paused, Pending, Running
 
+    from dalrn_core.queue import TAKEOVER_MESSAGE
+
     async def go():
         run_id = await runs.start(tenant="acme", dispute={"id": "states-001"}, idempotency_key="states")
         seen = [(await runs.view(run_id)).status]
-        for state in (Pending(), Running(), Paused(), Failed(message="boom"), Crashed(), Cancelled()):
+        for state in (Pending(), Running(), Paused(), Failed(message="boom"), Crashed(), Cancelled(),
+                      Crashed(message=f"{TAKEOVER_MESSAGE} w2: the worker that held it stopped")):
             await _force(run_id, state)
             seen.append((await runs.view(run_id)).status)
         await _force(run_id, Completed())
@@ -64,7 +67,9 @@ def test_prefect_states_map_to_dispute_statuses(runs):
         return seen, done
 
     seen, done = asyncio.run(go())
-    assert seen == ["queued", "queued", "running", "awaiting_tenant", "failed", "failed", "failed"]
+    # A run a worker took over from a dead one passes through Crashed on its way back to
+    # Pending: it is requeued, not failed.
+    assert seen == ["queued", "queued", "running", "awaiting_tenant", "failed", "failed", "failed", "queued"]
     # Completed with no persisted result and no record: settled, anchor not yet known.
     assert done.status == "resolved" and done.result is None and done.state_name == "Completed"
 
