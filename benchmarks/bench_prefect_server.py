@@ -1,6 +1,6 @@
 """Prefect's own ceiling on this machine: trivial flows through a local Prefect 3 server on
 SQLite, on PostgreSQL + Redis with Prefect's defaults, and with `dalrn serve --backend
-postgres`'s volume settings (`dalrn_cli.stack.PREFECT_AT_VOLUME`).
+postgres`'s volume settings (`dalrn_cli.stack_env.PREFECT_AT_VOLUME`).
 
 Each configuration gets a fresh server (and a fresh database). One client process runs
 `FLOWS` flows of `TASKS` trivial tasks each, `CONCURRENCY` at a time, in process (no DALRN
@@ -146,13 +146,8 @@ def _fresh_database(postgres, name: str) -> str:
 def run(quick: bool) -> list[dict]:
     import redis
 
-    from dalrn_cli.stack import (
-        postgres_available,
-        prefect_server_env,
-        redis_available,
-        start_postgres,
-        start_redis,
-    )
+    from dalrn_cli.stack import postgres_available, redis_available, start_postgres, start_redis
+    from dalrn_cli.stack_env import prefect_server_env
 
     flows = QUICK_FLOWS if quick else FLOWS
     folder = Path(tempfile.mkdtemp(prefix="dalrn-bench-prefect-"))

@@ -131,7 +131,8 @@ def use_postgres_backend(folder: Path) -> list[LocalServer]:
     are; the others start in `folder` (or are found running there). Variables already set
     win over ours. Returns the servers started or found here, for the caller to stop.
     """
-    from dalrn_cli.stack import gateway_env, prefect_server_env, start_postgres, start_redis
+    from dalrn_cli.stack import start_postgres, start_redis
+    from dalrn_cli.stack_env import gateway_env, prefect_server_env
 
     started: list[LocalServer] = []
     if all(os.environ.get(key) for key in POSTGRES_KEYS):

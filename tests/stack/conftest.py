@@ -7,7 +7,8 @@ import os
 import pytest
 
 from dalrn_cli.serve import _stop, prefect_auth_string, start_server
-from dalrn_cli.stack import free_port, prefect_server_env
+from dalrn_cli.stack import free_port
+from dalrn_cli.stack_env import prefect_server_env
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import json
 import re
 from pathlib import Path
 
-from dalrn_cli.stack import PREFECT_AT_VOLUME
+from dalrn_cli.stack_env import PREFECT_AT_VOLUME
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "deployment" / "prefect-at-volume.md").read_text()
