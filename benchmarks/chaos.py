@@ -155,13 +155,13 @@ def outage_run(outage_s: float, dispute_every_s: float) -> dict[str, Any]:
     chain and the records say afterwards."""
     from eth_account import Account
 
+    from benchmarks.hardhat_node import HardhatNode
     from dalrn_core.chain.production import ChainConfig, RpcAnchorClient, deploy_rpc
     from dalrn_core.dispute.records import load_record
     from dalrn_core.evidence.store import LocalContentStore
     from dalrn_core.podp.batch import anchor_pending, pending
     from dalrn_core.podp.signing import ReceiptSigner
     from dalrn_core.podp.verify import verify_dispute
-    from tests.chain.hardhat_node import HardhatNode
 
     key = os.urandom(32)
     account = Account.from_key(key)

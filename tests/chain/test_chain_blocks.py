@@ -7,7 +7,7 @@ import os
 
 from eth_account import Account
 
-from .hardhat_node import free_port
+from benchmarks.hardhat_node import free_port
 
 
 def test_saved_chain_with_secret_key_falls_back_by_name(harness, tmp_path, monkeypatch):

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from eth_account import Account
 
+from benchmarks.hardhat_node import free_port
 from dalrn_core.chain.errors import AnchorStateUnknown
 from dalrn_core.chain.intents import IntentFile, SignedVersion, TxIntent
 from dalrn_core.chain.local import open_embedded_anchor
@@ -27,8 +28,6 @@ from dalrn_core.podp.ledger import append_receipt, load_receipts
 from dalrn_core.podp.merkle import merkle_root
 from dalrn_core.podp.signing import ReceiptSigner
 from tests.podp.conftest import resolve_disputes
-
-from .hardhat_node import free_port
 
 MARKER = "Zq7MARKERsecret0123456789"
 

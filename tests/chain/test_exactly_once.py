@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
+from benchmarks.hardhat_node import HardhatNode, hardhat_missing, rpc
 from dalrn_core.chain.intents import IntentFile
 from dalrn_core.chain.production import ChainConfig, RpcAnchorClient, deploy_rpc
 from dalrn_core.chain.sender import TxSender
@@ -29,8 +30,6 @@ from dalrn_core.podp.batch import anchor_pending, pending
 from dalrn_core.podp.merkle import merkle_root
 from dalrn_core.podp.verify import verify_dispute
 from tests.podp.conftest import resolve_disputes
-
-from .hardhat_node import HardhatNode, hardhat_missing, rpc
 
 pytestmark = pytest.mark.skipif(hardhat_missing() is not None, reason=str(hardhat_missing()))
 

@@ -13,6 +13,7 @@ from statistics import median
 import pytest
 from eth_account import Account
 
+from benchmarks.hardhat_node import FlakyProxy, HardhatNode, free_port, hardhat_missing, rpc
 from blocks.chain import AnchorChain, chain_policy
 from dalrn_core.chain.fees import Fees, quote_fees
 from dalrn_core.chain.local import ANCHORER_KEY_FILE
@@ -25,8 +26,6 @@ from dalrn_core.podp.merkle import merkle_proof, merkle_root
 from dalrn_core.podp.reorg import recheck_anchors
 from dalrn_core.podp.verify import verify_dispute
 from tests.podp.conftest import resolve_disputes
-
-from .hardhat_node import FlakyProxy, HardhatNode, free_port, hardhat_missing, rpc
 
 pytestmark = pytest.mark.skipif(hardhat_missing() is not None, reason=str(hardhat_missing()))
 

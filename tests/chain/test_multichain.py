@@ -8,14 +8,13 @@ import os
 import pytest
 from eth_account import Account
 
+from benchmarks.hardhat_node import free_port
 from dalrn_core.chain.anchor import AnchorClient, deploy_anchor_contract
 from dalrn_core.chain.embedded import EmbeddedChain
 from dalrn_core.chain.multichain import FallbackAnchorClient, verify_cross_chain
 from dalrn_core.chain.production import ChainConfig, RpcAnchorClient, load_network
 from dalrn_core.errors import InputError, IntegrityError
 from dalrn_core.podp.merkle import merkle_proof, merkle_root
-
-from .hardhat_node import free_port
 
 
 def _chain(tmp_path, account, chain_id: int) -> AnchorClient:

@@ -8,6 +8,7 @@ import random
 import pytest
 from eth_account import Account
 
+from benchmarks.hardhat_node import free_port
 from dalrn_core.chain.embedded import EmbeddedChain
 from dalrn_core.chain.fees import GWEI, FeeCapExceeded, FeeCaps, Fees, bump_fees, quote_fees
 from dalrn_core.chain.rpc import (
@@ -17,8 +18,6 @@ from dalrn_core.chain.rpc import (
     rpc_web3,
     transient_rpc_error,
 )
-
-from .hardhat_node import free_port
 
 
 @pytest.mark.parametrize("error,transient", [

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.chaos import outage_run
-from tests.chain.hardhat_node import hardhat_missing
+from benchmarks.hardhat_node import hardhat_missing
 
 pytestmark = pytest.mark.skipif(hardhat_missing() is not None, reason=str(hardhat_missing()))
 

@@ -1,4 +1,5 @@
-"""Test helpers: a real Hardhat 2 node on loopback, and a flaky JSON-RPC proxy in front of it."""
+"""A real Hardhat 2 node on loopback, and a flaky JSON-RPC proxy in front of it (the chain
+tests and the chaos benchmark)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,12 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
+from dalrn_cli.stack import free_port
+
+__all__ = ["FlakyProxy", "HardhatNode", "free_port", "hardhat_missing", "rpc"]
+
+CONTRACTS = Path(__file__).resolve().parents[1] / "contracts"
 HARDHAT_BIN = CONTRACTS / "node_modules" / ".bin" / "hardhat"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rpc(url: str, method: str, params: list | None = None):
