@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None, runs=None, *, warm_up: bool = T
     from gateway.routers import (
         admin,
         audit,
+        chain_rpc,
         content,
         disputes,
         evidence,
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, runs=None, *, warm_up: bool = T
         app.include_router(router)
     app.include_router(health.router)
     app.include_router(proofs.router)
+    app.include_router(chain_rpc.router)  # read-only chain reads for checking a proof's anchor
     from gateway import portal
 
     portal.install(app)  # the parties' pages at /, over the API above
