@@ -13,6 +13,9 @@ from pathlib import Path
 
 def data_dir() -> Path:
     """The project data folder, created on first use."""
+    # Read directly, not through dalrn_core.settings (whose field `home` documents it): this
+    # is the bootstrap `dalrn_cli.environment.configure()` calls before Prefect is imported,
+    # and every sub_dir() call lands here, so it stays a plain lookup with no dependency.
     root = Path(os.environ.get("DALRN_HOME") or Path.cwd() / ".dalrn").resolve()
     root.mkdir(parents=True, exist_ok=True)
     return root

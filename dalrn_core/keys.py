@@ -12,12 +12,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dalrn_core.redact import remember_secret
+from dalrn_core.settings import setting
 
 
 def keys_dir() -> Path:
     """The folder of key files (created with mode 0700)."""
     default = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "dalrn" / "keys"
-    folder = Path(os.environ.get("DALRN_KEYS_DIR") or default)
+    configured: Path | None = setting("keys_dir")  # DALRN_KEYS_DIR
+    folder = configured or default
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     return folder
 

@@ -15,15 +15,16 @@ finds the lease taken by a live worker acknowledges its duplicate.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any, cast
 
 import redis
 
+from dalrn_core.settings import env_variable, setting
+
 STREAM = "dalrn:disputes"
 GROUP = "dispute-workers"
-QUEUE_URL_ENV = "DALRN_QUEUE_URL"
+QUEUE_URL_ENV = env_variable("queue_url")
 # How a worker marks the run it takes over from a dead one (Crashed, then Pending at once):
 # the gateway shows such a run as queued, not failed.
 TAKEOVER_MESSAGE = "claimed by worker"
@@ -35,7 +36,8 @@ _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del
 
 def queue_url() -> str | None:
     """The queue's Redis URL (`DALRN_QUEUE_URL`), or None when the embedded path is used."""
-    return os.environ.get(QUEUE_URL_ENV) or None
+    url: str | None = setting("queue_url")
+    return url
 
 
 @dataclass(frozen=True)

@@ -5,17 +5,21 @@ variable, default and meaning; `docs/deployment/configuration.md` is rendered fr
 models (`python -m deployments.settings_doc`), so the page and the code cannot drift.
 The gateway's own options (`DALRN_GATEWAY_*`) are in `gateway.settings.Settings`.
 
-Modules that read one variable at import (the data folder, the key folder, the solver's
-start method, ...) keep their direct read; the field here is that read's documentation
-and a test checks the two name the same variable.
+A module that needs one option (the queue URL, the key folder, the solver's start method,
+...) reads it with `setting(name)`: that field's rule only, so an unrelated bad variable
+does not break it, and a read costs a lookup instead of building the whole model. The one
+deliberate exception is the data folder (`dalrn_core.config.data_dir`, `DALRN_HOME`):
+it is read before Prefect is imported and is documented here as `home`.
 """
 
 from __future__ import annotations
 
+import os
+from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, TypeAdapter, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dalrn_core.errors import InputError, Problem
@@ -93,3 +97,42 @@ def settings() -> DalrnSettings:
     except ValidationError as exc:
         raise InputError([Problem(ENV_PREFIX + str(error["loc"][0]).upper(), error["msg"])
                           for error in exc.errors()], subject="environment") from None
+
+
+@cache
+def _adapter(field: str) -> TypeAdapter[Any]:
+    info = DalrnSettings.model_fields[field]
+    checked: Any = Annotated[info.annotation, info]  # the field's type with its rules (ge, Literal, ...)
+    return TypeAdapter(checked)
+
+
+def env_variable(field: str) -> str:
+    """The environment variable of a field of DalrnSettings (`queue_url` -> `DALRN_QUEUE_URL`)."""
+    if field not in DalrnSettings.model_fields:
+        raise KeyError(f"DalrnSettings has no field {field!r}")
+    return (ENV_PREFIX + field).upper()
+
+
+def field_of(variable: str) -> str:
+    """The field of DalrnSettings that `variable` sets (`DALRN_SEPOLIA_RPC_URL` -> `sepolia_rpc_url`)."""
+    field = variable.removeprefix(ENV_PREFIX).lower()
+    if not variable.startswith(ENV_PREFIX) or field not in DalrnSettings.model_fields:
+        raise KeyError(f"{variable} is not an option of DalrnSettings")
+    return field
+
+
+def setting(field: str) -> Any:
+    """One option as the environment gives it now, checked by that field's rule only.
+
+    An unset or empty variable is the field's default; a value that breaks its rule is an
+    InputError naming the variable.
+    """
+    variable = env_variable(field)
+    raw = os.environ.get(variable, "")
+    if not raw:
+        return DalrnSettings.model_fields[field].get_default(call_default_factory=True)
+    try:
+        return _adapter(field).validate_python(raw)
+    except ValidationError as exc:
+        raise InputError([Problem(variable, error["msg"]) for error in exc.errors()],
+                         subject="environment") from None

@@ -26,14 +26,15 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from dalrn_core.errors import InputError, IntegrityError
 from dalrn_core.redact import remember_secret
+from dalrn_core.settings import setting
 
-ENV = "DALRN_TENANT_HOME"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # a tenant or dispute id (model.Identifier)
 
 
 def tenant_home() -> Path:
     """The tenant's folder (created, mode 0700)."""
-    root = Path(os.environ.get(ENV) or Path.cwd() / ".dalrn-tenant").resolve()
+    configured: Path | None = setting("tenant_home")  # DALRN_TENANT_HOME
+    root = (configured or Path.cwd() / ".dalrn-tenant").resolve()
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     return root
 

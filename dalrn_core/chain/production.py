@@ -16,13 +16,13 @@ repr, and messages name the node by its redacted URL.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from eth_typing import HexStr
+from pydantic import SecretStr
 from web3.exceptions import TransactionNotFound
 from web3.types import TxReceipt
 
@@ -35,6 +35,7 @@ from dalrn_core.chain.sender import SentTransaction, TxSender, still_included
 from dalrn_core.config import sub_dir
 from dalrn_core.errors import InputError, IntegrityError
 from dalrn_core.redact import redact_url
+from dalrn_core.settings import field_of, setting
 
 NETWORKS = Path(__file__).resolve().parent / "networks"
 
@@ -79,9 +80,10 @@ def load_network(network: str, **overrides: Any) -> ChainConfig:
     values = {**json.loads(path.read_text()), **overrides}
     if values["rpc_url"].startswith("env:"):
         variable = values["rpc_url"].removeprefix("env:")
-        if not os.environ.get(variable):
+        url: SecretStr | None = setting(field_of(variable))
+        if url is None:
             raise InputError.one("rpc_url", f"set {variable} to the JSON-RPC URL of {network}")
-        values["rpc_url"] = os.environ[variable]
+        values["rpc_url"] = url.get_secret_value()
     return ChainConfig(**values)
 
 

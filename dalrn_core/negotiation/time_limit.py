@@ -19,7 +19,6 @@ forking is unsafe (for example one whose other threads hold locks).
 from __future__ import annotations
 
 import multiprocessing
-import os
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -37,6 +36,7 @@ from dalrn_core.negotiation.phases import (
     run_phases,
 )
 from dalrn_core.negotiation.rational import ExactGame, FloatArray, exact_game
+from dalrn_core.settings import setting
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def _child(
 
 
 def _context() -> ForkContext | ForkServerContext | SpawnContext:
-    method = os.environ.get("DALRN_SOLVER_START_METHOD")
+    method: str | None = setting("solver_start_method")  # DALRN_SOLVER_START_METHOD (checked there)
     if not method:
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     # One literal per branch, so the context's type (and its Process class) is known.

@@ -48,6 +48,8 @@ import numpy as np
 import numpy.typing as npt
 from tenseal import sealapi
 
+from dalrn_core.settings import setting
+
 # Bandit B108 skipped: /dev/shm is only the folder; mkstemp makes each private, unique file.
 _TMP = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None  # nosec B108
 
@@ -264,8 +266,7 @@ class EncodedCorpusCache:
             mine.set()
 
 
-encoded_corpora = EncodedCorpusCache(
-    int(os.environ.get("DALRN_CKKS_PLAINTEXT_CACHE_MB", "256")) << 20)
+encoded_corpora = EncodedCorpusCache(int(setting("ckks_plaintext_cache_mb")) << 20)  # DALRN_CKKS_PLAINTEXT_CACHE_MB
 
 
 def _prime_count(context_data: sealapi.SEALContext.ContextData) -> int:

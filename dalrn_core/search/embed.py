@@ -28,6 +28,7 @@ import numpy as np
 from dalrn_core.atomic import write_bytes_atomic
 from dalrn_core.config import sub_dir
 from dalrn_core.errors import InputError
+from dalrn_core.settings import setting
 
 if TYPE_CHECKING:  # imported for real only when the model loads (a few seconds)
     from sentence_transformers import SentenceTransformer
@@ -48,8 +49,8 @@ class EmbeddingCache:
 
     def __init__(self, root: Path | None = None, model: str = MODEL_TAG) -> None:
         if root is None:
-            shared = os.environ.get("DALRN_EMBEDDINGS_DIR")
-            root = Path(shared) / model if shared else sub_dir("embeddings", model)
+            shared: Path | None = setting("embeddings_dir")  # DALRN_EMBEDDINGS_DIR
+            root = shared / model if shared else sub_dir("embeddings", model)
         self.model = model
         self.root = Path(root)
 
