@@ -46,7 +46,8 @@ def _row(setup: dict[str, Any], summary: dict[str, Any], backlog_end: dict[str, 
             "backlog_end": (backlog_end or {}).get("waiting"),
             "cpu_worker_s": cpu.get("workers"), "cpu_prefect_server_s": cpu.get("prefect_server"),
             "cpu_gateway_s": cpu.get("gateway"), "cpu_redis_s": cpu.get("redis"),
-            "stage_s": summary.get("worker_stage_s_per_dispute")}
+            "stage_s": summary.get("worker_stage_s_per_dispute"),
+            "error_samples": (summary.get("error_samples") or [])[:5]}  # what went wrong, for the next reader
 
 
 def _measure(stack: Any, redis_url: str, issued: list[dict], setup: dict[str, Any], *, rate: float,
