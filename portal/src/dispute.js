@@ -3,7 +3,7 @@
 // with its diagram, the receipts with their CIDs, the proof and its transaction, and runs
 // the verification in this browser on request.
 import { drawDiagram } from "./diagram.js";
-import { verifyDispute } from "./verify.js";
+import { verifyAnchorOnChain, verifyDispute } from "./verify.js";
 
 const FINAL = new Set(["anchored", "failed", "rejected"]);
 const POLL_MS = 1500;
@@ -22,6 +22,23 @@ async function getJson(url) {
     throw new Error("signed out");
   }
   return [answer, await answer.json().catch(() => ({}))];
+}
+
+// Read-only JSON-RPC to the proof's chain through the gateway (public, like the proof itself).
+function chainRpc(proof) {
+  const chainId = (proof.chain || {}).chain_id;
+  const url = "/v1/proofs/chain-rpc" + (chainId === undefined || chainId === null ? "" : `?chain_id=${encodeURIComponent(chainId)}`);
+  let id = 0;
+  return async (method, params) => {
+    id += 1;
+    const answer = await fetch(url, { method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id, method, params }) });
+    const body = await answer.json().catch(() => ({}));
+    if (!answer.ok) throw new Error(`${method}: HTTP ${answer.status} ${(body.error || {}).message || ""}`.trim());
+    if (body.error) throw new Error(`${method}: ${body.error.message}`);
+    return body.result;
+  };
 }
 
 export function setUpDispute(page) {
@@ -148,6 +165,7 @@ export function setUpDispute(page) {
     list.textContent = "";
     const [, keys] = await getJson("/.well-known/dalrn-receipt-keys.json");
     const results = verifyDispute({ proof, keys, fetched, recorded: receipts });
+    results.push(await verifyAnchorOnChain({ proof, rpc: chainRpc(proof) }));
     for (const r of results) {
       const text = `${r.ok ? "✓ passed" : "✗ FAILED"}: ${r.step ? `receipt ${r.step}` : r.rule}${r.ok ? "" : ` (rule: ${r.rule})`}: ${r.detail}`;
       list.append(node("li", text, { class: r.ok ? "pass" : "fail", "data-rule": r.rule }));
