@@ -27,7 +27,12 @@ from dalrn_core.dispute.records import STATUS_ANCHORED, record_path
 from dalrn_core.durable import remove_durably, write_json_durably
 from dalrn_core.evidence.store import ContentStore
 from dalrn_core.observability.breakers import CHAIN, guarded
-from dalrn_core.observability.disputes import record_batch, record_batch_failure
+from dalrn_core.observability.disputes import (
+    ANCHOR_WAIT,
+    observe_batch_anchor,
+    record_batch,
+    record_batch_failure,
+)
 from dalrn_core.podp.canonical import canonical_bytes
 from dalrn_core.podp.ledger import chain_lock, update_chain_record
 from dalrn_core.podp.merkle import merkle_proof, merkle_root
@@ -92,15 +97,20 @@ def _finish(entries: list[dict[str, Any]], anchor: dict[str, Any], manifest_cid:
     """Write each entry's proof into its record and take it off the pending queue, each
     under its chain's lock (a receipt appended meanwhile is kept, not overwritten)."""
     leaves = [bytes.fromhex(e["leaf"]) for e in entries]
-    anchored_at = datetime.now(UTC).isoformat()  # when the root was recorded as on chain (this clock)
+    now = datetime.now(UTC)
+    anchored_at = now.isoformat()  # when the root was recorded as on chain (this clock)
     for index, entry in enumerate(entries):
         proof = ["0x" + p.hex() for p in merkle_proof(leaves, index)]
         with chain_lock(entry["chain_id"]):
+            # A dispute whose run left this leaf pending: its time to anchored is observed here.
+            path = record_path(entry["chain_id"])
+            waited = observe_batch_anchor(json.loads(path.read_text()), now) if path.exists() else None
             update_chain_record(
                 entry["chain_id"],
                 status=STATUS_ANCHORED,
                 anchor={**anchor, "manifest_cid": manifest_cid, "leaf": "0x" + entry["leaf"],
                         "leaf_receipt_cid": entry["receipt_cid"], "proof": proof, "anchored_at": anchored_at},
+                **({ANCHOR_WAIT: waited} if waited is not None else {}),
             )
             path = _pending_dir() / f"{entry['chain_id']}.json"
             # A chain that grew meanwhile (a dispute resolved again) queued a newer leaf: that

@@ -26,6 +26,7 @@ def test_resolution_records_stages_outcome_gas_and_agent(harness, small_index):
     before = {stage: _value("dalrn_dispute_stage_duration_seconds_count", stage=stage) for stage in STAGES}
     resolved, anchored = _value("dalrn_disputes_resolved_total", outcome="settled"), _value("dalrn_disputes_anchored_total")
     batches, gas_sum = _value("dalrn_anchor_gas_per_batch_count"), _value("dalrn_anchor_gas_per_batch_sum")
+    time_to_anchored = _value("dalrn_dispute_time_to_anchored_seconds_count")
     result = asyncio.run(resolve_async(dispute, say=lambda message: None))
     agent = str(result["mediator"])
     for stage in STAGES:  # every stage of the run, once (the trail's own timing)
@@ -37,6 +38,7 @@ def test_resolution_records_stages_outcome_gas_and_agent(harness, small_index):
     assert _value("dalrn_anchor_gas_per_batch_count") == batches + 1
     assert _value("dalrn_anchor_gas_per_batch_sum") - gas_sum > 21_000  # a contract call costs over a transfer
     assert _value("dalrn_dispute_time_to_resolved_seconds_count", outcome="settled") >= 1
+    assert _value("dalrn_dispute_time_to_anchored_seconds_count") == time_to_anchored + 1  # in its own run, once
     assert _value("dalrn_soan_routed_disputes_total", agent=agent) >= 1
     assert _value("dalrn_soan_agent_observed_queue_length", agent=agent) == 0  # routed, then released
     assert _value("dalrn_soan_agent_observed_latency_seconds_count", agent=agent) >= 1
