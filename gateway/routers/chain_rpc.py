@@ -94,47 +94,56 @@ def _wire(value: Any, key: str = "") -> Any:
     return str(value)
 
 
-def _error(call: RpcCall, code: int, message: str, data: dict | None = None) -> dict:
+def _error(call: RpcCall, code: int, message: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
     error: dict[str, Any] = {"code": code, "message": message}
     if data is not None:
         error["data"] = data
     return {"jsonrpc": "2.0", "id": call.id, "error": error}
 
 
-def _embedded_call(client: Any, method: str, params: Any) -> dict:
+def _embedded_call(client: Any, method: str, params: Any) -> dict[str, Any]:
     from web3.datastructures import NamedElementOnion
 
     if method == "eth_call" and isinstance(params, list) and params and isinstance(params[0], dict) \
             and "from" not in params[0]:
         # eth-tester charges a call's gas to its sender: read as the funded anchorer (nothing is sent).
         params = [{**params[0], "from": client.account.address}, *params[1:]]
-    client.sync()  # anchors other processes journaled since this one replayed the chain
     answer = client.w3.provider.request_func(client.w3, NamedElementOnion([]))(method, params)
-    return _wire(dict(answer))
+    wired: dict[str, Any] = _wire(dict(answer))
+    return wired
 
 
-def _answer(client: Any, call: RpcCall) -> dict:
+def _invalid_params(call: RpcCall, exc: Exception) -> dict[str, Any]:
+    from eth_tester.exceptions import ValidationError as TesterValidationError
+    from eth_utils.exceptions import ValidationError as UtilsValidationError
+
+    said = str(exc)[:300] if isinstance(exc, TesterValidationError | UtilsValidationError) else type(exc).__name__
+    return _error(call, -32602, f"invalid params for {call.method}: {said}")
+
+
+def _answer(client: Any, call: RpcCall) -> dict[str, Any]:
     """One call's JSON-RPC answer: refused unless a read method, else the chain's answer."""
     if call.method not in READ_METHODS:
         return _error(call, -32601, f"method {call.method} is not allowed: {READ_RULE}",
                       {"rule": "read-only", "method": call.method, "allowed": list(READ_METHODS)})
-    from eth_utils.exceptions import ValidationError as UtilsValidationError
     from web3.providers.eth_tester import EthereumTesterProvider
 
-    try:
-        from eth_tester.exceptions import ValidationError as TesterValidationError
-
-        with _lock:
-            if isinstance(client.w3.provider, EthereumTesterProvider):
-                answer = _embedded_call(client, call.method, call.params)
+    with _lock:
+        try:
+            embedded = isinstance(client.w3.provider, EthereumTesterProvider)
+            if embedded:
+                client.sync()  # anchors other processes journaled since this one replayed the chain
             else:
                 answer = dict(client.w3.provider.make_request(call.method, call.params))
-    except (TesterValidationError, UtilsValidationError, TypeError, ValueError) as exc:
-        return _error(call, -32602, f"invalid params for {call.method}: {str(exc)[:300]}")
-    except Exception as exc:  # noqa: BLE001 - a node down or refusing; its message may quote the RPC URL
-        log.warning("chain RPC %s failed: %s", call.method, type(exc).__name__)
-        return _error(call, -32603, f"the chain did not answer {call.method} ({type(exc).__name__})")
-    out = {"jsonrpc": "2.0", "id": call.id}
+        except Exception as exc:  # noqa: BLE001 - a node down or refusing; its message may quote the RPC URL
+            log.warning("chain RPC %s failed: %s", call.method, type(exc).__name__)
+            return _error(call, -32603, f"the chain did not answer {call.method} ({type(exc).__name__})")
+        if embedded:
+            try:
+                answer = _embedded_call(client, call.method, call.params)
+            except Exception as exc:  # noqa: BLE001 - in process, a call the EVM cannot take is its params' fault
+                return _invalid_params(call, exc)
+    out: dict[str, Any] = {"jsonrpc": "2.0", "id": call.id}
     if answer.get("error") is not None:
         error = answer["error"]
         out["error"] = error if isinstance(error, dict) else {"code": -32603, "message": str(error)[:300]}
