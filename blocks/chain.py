@@ -9,6 +9,7 @@ Its `fallbacks` name other AnchorChain blocks: the policy is primary with fallba
 from __future__ import annotations
 
 import os
+from datetime import datetime
 
 from prefect.blocks.core import Block
 from prefect.blocks.system import Secret
@@ -19,7 +20,8 @@ from dalrn_core.chain.local import ANCHORER_KEY_FILE, open_embedded_anchor
 from dalrn_core.chain.multichain import FallbackAnchorClient
 from dalrn_core.chain.production import ChainConfig, RpcAnchorClient, load_network
 from dalrn_core.errors import InputError
-from dalrn_core.keys import load_or_create
+from dalrn_core.keys import created_at, load_or_create
+from dalrn_core.observability.key_dates import ANCHORER, record_key_created
 from dalrn_core.settings import settings
 
 
@@ -58,9 +60,14 @@ class AnchorChain(Block):
         return ChainConfig(**{"name": self.name, **fields})
 
     def _key(self) -> bytes:
+        """The anchorer's key (its Secret block's, else the key file's); exports when it was made."""
         if self.key_secret:
-            return bytes.fromhex(Secret.load(self.key_secret).get().removeprefix("0x"))
-        return load_or_create(ANCHORER_KEY_FILE, lambda: os.urandom(32))
+            secret = Secret.load(self.key_secret)
+            record_key_created(ANCHORER, _saved_at(secret))
+            return bytes.fromhex(secret.get().removeprefix("0x"))
+        key = load_or_create(ANCHORER_KEY_FILE, lambda: os.urandom(32))
+        record_key_created(ANCHORER, created_at(ANCHORER_KEY_FILE))
+        return key
 
     def open_one(self) -> AnchorClient:
         """This chain's client, without its fallbacks."""
@@ -73,6 +80,21 @@ class AnchorChain(Block):
         if not self.fallbacks:
             return self.open_one()
         return chain_policy([self, *(AnchorChain.load(name) for name in self.fallbacks)])
+
+
+def _saved_at(block: Block) -> datetime | None:
+    """When a saved block was last saved (a Secret's value set), or None when not known."""
+    from prefect.client.orchestration import get_client
+
+    document_id = getattr(block, "_block_document_id", None)
+    if document_id is None:
+        return None
+    try:
+        with get_client(sync_client=True) as client:
+            document = client.read_block_document(document_id, include_secrets=False)
+    except Exception:  # noqa: BLE001 - a missing date must not stop the anchoring
+        return None
+    return document.updated or document.created
 
 
 def chain_policy(chains: list[AnchorChain]) -> FallbackAnchorClient:

@@ -24,6 +24,14 @@ def keys_dir() -> Path:
     return folder
 
 
+def created_at(name: str) -> float | None:
+    """When the key file `name` was written (Unix time; a key file is never rewritten), or None."""
+    try:
+        return (keys_dir() / name).stat().st_mtime
+    except FileNotFoundError:
+        return None
+
+
 def load_or_create(name: str, generate: Callable[[], bytes]) -> bytes:
     """Read the key file `name`, or write one from `generate()` with mode 0600.
 

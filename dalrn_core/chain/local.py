@@ -11,7 +11,8 @@ from dalrn_core.chain.anchor import AnchorClient, anchorer_account, deploy_ancho
 from dalrn_core.chain.embedded import EmbeddedChain
 from dalrn_core.config import sub_dir
 from dalrn_core.durable import write_durably
-from dalrn_core.keys import load_or_create
+from dalrn_core.keys import created_at, load_or_create
+from dalrn_core.observability.key_dates import ANCHORER, record_key_created
 
 ANCHORER_KEY_FILE = "chain-anchorer.key"
 
@@ -33,6 +34,7 @@ class EmbeddedAnchorClient(AnchorClient):
 def open_embedded_anchor() -> EmbeddedAnchorClient:
     """The anchor client of the embedded chain, deploying the contract on first use."""
     account = anchorer_account(load_or_create(ANCHORER_KEY_FILE, lambda: os.urandom(32)))
+    record_key_created(ANCHORER, created_at(ANCHORER_KEY_FILE))
     folder = sub_dir("chain")
     chain = EmbeddedChain(folder / "embedded-journal.jsonl", funded_addresses=[account.address])
     deployment = folder / "embedded-deployment.json"
