@@ -4,9 +4,11 @@ Two firms: one signs in, files the example joint dispute through the form (a pag
 check and an API refusal each shown next to their field), and keeps its dispute page open;
 the other signs in, finds it, files its own side; without a reload the first page follows
 the run to `anchored`, shows the settlement, the memo with its causal diagram, the receipts
-with their CIDs, the proof and the transaction, and verifies it in the browser. The same
-page over a network that alters one receipt reports that receipt failed and the rules it
-broke. A third firm never sees the dispute, in a page or through the portal's door. axe-core
+with their CIDs, the proof and the transaction, and verifies it in the browser, the anchored
+root read on the chain itself. The same page over a network that alters one receipt reports
+that receipt failed and the rules it broke; over one that names another real transaction (in
+the proof and the record alike), or another root, it reports the on-chain root check failed;
+the transaction is a link only for a chain with a public explorer. A third firm never sees the dispute, in a page or through the portal's door. axe-core
 finds no serious or critical violation on any page, and the pages fit a phone's width.
 
 Set DALRN_PORTAL_SCREENSHOTS=docs/portal to refresh the README's screenshots.
@@ -182,6 +184,30 @@ def _tamper_explain(route) -> None:
     route.fulfill(response=answer, body=json.dumps(receipt, sort_keys=True, separators=(",", ":")))
 
 
+def _naming_transaction(tx_hash: str):
+    """Hand the page a proof, or the dispute's record, that names transaction `tx_hash`."""
+    def handler(route) -> None:
+        answer = route.fetch()
+        body = answer.json()
+        if isinstance(body.get("chain"), dict):
+            body["chain"]["tx_hash"] = tx_hash
+        if "merkle_root" in body:
+            body["tx_hash"] = tx_hash
+        route.fulfill(response=answer, body=json.dumps(body))
+    return handler
+
+
+def _with_chain(fields: dict | None = None, **chain):
+    """Hand the page a proof with other top-level `fields` (root, siblings) or other chain fields."""
+    def handler(route) -> None:
+        answer = route.fetch()
+        body = answer.json()
+        body["chain"].update(chain)
+        body.update(fields or {})
+        route.fulfill(response=answer, body=json.dumps(body))
+    return handler
+
+
 def test_two_firms_file_join_follow_and_verify_a_dispute_in_the_browser(served, browser, tmp_path):  # noqa: F811
     gateway, env = served["gateway"], served["env"]
     assert f"Portal:      {gateway}/  (the parties sign in" in served["log"].read_text()  # dalrn serve says where
@@ -232,8 +258,16 @@ def test_two_firms_file_join_follow_and_verify_a_dispute_in_the_browser(served, 
         opener.get_by_role("button", name="Verify in this browser").click()
         verdict = opener.get_by_test_id("verdict")
         verdict.wait_for()
-        checks = len(recorded["receipts"]) + 3  # each receipt, then leaf, Merkle proof, anchored root
+        checks = len(recorded["receipts"]) + 4  # each receipt, then leaf, Merkle proof, anchored root, on-chain root
         assert verdict.inner_text() == f"All {checks} checks passed in this browser."
+        on_chain = opener.locator('[data-testid=verification] li[data-rule="on-chain root"]')
+        assert on_chain.get_attribute("class") == "pass"
+        assert f"transaction {recorded['tx_hash']} succeeded (status 0x1)" in on_chain.inner_text()
+        assert "emitted RootAnchored with root " + recorded["merkle_root"].removeprefix("0x")[:16] in on_chain.inner_text()
+        # The embedded chain has no public explorer: the transaction is plain text, not a link.
+        tx_cell = opener.get_by_test_id("proof").get_by_test_id("tx")
+        assert tx_cell.evaluate("e => e.tagName") == "CODE" and tx_cell.get_attribute("href") is None
+        assert "(this chain has no public explorer)" in opener.get_by_test_id("proof").inner_text()
         assert _serious_violations(opener) == []
         _shot(opener, "dispute")
 
@@ -265,6 +299,48 @@ def test_two_firms_file_join_follow_and_verify_a_dispute_in_the_browser(served, 
         assert tampered.get_by_test_id("verdict").inner_text() == f"{len(rules)} check(s) FAILED: do not rely on this record."
         assert "✗ CID, Ed25519 signature" in tampered.locator("tr", has_text="explain").inner_text()
         _shot(tampered, "tampered", part="section:has(#receipts-h)")
+
+        # A server that names another real transaction, in the proof and in the dispute's record
+        # alike: only the chain itself tells, and the page says which rule it broke.
+        rpc = f"{gateway}/v1/proofs/chain-rpc"
+        first_block = httpx.post(rpc, json={"jsonrpc": "2.0", "id": 1, "method": "eth_getBlockByNumber",
+                                            "params": ["0x1", False]}, timeout=30).json()["result"]
+        other_tx = next(tx for tx in first_block["transactions"] if tx != recorded["tx_hash"])
+        lying = _watched(opener_ctx.new_page(), problems)
+        lying.route(re.compile(r".*/v1/proofs/b[a-z2-7]+$"), _naming_transaction(other_tx))
+        lying.route(re.compile(r".*/portal/api/v1/disputes/[^/]+/receipts\?.*"), _naming_transaction(other_tx))
+        lying.goto(f"{gateway}{dispute_url}")
+        expect(lying.get_by_role("button", name="Verify in this browser")).to_be_enabled(timeout=60_000)
+        assert lying.get_by_test_id("tx").inner_text() == other_tx
+        lying.get_by_role("button", name="Verify in this browser").click()
+        lying.get_by_test_id("verdict").wait_for()
+        failed = lying.locator("[data-testid=verification] li.fail:not(.summary)")
+        assert [failed.nth(i).get_attribute("data-rule") for i in range(failed.count())] == ["on-chain root"]
+        assert failed.first.inner_text().startswith("✗ FAILED: on-chain root (rule: on-chain root): rule RootAnchored log: "
+                                                    f"transaction {other_tx} emitted no RootAnchored event")
+        assert lying.get_by_test_id("verdict").inner_text() == "1 check(s) FAILED: do not rely on this record."
+        # A proof whose root and siblings were changed: the siblings lead to another root, never
+        # anchored; the Merkle proof, the recorded root and the chain each disagree.
+        altered = _watched(opener_ctx.new_page(), problems)
+        altered.route(re.compile(r".*/v1/proofs/b[a-z2-7]+$"),
+                      _with_chain({"root": "0x" + "42" * 32, "proof": ["0x" + "17" * 32]}))
+        altered.goto(f"{gateway}{dispute_url}")
+        expect(altered.get_by_role("button", name="Verify in this browser")).to_be_enabled(timeout=60_000)
+        altered.get_by_role("button", name="Verify in this browser").click()
+        altered.get_by_test_id("verdict").wait_for()
+        failed = altered.locator("[data-testid=verification] li.fail:not(.summary)")
+        assert [failed.nth(i).get_attribute("data-rule") for i in range(failed.count())] == [
+            "Merkle proof", "anchored root", "on-chain root"]
+        assert "rule anchored root on chain: " in failed.nth(2).inner_text()
+        # A chain the explorer table knows (Sepolia): the transaction links to its explorer page.
+        known = _watched(opener_ctx.new_page(), problems)
+        known.route(re.compile(r".*/v1/proofs/b[a-z2-7]+$"), _with_chain(chain_id=11155111))
+        known.goto(f"{gateway}{dispute_url}")
+        link = known.get_by_test_id("proof").get_by_test_id("tx")
+        expect(link).to_have_attribute("href", f"https://sepolia.etherscan.io/tx/{recorded['tx_hash']}", timeout=60_000)
+        assert link.evaluate("e => e.tagName") == "A" and link.inner_text() == recorded["tx_hash"]
+        for page in (lying, altered, known):
+            page.close()
 
         # A firm the dispute does not name: no row, no page, nothing through the portal's door.
         stranger = _watched(stranger_ctx.new_page(), problems)  # signs in with the keyboard alone
