@@ -282,9 +282,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
                            max_tenant_wait_s=args.max_tenant_wait, say=say)
     seconds = warm_up(say, shared_cache=queue.client)
     if args.metrics_port:
-        from prometheus_client import start_http_server
+        from dalrn_core.observability import serve_metrics
 
-        start_http_server(args.metrics_port, addr=args.metrics_host)  # cache hits and misses, runs in progress
+        # The catalogue's server: every process's files in multiprocess mode, and the backlog
+        # gauges (queue depth, anchors pending) read afresh at each scrape.
+        serve_metrics(args.metrics_port, host=args.metrics_host)
     say(f"worker {consumer}: loaded once in {sum(seconds.values()):.1f} s "
         + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()))
 

@@ -76,6 +76,10 @@ def test_prometheus_scrapes_gateway_and_worker(tmp_path, redis_server, small_ind
             assert states == {"waiting", "pending"}
             prom.until('dalrn_dispute_queue_oldest_age_seconds{job="gateway"}', lambda v: v == 0)
             prom.until('sum(dalrn_anchor_gas_per_batch_count{job="worker"})', lambda v: v >= 1)
+            prom.until('sum(dalrn_dispute_time_to_anchored_seconds_count{job="worker"})', lambda v: v == 2)
+            # The worker's server is the catalogue's (serve_metrics): its scrape reads the backlog too.
+            prom.until('sum(dalrn_dispute_queue_depth{job="worker"})', lambda v: v == 0)
+            assert {r["metric"]["state"] for r in prom.query('dalrn_dispute_queue_depth{job="worker"}')} == states
             # Every dalrn_ series Prometheus holds is one the catalogue names (dashboards rely on it).
             held = httpx.get(f"{prom.url}/api/v1/label/__name__/values", timeout=10).json()["data"]
             assert {n for n in held if n.startswith("dalrn_")} <= set(metric_names())
