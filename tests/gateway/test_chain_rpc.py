@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import time
 
 import httpx
 import pytest
 from eth_account import Account
 from web3 import HTTPProvider, Web3
 
+from benchmarks.hardhat_node import HardhatNode, hardhat_missing
 from dalrn_core.chain.local import open_embedded_anchor
 from gateway.routers.chain_rpc import MAX_BATCH, PATH, READ_METHODS
 from tests.gateway.gateway_app import client_of, make_app
@@ -138,3 +140,53 @@ def test_malformed_bodies_are_4xx_never_a_traceback(home):
         assert "eth_getTransactionReceipt" in bad.json()["error"]["message"]
         unknown = http.post(PATH + "?chain_id=5", json=call)
         assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "chain.not_found"
+
+
+def test_the_chain_is_chosen_by_id_and_callers_are_rate_limited(home):
+    client = open_embedded_anchor()
+    call = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}
+    with client_of(make_app(home, rate_limit="3/minute")) as http:
+        chosen = http.post(f"{PATH}?chain_id={client.w3.eth.chain_id}", json=call)
+        assert chosen.status_code == 200 and chosen.json()["result"] == hex(client.w3.eth.chain_id)
+        assert [http.post(PATH, json=call).status_code for _ in range(3)] == [200, 200, 429]
+        limited = http.post(PATH, json=call)
+        assert limited.json()["error"]["code"] == "rate_limited" and "Retry-After" in limited.headers
+
+
+@pytest.mark.skipif(hardhat_missing() is not None, reason=str(hardhat_missing()))
+def test_a_json_rpc_node_is_forwarded_as_it_answers(home):
+    """Production: the gateway anchors on a JSON-RPC node (Hardhat here); reads are the node's own answers."""
+    from dalrn_core.chain.production import ChainConfig, RpcAnchorClient, deploy_rpc
+
+    key = os.urandom(32)
+    hardhat = HardhatNode(key, chain_id=31337, interval_ms=200)
+    try:
+        account = Account.from_key(key)
+        config = ChainConfig(name="hardhat", chain_id=31337, rpc_url=hardhat.url, confirmations=1, poll_s=0.1,
+                             timeout_s=60, rpc_attempts=3)
+        config = config.with_(contract_address=deploy_rpc(config, account))
+        client = RpcAnchorClient(config, account)
+        root = os.urandom(32)
+        result = client.anchor_root(root, 1, "dalrn://manifest/hardhat")
+        app = make_app(home)
+        app.state.chain_rpc_client = client  # what anchor_client() opens for an `rpc` AnchorChain block
+        with live(app) as url:
+            through = Web3(HTTPProvider(url + PATH + "?chain_id=31337"))
+            direct = Web3(HTTPProvider(hardhat.url))
+            assert through.eth.chain_id == 31337
+            assert through.eth.get_transaction_receipt(result.tx_hash) == direct.eth.get_transaction_receipt(result.tx_hash)
+            assert through.eth.get_block(result.block_number) == direct.eth.get_block(result.block_number)
+            contract = through.eth.contract(address=client.address, abi=client.contract.abi)
+            assert contract.functions.isAnchored(root).call() is True
+            raw = account.sign_transaction({"to": client.address, "value": 0, "gas": 100_000, "gasPrice": 10**10,
+                                            "nonce": direct.eth.get_transaction_count(account.address),
+                                            "chainId": 31337, "data": "0x"}).raw_transaction
+            refused = httpx.post(url + PATH, json={"jsonrpc": "2.0", "id": 3, "method": "eth_sendRawTransaction",
+                                                   "params": ["0x" + raw.hex()]}).json()
+            assert refused["error"]["code"] == -32601
+            nonce = direct.eth.get_transaction_count(account.address)
+            time.sleep(0.5)  # a few mining intervals: the refused transaction never reached the node
+            assert direct.eth.get_transaction_count(account.address) == nonce
+            assert direct.eth.get_transaction_count(account.address, "pending") == nonce
+    finally:
+        hardhat.stop()
