@@ -5,6 +5,7 @@ what promtool cannot know: every metric a rule reads is one DALRN exports, every
 unit test that makes it fire, and a runbook at the path its `runbook_url` names.
 """
 
+import json
 import re
 import shutil
 import subprocess
@@ -102,3 +103,21 @@ def test_runbooks_name_exported_metrics_only():
     for page in RUNBOOKS.glob("*.md"):
         named = set(re.findall(r"\bdalrn_[a-z0-9_]+", page.read_text()))
         assert named <= exported, f"{page.name} names {sorted(named - exported)}"
+
+
+def test_burn_rate_alert_reads_the_slo_panels_expressions():
+    """DalrnErrorBudgetBurn's burn rates are, window for window, the Grafana SLO burn panel's."""
+    from deployments.grafana.build import BURN_WINDOWS, DASHBOARDS, burn_rate, panel_queries
+
+    (rule,) = [rule for rule in alert_rules() if rule["alert"] == "DalrnErrorBudgetBurn"]
+    expr = " ".join(rule["expr"].split())
+    windows = set(re.findall(r"\[(\w+)\]", expr))
+    assert windows == {"1h", "5m", "6h", "30m"} and windows <= set(BURN_WINDOWS)
+    board = json.loads((DASHBOARDS / "slo-burn.json").read_text())
+    panel = {query for title, query in panel_queries(board) if title == "Error budget burn rate"}
+    rest = expr
+    for window in windows:
+        assert burn_rate(window) in expr and burn_rate(window) in panel, window
+        rest = rest.replace(burn_rate(window), "")
+    assert "dalrn_" not in rest  # nothing else is read: only thresholds and `and` / `or` remain
+    assert re.findall(r"> ([\d.]+)", rest) == ["14.4", "14.4", "6", "6"]
