@@ -27,6 +27,7 @@ DATASOURCE = DataSourceRef(type_val="prometheus", uid="dalrn-prometheus")
 AVAILABILITY_OBJECTIVE = 0.995  # of gateway requests answered without a 5xx
 LATENCY_OBJECTIVE_S = 0.5  # gateway P95
 RESOLUTION_OBJECTIVE_S = 600  # dispute P95 from acceptance to resolution
+DISPUTE_OBJECTIVE = 0.99  # of dispute runs ending without an error (refused input is no error)
 
 Panel = timeseries.Panel | stat.Panel | gauge.Panel
 
@@ -172,6 +173,19 @@ def burn_rate(window: str) -> str:
     return f"({_error_ratio(window)}) / {ERROR_BUDGET}"
 
 
+def _dispute_error_ratio(window: str) -> str:
+    return (f'sum(rate(dalrn_disputes_failed_total{{reason="error"}}[{window}])) '
+            f"/ (sum(rate(dalrn_disputes_resolved_total[{window}])) + sum(rate(dalrn_disputes_failed_total[{window}])))")
+
+
+DISPUTE_ERROR_BUDGET = round(1 - DISPUTE_OBJECTIVE, 6)
+
+
+def dispute_burn_rate(window: str) -> str:
+    """The dispute error budget's burn rate over `window` (DalrnDisputeErrorBudgetBurn reads it)."""
+    return f"({_dispute_error_ratio(window)}) / {DISPUTE_ERROR_BUDGET}"
+
+
 def slo_burn() -> dashboard.Dashboard:
     budget = ERROR_BUDGET
     fast = (f'sum(rate(dalrn_http_request_duration_seconds_bucket{{le="{LATENCY_OBJECTIVE_S}"}}[1h])) '
@@ -187,6 +201,16 @@ def slo_burn() -> dashboard.Dashboard:
                                "or 6h and 30m both over 6."),
             single("Availability (30 d)", "percentunit", f"1 - ({_error_ratio('30d')})"),
             single("Error budget left (30 d)", "percentunit", f"1 - ({_error_ratio('30d')}) / {budget}"),
+        ]),
+        ("Disputes", [
+            series("Dispute error budget burn rate", "short",
+                   *((dispute_burn_rate(window), window) for window in BURN_WINDOWS),
+                   description=f"Objective {DISPUTE_OBJECTIVE:.0%} of dispute runs ending without an error "
+                               "(refused input is no error). DalrnDisputeErrorBudgetBurn pages on the "
+                               "same windows and thresholds as the gateway's."),
+            single("Dispute runs without error (30 d)", "percentunit", f"1 - ({_dispute_error_ratio('30d')})"),
+            single("Dispute error budget left (30 d)", "percentunit",
+                   f"1 - ({_dispute_error_ratio('30d')}) / {DISPUTE_ERROR_BUDGET}"),
         ]),
         ("Latency", [
             series(f"Requests answered within {LATENCY_OBJECTIVE_S} s", "percentunit", (fast, "within objective")),

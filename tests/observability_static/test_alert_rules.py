@@ -105,16 +105,21 @@ def test_runbooks_name_exported_metrics_only():
         assert named <= exported, f"{page.name} names {sorted(named - exported)}"
 
 
-def test_burn_rate_alert_reads_the_slo_panels_expressions():
-    """DalrnErrorBudgetBurn's burn rates are, window for window, the Grafana SLO burn panel's."""
-    from deployments.grafana.build import BURN_WINDOWS, DASHBOARDS, burn_rate, panel_queries
+@pytest.mark.parametrize(("alert", "panel_title", "rate_of"), [
+    ("DalrnErrorBudgetBurn", "Error budget burn rate", "burn_rate"),
+    ("DalrnDisputeErrorBudgetBurn", "Dispute error budget burn rate", "dispute_burn_rate"),
+])
+def test_burn_rate_alert_reads_the_slo_panels_expressions(alert, panel_title, rate_of):
+    """A burn-rate alert's burn rates are, window for window, the Grafana SLO burn panel's."""
+    from deployments.grafana import build
 
-    (rule,) = [rule for rule in alert_rules() if rule["alert"] == "DalrnErrorBudgetBurn"]
+    burn_rate = getattr(build, rate_of)
+    (rule,) = [rule for rule in alert_rules() if rule["alert"] == alert]
     expr = " ".join(rule["expr"].split())
     windows = set(re.findall(r"\[(\w+)\]", expr))
-    assert windows == {"1h", "5m", "6h", "30m"} and windows <= set(BURN_WINDOWS)
-    board = json.loads((DASHBOARDS / "slo-burn.json").read_text())
-    panel = {query for title, query in panel_queries(board) if title == "Error budget burn rate"}
+    assert windows == {"1h", "5m", "6h", "30m"} and windows <= set(build.BURN_WINDOWS)
+    board = json.loads((build.DASHBOARDS / "slo-burn.json").read_text())
+    panel = {query for title, query in build.panel_queries(board) if title == panel_title}
     rest = expr
     for window in windows:
         assert burn_rate(window) in expr and burn_rate(window) in panel, window
