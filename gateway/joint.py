@@ -41,6 +41,7 @@ from dalrn_core.dispute.sides import (
 from dalrn_core.errors import InputError
 from dalrn_core.observability.tracing import current_trace_id, tracer
 from dalrn_core.sealing import seal_side, unseal_side
+from gateway.db import release_connection
 from gateway.db.models import DisputeRow, PartySideRow
 from gateway.errors import ApiError, api_error
 from gateway.identity import aware, now
@@ -198,6 +199,7 @@ async def start(db: Session, runs: Any, row: DisputeRow) -> None:
     if row.precedent_search and not missing:
         mode["precedent_search"] = row.precedent_search
     key = f"{'lapse' if missing else 'joint'}-{row.body_hash}"
+    release_connection(db)
     try:
         with tracer().start_as_current_span("dispute.start", attributes={"dalrn.tenant": row.tenant}):
             row.flow_run_id = await runs.start(tenant=row.tenant, dispute=row.body, idempotency_key=key,

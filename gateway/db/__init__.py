@@ -48,6 +48,14 @@ def upgrade(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
+def release_connection(db: Session) -> None:
+    """End `db`'s transaction so its connection goes back to the pool, before an `await` on
+    Prefect. A busy Prefect answers in seconds; a request holding a connection meanwhile,
+    times every request in flight, drains the pool, and the next checkout then blocks the
+    gateway's event loop itself. Loaded rows stay usable (`expire_on_commit=False`)."""
+    db.commit()
+
+
 def sessions(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 

@@ -30,6 +30,7 @@ from dalrn_core.dispute.model import Dispute, Identifier
 from dalrn_core.dispute.parse import parse_dispute
 from dalrn_core.observability.tracing import current_trace_id, tracer
 from gateway import joint, precedent_search, scopes, visibility
+from gateway.db import release_connection
 from gateway.db.models import DisputeRow, IdempotencyRecord
 from gateway.deps import DB, Principal, Runs, record, require
 from gateway.errors import ApiError, api_error, responses
@@ -129,6 +130,7 @@ def _proof_id(row: DisputeRow) -> str | None:
 
 async def _start(db: Session, runs, row: DisputeRow, key: str) -> None:
     extra = {"precedent_search": row.precedent_search} if row.precedent_search else {}
+    release_connection(db)
     try:
         with tracer().start_as_current_span("dispute.start", attributes={"dalrn.tenant": row.tenant}):
             row.flow_run_id = await runs.start(tenant=row.tenant, dispute=row.body, idempotency_key=key, **extra)
@@ -253,9 +255,7 @@ async def _refresh(db: Session, runs, row: DisputeRow) -> str | None:
             return "the deadline has passed; the run that ends this dispute could not start yet"
     if row.flow_run_id is None or row.status in FINAL:
         return None
-    # End the read transaction before waiting on Prefect: a busy Prefect must not hold one of
-    # the gateway's database connections per request polling a dispute (the pool runs dry).
-    db.commit()
+    release_connection(db)
     try:
         view = await runs.view(row.flow_run_id)
     except (*RUN_SERVICE_ERRORS, RunNotFound):

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from dalrn_core.dispute.model import Identifier
 from dalrn_core.errors import InputError
 from gateway import scopes, visibility
+from gateway.db import release_connection
 from gateway.db.models import DisputeRow
 from gateway.deps import DB, Principal, Runs, record, require
 from gateway.errors import ApiError, api_error, responses
@@ -72,6 +73,7 @@ async def _paused_search(db: Session, principal: Principal, runs, row: DisputeRo
     if row.flow_run_id is None:
         record(db, principal, action, resource, "not_awaiting_tenant")
         raise api_error(409, "dispute.not_awaiting_tenant", f"dispute {row.dispute_id} has not started yet")
+    release_connection(db)
     try:
         return await runs.search(row.flow_run_id)
     except (RunNotPaused, RunNotFound) as exc:
@@ -122,6 +124,7 @@ async def reveal(dispute_id: Identifier, body: Reveal,
     if refusal is not None:
         record(db, principal, "reveal.write", resource, "invalid")
         raise refusal
+    release_connection(db)
     try:
         await runs.reveal(row.flow_run_id, [p.model_dump() for p in body.precedents])
     except (RunNotPaused, RunNotFound) as exc:
