@@ -34,9 +34,9 @@ from dalrn_core.search.encrypted import score_stored_query
 from dalrn_core.search.index import PrecedentIndex
 from dalrn_core.search.rotation import KeyRegistry
 from gateway.db.models import DisputeRow
-from gateway.runs import DisputeRuns
 from tests.gateway.gateway_app import add_tenant, make_app
 from tests.gateway.live_app import live
+from tests.gateway.pool_watch import PoolWatchingRuns
 from tests.gateway.prefect_server import closed_prefect_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
@@ -56,9 +56,11 @@ def gw(tmp_path_factory):
     folder = tmp_path_factory.mktemp("search-gateway")
     with closed_prefect_server():
         asyncio.run(stand_in.to_deployment(name="gateway").aapply())
-        app = make_app(folder, runs=DisputeRuns(deployment="dalrn-gateway-search-test/gateway"),
+        runs = PoolWatchingRuns(deployment="dalrn-gateway-search-test/gateway")
+        app = make_app(folder, runs=runs,
                        rate_limit="100000/minute", token_rate_limit="100000/minute",
                        content_limit_bytes=CONTENT_LIMIT)
+        runs.engine = app.state.engine
         keys = {name: add_tenant(app, name, role) for name, role in
                 [("acme", "party"), ("globex", "party"), ("operator-1", "operator")]}
         with live(app, probe="/healthz") as url:
@@ -68,7 +70,7 @@ def gw(tmp_path_factory):
                     "grant_type": "client_credentials", "client_id": issued["key_id"],
                     "client_secret": issued["api_key"]})
                 tokens[name] = answer.json()["access_token"]
-            yield {"url": url, "app": app, "keys": keys, "tokens": tokens, "folder": folder}
+            yield {"url": url, "app": app, "keys": keys, "tokens": tokens, "folder": folder, "runs": runs}
 
 
 @pytest.fixture(scope="module")
@@ -299,6 +301,11 @@ def test_the_paused_search_goes_to_its_submitter_only(gw, tenant_keys, index):
     assert _run_state(gw, "acme", "search-001") != "PAUSED"
     gone = call(gw, "acme", "GET", "/v1/disputes/search-001/search")
     assert gone.status_code == 409 and code(gone) == "dispute.not_awaiting_tenant"
+    # One request at a time here: while it waited on Prefect, it held no database connection
+    # (a connection held per waiting request drains the pool under load).
+    held = gw["runs"].held
+    assert {"start", "view", "search", "reveal"} <= set(held)
+    assert {method: max(counts) for method, counts in held.items()} == dict.fromkeys(held, 0)
 
 
 def _dalrn(*args: str, env: dict) -> subprocess.CompletedProcess:
