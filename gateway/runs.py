@@ -46,6 +46,15 @@ _BY_STATE_TYPE = {
 }
 
 
+SCHEMA_WAIT_S, SCHEMA_POLL_S = 10.0, 0.25  # how long a reveal waits for the paused run's input schema
+SCHEMA_MISSING = "Run input schema not found"  # Prefect server's reason for refusing a resume then
+
+
+def _schema_not_saved_yet(response: Any) -> bool:
+    details = getattr(response, "details", None)
+    return response.status.value == "REJECT" and SCHEMA_MISSING in (getattr(details, "reason", "") or "")
+
+
 class RunNotFound(LookupError):
     """No flow run with that id (or it is not a dispute-resolution run)."""
 
@@ -331,5 +340,12 @@ class DisputeRuns:
             if run.state is None or not run.state.is_paused():
                 raise RunNotPaused(f"run {flow_run_id} is not waiting for its tenant")
             response = await client.resume_flow_run(run.id, run_input={"precedents": precedents})
+            # Prefect pauses a run first and saves the input schema it waits for a moment
+            # later: a tenant that answers inside that moment is told to wait, not refused.
+            waited = 0.0
+            while _schema_not_saved_yet(response) and waited < SCHEMA_WAIT_S:
+                await asyncio.sleep(SCHEMA_POLL_S)
+                waited += SCHEMA_POLL_S
+                response = await client.resume_flow_run(run.id, run_input={"precedents": precedents})
         if response.status.value == "REJECT":
             raise RunNotPaused(f"run {flow_run_id} can no longer be resumed: {response.details.reason}")

@@ -106,3 +106,34 @@ def test_anchored_status_comes_from_the_record_or_the_result():
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"dispute_id": "no-explain-yet", "receipts": []}))
     assert settled_status(None, "no-explain-yet") == ("resolved", None)
+
+
+def test_a_reveal_inside_the_moment_before_prefect_saves_the_input_schema_waits_for_it(runs):
+    """Prefect proposes Paused, then saves the schema of the input it waits for; a resume in
+    between is refused ("Run input schema not found"). The reveal waits for the schema."""
+    from uuid import UUID
+
+    from prefect.input import RunInput, keyset_from_paused_state
+    from prefect.states import Paused
+
+    class TenantReveal(RunInput):
+        precedents: list[dict]
+
+    async def go():
+        run_id = await runs.start(tenant="acme", dispute={"id": "schema-001"}, idempotency_key="schema")
+        paused = Paused(timeout_seconds=600, pause_key="tenant-reveal")
+        keyset = keyset_from_paused_state(paused)
+        paused.state_details.run_input_keyset = keyset
+        await _force(run_id, paused)
+        assert (await runs.view(run_id)).status == "awaiting_tenant"
+
+        async def save_schema_later():
+            await asyncio.sleep(1.5)
+            await TenantReveal.asave(keyset, flow_run_id=UUID(run_id))
+
+        saver = asyncio.create_task(save_schema_later())
+        await runs.reveal(run_id, [{"precedent_id": "p-1", "score": 0.5}])
+        await saver
+        return (await runs.view(run_id)).status
+
+    assert asyncio.run(go()) != "awaiting_tenant"  # resumed with the tenant's reveal
