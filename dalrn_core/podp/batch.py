@@ -69,8 +69,32 @@ def queue_leaf(chain_id: str, leaf: bytes, receipt_cid: str) -> None:
     """Mark a receipt chain's head as waiting for the next batch (durably, under the
     chain's lock, so a batch finishing an older leaf of the chain never removes it)."""
     with chain_lock(chain_id):
+        if _leaf_anchored(chain_id, leaf.hex()):
+            # A run killed after its batch was anchored and before its `anchor` receipt, then
+            # started again: queueing the head once more would put it under a second root.
+            return
         write_json_durably(_pending_dir() / f"{chain_id}.json",
                            {"chain_id": chain_id, "leaf": leaf.hex(), "receipt_cid": receipt_cid})
+
+
+def _leaf_anchored(chain_id: str, leaf_hex: str) -> bool:
+    """Whether the chain's record already holds this very leaf under an anchored root."""
+    return _recorded_anchor(chain_id).get("leaf") == "0x" + leaf_hex
+
+
+def _unanchored(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The pending entries whose leaf no batch has anchored yet; a stale entry of one that a
+    batch did anchor (queued again by a restarted run) is taken off the queue instead."""
+    keep = []
+    for entry in entries:
+        with chain_lock(entry["chain_id"]):
+            if not _leaf_anchored(entry["chain_id"], entry["leaf"]):
+                keep.append(entry)
+                continue
+            path = _pending_dir() / f"{entry['chain_id']}.json"
+            if path.exists() and entry_from_disk(json.loads(path.read_text()))["leaf"] == entry["leaf"]:
+                remove_durably(path)
+    return keep
 
 
 def pending() -> list[dict[str, Any]]:
@@ -129,7 +153,7 @@ def anchor_pending(client: AnchorClient, store: ContentStore) -> dict[str, Any] 
     """
     with _batch_lock():
         inflight = json.loads(_inflight_path().read_text()) if _inflight_path().exists() else None
-        entries = [entry_from_disk(e) for e in inflight["leaves"]] if inflight else pending()
+        entries = [entry_from_disk(e) for e in inflight["leaves"]] if inflight else _unanchored(pending())
         if not entries:
             return None
         return _anchor_entries(client, store, entries, _inflight_path(), {})
@@ -164,6 +188,7 @@ def anchor_model_batch(client: AnchorClient, store: ContentStore, entry: dict[st
 
 
 def _recorded_anchor(chain_id: str) -> dict[str, Any]:
+    """The chain's recorded anchor once its status is anchored, else {}."""
     path = record_path(chain_id)
     record = json.loads(path.read_text()) if path.exists() else {}
     if record.get("status") != STATUS_ANCHORED:
