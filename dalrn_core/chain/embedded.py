@@ -28,8 +28,10 @@ from typing import Any
 
 import rlp  # type: ignore[import-untyped]  # pyrlp ships no type information
 from eth.db import get_db_backend
+from eth.vm.forks.cancun.state import get_total_blob_gas
 from eth_tester import EthereumTester, PyEVMBackend
 from eth_utils.address import to_canonical_address
+from eth_utils.crypto import keccak
 from eth_utils.currency import to_wei
 from web3 import Web3
 from web3.providers.eth_tester import EthereumTesterProvider
@@ -46,6 +48,24 @@ ENTRY_FIELDS = ("raw", "timestamp", "tx_hash", "status")
 GENESIS_BALANCE = to_wei(1_000_000, "ether")
 
 
+class _ReplayableBackend(PyEVMBackend):  # type: ignore[misc]  # eth-tester ships no type information
+    """eth-tester's py-evm backend, each block's mix hash (post-merge `prevrandao`) derived
+    from its number and transactions instead of drawn at random: replaying the journal then
+    rebuilds the same block hashes in every process, so a block hash recorded by one process
+    (an anchor's, a proof's) is the one every other reads, and the reorg re-check finds no
+    reorg where there was none."""
+
+    def mine_blocks(self, num_blocks: int = 1, coinbase: bytes = bytes(20)) -> tuple[bytes, ...]:
+        hashes = []
+        for _ in range(num_blocks):
+            pending = self.chain.get_block()
+            seed = pending.header.block_number.to_bytes(32, "big") + b"".join(tx.hash for tx in pending.transactions)
+            hashes.append(self.chain.mine_block(
+                coinbase=coinbase, mix_hash=keccak(seed),
+                blob_gas_used=sum(get_total_blob_gas(tx) for tx in pending.transactions)).hash)
+        return tuple(hashes)
+
+
 def _backend_with_chain_id(chain_id: int, genesis_parameters: dict[str, Any],
                            genesis_state: dict[bytes, dict[str, Any]]) -> Any:
     """eth-tester's py-evm backend with a chain id of our choice.
@@ -55,7 +75,7 @@ def _backend_with_chain_id(chain_id: int, genesis_parameters: dict[str, Any],
     EVM uses for CHAINID and to check signatures), and `_endpoints` makes web3 report it.
     The backend is returned as eth-tester's untyped object.
     """
-    backend = PyEVMBackend(genesis_parameters=genesis_parameters, genesis_state=genesis_state)
+    backend = _ReplayableBackend(genesis_parameters=genesis_parameters, genesis_state=genesis_state)
     chain_class: Any = type("DalrnTesterChain", (type(backend.chain),), {"chain_id": chain_id})
     backend.chain = chain_class.from_genesis(get_db_backend(), genesis_parameters, genesis_state)
     return backend
@@ -109,7 +129,7 @@ class EmbeddedChain:
         }
         params = PyEVMBackend.generate_genesis_params({"timestamp": header["genesis_timestamp"]})
         if header.get("chain_id") is None:
-            self._backend = PyEVMBackend(genesis_parameters=params, genesis_state=state)
+            self._backend = _ReplayableBackend(genesis_parameters=params, genesis_state=state)
         else:
             self._backend = _backend_with_chain_id(header["chain_id"], params, state)
         self.w3 = Web3(EthereumTesterProvider(EthereumTester(self._backend), api_endpoints=_endpoints(header)))

@@ -20,3 +20,22 @@ def test_a_client_opened_earlier_sees_the_others_anchor_and_signs_with_a_fresh_n
     assert anchored.tx_hash
     late.sync()
     assert late.already_anchored(second)
+
+
+def test_every_process_replays_the_same_block_hashes_so_no_reorg_is_seen_where_none_was(data_home):
+    """A block hash one process recorded (an anchor's, a proof's) is the one a process
+    opened later reads: the re-check finds the anchor still included and repairs nothing."""
+    import subprocess
+    import sys
+
+    from dalrn_core.chain.production import still_included
+
+    anchored = open_embedded_anchor().anchor_root(os.urandom(32), 1, "ipfs://one")
+    read = ("from dalrn_core.chain.local import open_embedded_anchor; "
+            f"print(open_embedded_anchor().w3.eth.get_block({anchored.block_number})['hash'].hex())")
+    elsewhere = subprocess.run(
+        [sys.executable, "-c", read],
+        capture_output=True, text=True, timeout=120, check=True, env=os.environ)
+    assert elsewhere.stdout.strip().removeprefix("0x") == anchored.block_hash.removeprefix("0x")
+    reopened = open_embedded_anchor()
+    assert still_included(reopened.w3, anchored.tx_hash, anchored.block_hash)
