@@ -88,22 +88,15 @@ def _measure(name: str, server_env: dict[str, str], flows: int, *, workers: int 
              database_pid: int | None = None) -> dict:
     import json
 
+    from dalrn_cli.environment import environment
     from dalrn_cli.serve import _stop, start_server, start_services
     from dalrn_cli.stack import free_port
 
-    saved = {key: os.environ.get(key) for key in server_env}
-    os.environ.update(server_env)
     services = None
-    try:
+    with environment(server_env):
         server, api = start_server(free_port(), workers=workers)
         if workers > 1:
             services = start_services()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     try:
         trees = [psutil.Process(p.pid) for p in (server, services) if p is not None]
         database = psutil.Process(database_pid) if database_pid else None

@@ -122,18 +122,11 @@ class OutageProxy:
 @contextmanager
 def _own_folders() -> Any:
     """DALRN_HOME and DALRN_KEYS_DIR in a temporary folder, restored afterwards."""
-    saved = {k: os.environ.get(k) for k in ("DALRN_HOME", "DALRN_KEYS_DIR")}
-    with tempfile.TemporaryDirectory(prefix="dalrn-chaos-") as folder:
-        os.environ["DALRN_HOME"] = str(Path(folder) / "home")
-        os.environ["DALRN_KEYS_DIR"] = str(Path(folder) / "keys")
-        try:
-            yield Path(folder)
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+    from dalrn_cli.environment import environment
+
+    with tempfile.TemporaryDirectory(prefix="dalrn-chaos-") as folder, \
+            environment({"DALRN_HOME": str(Path(folder) / "home"), "DALRN_KEYS_DIR": str(Path(folder) / "keys")}):
+        yield Path(folder)
 
 
 def _resolve(chain_id: str, n: int, store: Any, signer: Any, connect: Any) -> str:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import random
 import time
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from typing import Any
 import psutil
 
 from benchmarks.chaos import STEPS, outcome_counts
+from dalrn_cli.environment import environment
 from dalrn_cli.load import dispute_body
 from dalrn_cli.queue_stack import QueueStack, queue_stack, wait_workers_ready
 from dalrn_core.dispute.records import chain_key, load_record
@@ -48,10 +48,8 @@ def kill_stack(folder: Path, redis_url: str, postgres: Any) -> Iterator[QueueSta
 
     from dalrn_core.search.build import build_precedent_index
 
-    saved = {key: os.environ.get(key) for key in ("DALRN_HOME", "DALRN_KEYS_DIR")}
-    os.environ.update({"DALRN_HOME": str(folder / "home"), "DALRN_KEYS_DIR": str(folder / "keys")})
     redis.Redis.from_url(redis_url).delete("dalrn:disputes", "dalrn:stats", "dalrn:workers")
-    try:
+    with environment({"DALRN_HOME": str(folder / "home"), "DALRN_KEYS_DIR": str(folder / "keys")}):
         build_precedent_index(limit=30)
         with queue_stack(folder / "stack", redis_url, workers=1, prefect_database_url=postgres.asyncpg_url,
                          gateway_database_url=postgres.url, worker_args=("--claim-timeout", "3"),
@@ -64,12 +62,6 @@ def kill_stack(folder: Path, redis_url: str, postgres: Any) -> Iterator[QueueSta
                 http.headers["Authorization"] = f"Bearer {token}"
                 running.http = http  # type: ignore[attr-defined]
                 yield running
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def own_kill_run(disputes: int, kills: int, seed: int) -> dict[str, Any]:

@@ -7,7 +7,9 @@ goes into the project data folder, never the user's home, and nothing calls home
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 from dalrn_core.config import data_dir
 
@@ -32,3 +34,19 @@ def configure(*, quiet: bool = False) -> None:
         defaults["PREFECT_LOGGING_LEVEL"] = "WARNING"
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
+
+
+@contextlib.contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """This process's environment with `values` set, as it was again afterwards (a variable
+    that was unset is unset again): for what starts child processes with its own folders."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

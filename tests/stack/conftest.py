@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
+from dalrn_cli.environment import environment
 from dalrn_cli.serve import _stop, prefect_auth_string, start_server
 from dalrn_cli.stack import free_port
 from dalrn_cli.stack_env import prefect_server_env
@@ -18,17 +17,9 @@ def prefect_on_postgres(postgres_server, redis_server):
     from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
     server_env = prefect_server_env(postgres_server.asyncpg_url, redis_server.url)
-    saved = {key: os.environ.get(key) for key in server_env}
-    os.environ.update(server_env)  # start_server hands this process's environment to the server
     auth = prefect_auth_string()
-    try:
+    with environment(server_env):  # start_server hands this process's environment to the server
         server, api = start_server(free_port(), auth)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     try:
         with temporary_settings(updates={PREFECT_API_URL: api, PREFECT_API_AUTH_STRING: auth}):
             # A process's events worker keeps the API it first sent to (an earlier test's server
