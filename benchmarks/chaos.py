@@ -30,18 +30,17 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess  # nosec B404: the repository's own worker and CLI, no shell
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections import Counter
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from benchmarks.hardhat_node import FailingProxy
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "examples" / "supply-contract.json"
@@ -60,63 +59,19 @@ PARAMETERS: dict[str, Any] = {
 }
 
 
-class OutageProxy:
-    """Forwards JSON-RPC to `upstream`; while `down`, fails every request, the kinds taking
-    turns: HTTP 503, a dropped connection, and a connection dropped after forwarding (the
-    node acted, the client never hears)."""
+class OutageProxy(FailingProxy):
+    """While `down`, fails every request, the kinds taking turns: HTTP 503, a dropped
+    connection, and a connection dropped after forwarding (the node acted, the client never
+    hears)."""
 
     MODES = ("503", "drop", "drop-after-forwarding")
 
     def __init__(self, upstream: str) -> None:
-        self.upstream = upstream
         self.down = False
-        self.failures: Counter[str] = Counter()
-        lock, proxy = threading.Lock(), self
+        super().__init__(upstream)
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                with lock:
-                    mode = None
-                    if proxy.down:
-                        mode = OutageProxy.MODES[sum(proxy.failures.values()) % len(OutageProxy.MODES)]
-                        proxy.failures[mode] += 1
-                if mode == "503":
-                    self._reply(503, b"unavailable")
-                    return
-                if mode == "drop":
-                    self._drop()
-                    return
-                request = urllib.request.Request(proxy.upstream, body, {"Content-Type": "application/json"})
-                with urllib.request.urlopen(request, timeout=30) as response:  # nosec B310: loopback node
-                    answer = response.read()
-                if mode == "drop-after-forwarding":
-                    self._drop()
-                    return
-                self._reply(200, answer)
-
-            def _drop(self) -> None:
-                self.close_connection = True
-                self.connection.shutdown(socket.SHUT_RDWR)
-
-            def _reply(self, status: int, payload: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def choose(self) -> str | None:
+        return self.MODES[self.failed % len(self.MODES)] if self.down else None
 
 
 @contextmanager

@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 import urllib.request
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -74,19 +75,16 @@ class HardhatNode:
             self.process.wait(timeout=20)
 
 
-class FlakyProxy:
-    """Forwards JSON-RPC to `upstream`, failing a fraction of requests: HTTP 503 or 429, a
-    dropped connection (before or after the node acted), or a transient -32000 error. At most `max_in_row` failures follow
-    each other, so a client with enough retries always gets through."""
+class FailingProxy:
+    """Forwards JSON-RPC to `upstream` on a loopback port, failing the requests `choose`
+    picks, in the way it names: HTTP 503 or 429, a dropped connection, a transient -32000
+    error, or a connection dropped after forwarding (the node acted, the client never hears)."""
 
-    MODES = ("503", "429", "drop", "rpc-busy", "drop-after-forwarding")
-
-    def __init__(self, upstream: str, failure_rate: float = 0.35, max_in_row: int = 3, seed: int = 7) -> None:
+    def __init__(self, upstream: str) -> None:
         self.upstream = upstream
-        self.failures = {mode: 0 for mode in self.MODES}
+        self.failures: Counter[str] = Counter()
         self.forwarded = 0
-        rng, lock, in_row = random.Random(seed), threading.Lock(), [0]
-        proxy = self
+        lock, proxy = threading.Lock(), self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args) -> None:
@@ -95,34 +93,33 @@ class FlakyProxy:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with lock:
-                    fail = in_row[0] < max_in_row and rng.random() < failure_rate
-                    # Failure kinds take turns, so every kind is exercised in a short run.
-                    mode = FlakyProxy.MODES[proxy.failed % len(FlakyProxy.MODES)] if fail else None
-                    in_row[0] = in_row[0] + 1 if fail else 0
+                    mode = proxy.choose()
                     if mode:
                         proxy.failures[mode] += 1
                     else:
                         proxy.forwarded += 1
                 if mode == "drop":
-                    self.close_connection = True
-                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self._drop()
                     return
                 if mode in ("503", "429"):
                     self._reply(int(mode), b"unavailable")
                     return
                 if mode == "rpc-busy":
-                    request_id = json.loads(body).get("id")
                     error = {"code": -32000, "message": "header not found"}
-                    self._reply(200, json.dumps({"jsonrpc": "2.0", "id": request_id, "error": error}).encode())
+                    self._reply(200, json.dumps({"jsonrpc": "2.0", "id": json.loads(body).get("id"),
+                                                 "error": error}).encode())
                     return
                 request = urllib.request.Request(proxy.upstream, body, {"Content-Type": "application/json"})
-                with urllib.request.urlopen(request, timeout=30) as response:
+                with urllib.request.urlopen(request, timeout=30) as response:  # nosec B310: loopback node
                     answer = response.read()
-                if mode == "drop-after-forwarding":  # the node acted, the client never hears
-                    self.close_connection = True
-                    self.connection.shutdown(socket.SHUT_RDWR)
+                if mode == "drop-after-forwarding":
+                    self._drop()
                     return
                 self._reply(200, answer)
+
+            def _drop(self) -> None:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
 
             def _reply(self, status: int, payload: bytes) -> None:
                 self.send_response(status)
@@ -136,6 +133,10 @@ class FlakyProxy:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
+    def choose(self) -> str | None:
+        """How to fail this request (None: forward it); called under the proxy's lock."""
+        return None
+
     @property
     def failed(self) -> int:
         return sum(self.failures.values())
@@ -143,3 +144,20 @@ class FlakyProxy:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class FlakyProxy(FailingProxy):
+    """Fails a fraction of requests, the kinds taking turns (so every kind is exercised in a
+    short run); at most `max_in_row` failures follow each other, so a client with enough
+    retries always gets through."""
+
+    MODES = ("503", "429", "drop", "rpc-busy", "drop-after-forwarding")
+
+    def __init__(self, upstream: str, failure_rate: float = 0.35, max_in_row: int = 3, seed: int = 7) -> None:
+        self.rng, self.failure_rate, self.max_in_row, self.in_row = random.Random(seed), failure_rate, max_in_row, 0
+        super().__init__(upstream)
+
+    def choose(self) -> str | None:
+        fail = self.in_row < self.max_in_row and self.rng.random() < self.failure_rate
+        self.in_row = self.in_row + 1 if fail else 0
+        return self.MODES[self.failed % len(self.MODES)] if fail else None
