@@ -7,11 +7,7 @@ another chain id, another block."""
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import subprocess
-from pathlib import Path
 
 import httpx
 import pytest
@@ -21,9 +17,9 @@ from dalrn_core.podp.merkle import merkle_proof, merkle_root
 from gateway.routers.chain_rpc import PATH
 from tests.gateway.gateway_app import make_app
 from tests.gateway.live_app import live
+from tests.portal.node_js import run_module
 
 pytestmark = pytest.mark.timeout(180)
-PORTAL = Path(__file__).resolve().parents[2] / "portal"
 RUNNER = """
 import { readFileSync } from "node:fs";
 import { verifyAnchorOnChain, ROOT_ANCHORED_TOPIC } from "./src/verify.js";
@@ -43,12 +39,7 @@ process.stdout.write(JSON.stringify(out));
 
 
 def _node(job: dict) -> dict:
-    if shutil.which("node") is None or not (PORTAL / "node_modules").exists():
-        pytest.skip("node or portal/node_modules missing (make test installs it: npm ci in portal/)")
-    done = subprocess.run(["node", "--input-type=module", "-e", RUNNER], cwd=PORTAL, input=json.dumps(job),
-                          capture_output=True, text=True, timeout=60, check=False)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return run_module(RUNNER, job)
 
 
 def test_the_root_is_checked_on_chain_and_each_lie_names_its_rule(home):

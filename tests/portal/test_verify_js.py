@@ -10,11 +10,7 @@ checked and said to be outside the anchor. Its RFC 8785 bytes, CIDs and side com
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-from pathlib import Path
 
-import pytest
 import rfc8785
 
 from dalrn_core.dispute.sides import commitment_of
@@ -23,8 +19,8 @@ from dalrn_core.podp.canonical import canonical_bytes
 from dalrn_core.podp.merkle import merkle_proof, merkle_root
 from dalrn_core.podp.receipts import ReceiptChain, receipt_cid, receipt_leaf
 from dalrn_core.podp.signing import ReceiptSigner
+from tests.portal.node_js import run_module
 
-PORTAL = Path(__file__).resolve().parents[2] / "portal"
 RUNNER = """
 import { readFileSync } from "node:fs";
 import { verifyDispute } from "./src/verify.js";
@@ -46,12 +42,7 @@ process.stdout.write(JSON.stringify(out));
 
 
 def _node(job: dict) -> dict:
-    if shutil.which("node") is None or not (PORTAL / "node_modules").exists():
-        pytest.skip("node or portal/node_modules missing (make test installs it: npm ci in portal/)")
-    done = subprocess.run(["node", "--input-type=module", "-e", RUNNER], cwd=PORTAL, input=json.dumps(job),
-                          capture_output=True, text=True, timeout=60, check=False)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return run_module(RUNNER, job)
 
 
 def _chain() -> tuple[list[dict], ReceiptSigner]:
