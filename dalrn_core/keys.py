@@ -47,10 +47,20 @@ def _load_or_create(path: Path, generate: Callable[[], bytes]) -> bytes:
     if path.exists():
         return path.read_bytes()
     secret = generate()
+    # Written whole under a name of its own, then linked into place: a process that loses
+    # the race reads the winner's complete key, never a file still being written (two
+    # gateways starting at once read an empty JWT key that way and refused each other's tokens).
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process created it first: use theirs
-        return path.read_bytes()
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(secret)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secret)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(draft, path)
+        except FileExistsError:  # another process published its key first: use theirs
+            return path.read_bytes()
+    finally:
+        draft.unlink(missing_ok=True)
     return secret
