@@ -19,10 +19,14 @@ import logging
 import threading
 from typing import Annotated, Any, Literal
 
+from eth.exceptions import PyEVMError
+from eth_tester.exceptions import BlockNotFound, TransactionNotFound, ValidationError
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from web3.exceptions import Web3Exception
 
+from dalrn_core.chain.errors import TRANSIENT_CHAIN_ERRORS
 from gateway.deps import AppSettings, rate_limit
 from gateway.errors import api_error, responses
 
@@ -33,6 +37,11 @@ MAX_BATCH = 20
 READ_METHODS = ("eth_chainId", "eth_blockNumber", "eth_getBlockByHash", "eth_getBlockByNumber",
                 "eth_getTransactionByHash", "eth_getTransactionReceipt", "eth_call", "eth_getLogs", "eth_getCode")
 READ_RULE = "this endpoint answers only the read methods " + ", ".join(READ_METHODS)
+# What reaching a JSON-RPC node can raise (transport, HTTP status, web3's own); anything else is a bug.
+NODE_ERRORS: tuple[type[Exception], ...] = (OSError, ValueError, Web3Exception, *TRANSIENT_CHAIN_ERRORS)
+# What the in-process EVM raises for a call it cannot take (bad or unknown params).
+EMBEDDED_CALL_ERRORS: tuple[type[Exception], ...] = (ValueError, TypeError, KeyError, IndexError, Web3Exception,
+                                                      PyEVMError, BlockNotFound, TransactionNotFound, ValidationError)
 
 router = APIRouter(tags=["proofs"])
 
@@ -135,13 +144,13 @@ def _answer(client: Any, call: RpcCall) -> dict[str, Any]:
                 client.sync()  # anchors other processes journaled since this one replayed the chain
             else:
                 answer = dict(client.w3.provider.make_request(call.method, call.params))
-        except Exception as exc:  # noqa: BLE001 - a node down or refusing; its message may quote the RPC URL
+        except NODE_ERRORS as exc:  # a node down or refusing; its message may quote the RPC URL
             log.warning("chain RPC %s failed: %s", call.method, type(exc).__name__)
             return _error(call, -32603, f"the chain did not answer {call.method} ({type(exc).__name__})")
         if embedded:
             try:
                 answer = _embedded_call(client, call.method, call.params)
-            except Exception as exc:  # noqa: BLE001 - in process, a call the EVM cannot take is its params' fault
+            except EMBEDDED_CALL_ERRORS as exc:  # in process, a call the EVM cannot take is its params' fault
                 return _invalid_params(call, exc)
     out: dict[str, Any] = {"jsonrpc": "2.0", "id": call.id}
     if answer.get("error") is not None:
