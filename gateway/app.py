@@ -15,7 +15,8 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from gateway import errors
-from gateway.db import open_database
+from gateway.admission import Admission
+from gateway.db import ADMITTED, open_database
 from gateway.joint import reconcile_forever
 from gateway.middleware import Guard, RequestMetrics
 from gateway.settings import Settings
@@ -50,6 +51,8 @@ def create_app(settings: Settings | None = None, runs=None, *, warm_up: bool = T
         reconciling = asyncio.create_task(reconcile_forever(sessions, runs, settings.join_reconcile_s))
         yield
         reconciling.cancel()
+        if hasattr(runs, "aclose"):
+            await runs.aclose()
         if warm_up and not task.done():
             task.cancel()
         engine.dispose()
@@ -83,6 +86,7 @@ def create_app(settings: Settings | None = None, runs=None, *, warm_up: bool = T
     from gateway import portal
 
     portal.install(app)  # the parties' pages at /, over the API above
+    app.add_middleware(Admission, limit=ADMITTED)  # inside the guard: a refused request never waits for a slot
     app.add_middleware(Guard, body_limit=settings.body_limit_bytes, max_depth=settings.json_max_depth,
                        path_limits={"/v1/content": settings.content_limit_bytes})
     app.add_middleware(RequestMetrics)  # outermost: refusals by the guard are counted too

@@ -8,6 +8,8 @@ CID, and the run receives them only after every check here has passed.
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
@@ -37,13 +39,53 @@ class PrecedentSearchIn(BaseModel):
                                description="sha256 of the public context; checked when given")
 
 
+class _ContextVerdicts:
+    """What the checks found of each public context, by its CID.
+
+    A CID names its bytes, so the verdict (the problem, or the key id) never changes, and
+    parsing a context's rotation keys costs the gateway about a second of CPU: a tenant
+    names the same context in every dispute it files under one key. Holds CIDs, key ids
+    and problems only, nothing of the context itself.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self.size, self.lock = size, threading.Lock()
+        self.items: OrderedDict[str, tuple[str | None, str]] = OrderedDict()
+
+    def get(self, cid: str) -> tuple[str | None, str] | None:
+        with self.lock:
+            if cid in self.items:
+                self.items.move_to_end(cid)
+                return self.items[cid]
+        return None
+
+    def put(self, cid: str, verdict: tuple[str | None, str]) -> None:
+        with self.lock:
+            self.items[cid] = verdict
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+
+_VERDICTS = _ContextVerdicts()
+
+
+def _context_verdict(store, cid: str) -> tuple[str | None, str]:
+    """(problem or None, key id) of the public context stored under `cid`."""
+    verdict = _VERDICTS.get(cid)
+    if verdict is None:
+        public = store.get(cid)
+        verdict = (content.context_problem(public, public=True), key_id_of(public))
+        _VERDICTS.put(cid, verdict)
+    return verdict
+
+
 def search_error(code: str, message: str, field: str) -> ApiError:
     return api_error(422, f"precedent_search.{code}", f"precedent_search.{field}: {message}",
                      f"precedent_search.{field}")
 
 
-def checked_search(db: Session, principal: Principal, search: PrecedentSearchIn) -> tuple[dict, bytes]:
-    """The run's `precedent_search` parameter and the public context it names, after every check.
+def checked_search(db: Session, principal: Principal, search: PrecedentSearchIn) -> dict:
+    """The run's `precedent_search` parameter, after every check.
 
     Both CIDs must be content this tenant uploaded; the context must be a public CKKS
     context, the query must be encrypted under it, and its key must not be retired.
@@ -60,15 +102,14 @@ def checked_search(db: Session, principal: Principal, search: PrecedentSearchIn)
             raise search_error("unknown_content", f"{cid} is not content you uploaded (POST /v1/content)", field)
     store = content._store()
     try:
-        public, query = store.get(search.context_cid), store.get(search.query_cid)
+        problem, key_id = _context_verdict(store, search.context_cid)
+        query = store.get(search.query_cid)
     except IntegrityError:  # granted at upload, gone or corrupt since: the server's fault, not the tenant's
         log.error("uploaded content of %s is missing or corrupt in the content store", principal.tenant)
         raise api_error(503, "content.unavailable", "the uploaded content cannot be read from the store now") \
             from None
-    problem = content.context_problem(public, public=True)
     if problem is not None:
         raise search_error("invalid_context", problem, "context_cid")
-    key_id = key_id_of(public)
     if search.key_id is not None and search.key_id != key_id:
         raise search_error("key_mismatch", f"is not the public context's key {key_id}", "key_id")
     try:
@@ -82,13 +123,12 @@ def checked_search(db: Session, principal: Principal, search: PrecedentSearchIn)
     if known is not None and (known.tenant != principal.tenant or not known.active(now())):
         raise search_error("key_retired", "this key is retired or expired: encrypt under your current key",
                             "context_cid")
-    parameter = {"tenant": principal.tenant, "key_id": key_id, "context_cid": search.context_cid,
-                 "query_cid": search.query_cid, "k": search.k}
-    return parameter, public
+    return {"tenant": principal.tenant, "key_id": key_id, "context_cid": search.context_cid,
+            "query_cid": search.query_cid, "k": search.k}
 
 
-def register_key(tenant: str, public_context: bytes) -> None:
+def register_key(tenant: str, key_id: str) -> None:
     """Make the tenant's key the current one the run accepts (this retires its earlier keys)."""
     from dalrn_core.search.rotation import KeyRegistry
 
-    KeyRegistry().register(tenant, public_context)
+    KeyRegistry().register_id(tenant, key_id)

@@ -20,6 +20,7 @@ through its signed `encrypted_search` receipt, the one written after its latest 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -202,6 +203,7 @@ class DisputeRuns:
         self.deployment = deployment
         self._deployment_id: UUID | None = None
         self._takes_tenant = False
+        self._shared: tuple[Any, asyncio.AbstractEventLoop] | None = None
         self.queue = None
         if queue_url:
             from dalrn_core.queue import DisputeQueue
@@ -216,11 +218,28 @@ class DisputeRuns:
 
         return cls(queue_url=queue_url())
 
-    @staticmethod
-    def _client():
-        from prefect.client.orchestration import get_client
+    @contextlib.asynccontextmanager
+    async def _client(self):
+        """This event loop's Prefect client, opened once and kept: a new client builds a TLS
+        context (about 25 ms of CPU, even for an http:// API) and a new connection, and the
+        gateway reads a run several times a second under load."""
+        loop = asyncio.get_running_loop()
+        if self._shared is None or self._shared[1] is not loop:
+            from prefect.client.orchestration import get_client
 
-        return get_client()
+            client = get_client()
+            await client.__aenter__()
+            if self._shared is not None and self._shared[1] is loop:  # another request opened one meanwhile
+                await client.__aexit__(None, None, None)
+            else:
+                self._shared = (client, loop)
+        yield self._shared[0]
+
+    async def aclose(self) -> None:
+        """Close this loop's client (the app's shutdown)."""
+        shared, self._shared = self._shared, None
+        if shared is not None and shared[1] is asyncio.get_running_loop():
+            await shared[0].__aexit__(None, None, None)
 
     async def _deployment(self, client) -> UUID:
         if self._deployment_id is None:

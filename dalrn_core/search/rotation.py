@@ -51,21 +51,33 @@ class KeyRegistry:
                  lifetime: timedelta = DEFAULT_LIFETIME,
                  now: datetime | None = None) -> KeyRecord:
         """Accept a tenant's new key and retire the tenant's earlier ones."""
-        if not isinstance(tenant, str) or not tenant.strip():
-            raise InputError.one("tenant", "must be a non-empty string")
         if not isinstance(public_context, (bytes, bytearray)) or not public_context:
             raise InputError.one("public_context", "must be non-empty bytes")
+        return self.register_id(tenant, key_id_of(bytes(public_context)), lifetime, now)
+
+    def register_id(self, tenant: str, key_id: str, lifetime: timedelta = DEFAULT_LIFETIME,
+                    now: datetime | None = None) -> KeyRecord:
+        """`register` by the key's id (`key_id_of` its public context), for a caller that
+        checked the context already; the record is rewritten only when something changed."""
+        if not isinstance(tenant, str) or not tenant.strip():
+            raise InputError.one("tenant", "must be a non-empty string")
+        if not isinstance(key_id, str) or len(key_id) != 64 or not set(key_id) <= set("0123456789abcdef"):
+            raise InputError.one("key_id", "must be 64 lowercase hex digits (sha256 of the public context)")
         if lifetime <= timedelta(0):
             raise InputError.one("lifetime", "must be positive")
         moment = _utc(now)
-        key_id = key_id_of(bytes(public_context))
+        changed = False
         for other in list(self.records.values()):
             if other.tenant == tenant and other.key_id != key_id and other.retired_at is None:
                 self.records[other.key_id] = replace(other, retired_at=moment.isoformat())
-        record = self.records.get(key_id) or KeyRecord(
-            key_id, tenant, moment.isoformat(), (moment + lifetime).isoformat())
-        self.records[key_id] = record
-        self._save()
+                changed = True
+        record = self.records.get(key_id)
+        if record is None:
+            record = KeyRecord(key_id, tenant, moment.isoformat(), (moment + lifetime).isoformat())
+            self.records[key_id] = record
+            changed = True
+        if changed:
+            self._save()
         return record
 
     def retire(self, key_id: str, now: datetime | None = None) -> None:

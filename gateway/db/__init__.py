@@ -8,10 +8,15 @@ import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Connections per gateway process. The gateway lets fewer requests in at once than this
+# (`ADMITTED`, `gateway.admission`), keeping a few for its background work (the joint
+# dispute reconciler, readiness checks), so a checkout never waits on an empty pool.
+POOL_SIZE, POOL_OVERFLOW = 10, 10
+ADMITTED = POOL_SIZE + POOL_OVERFLOW - 4
 
 
 def make_engine(url: str) -> Engine:
@@ -19,7 +24,9 @@ def make_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        in_file = make_url(url).database not in (None, "", ":memory:")  # in memory: one connection, no pool
+        pool = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW} if in_file else {}
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
 
         @event.listens_for(engine, "connect")
         def _pragmas(conn, _record):  # foreign keys are off by default in SQLite
@@ -32,7 +39,7 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
 
 
 def upgrade(engine: Engine) -> None:

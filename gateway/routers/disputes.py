@@ -157,9 +157,9 @@ async def submit(body: Submission, principal: Annotated[Principal, Depends(requi
     parsed = parse_dispute(data)  # the rules beyond the schema (deadline not passed)
     joint.refuse_whole_joint(parsed)
     await asyncio.to_thread(evidence.check_confidential, db, principal, parsed)
-    search, public_context = None, b""
+    search = None
     if body.precedent_search is not None:
-        search, public_context = await asyncio.to_thread(precedent_search.checked_search, db, principal, body.precedent_search)
+        search = await asyncio.to_thread(precedent_search.checked_search, db, principal, body.precedent_search)
     # Without a search the digest is the dispute's own, as for every dispute submitted before searches.
     digest = hashlib.sha256(rfc8785.dumps(data if search is None else {"dispute": data, "precedent_search": search})
                             ).hexdigest()
@@ -182,7 +182,7 @@ async def submit(body: Submission, principal: Annotated[Principal, Depends(requi
     db.commit()  # durable as queued before the run starts and before we answer
     record(db, principal, "dispute.submit", resource, "accepted")
     if search is not None:
-        precedent_search.register_key(principal.tenant, public_context)
+        precedent_search.register_key(principal.tenant, search["key_id"])
     await _start(db, runs, row, idempotency_key or f"dispute-{digest}")
     return Accepted(dispute_id=row.dispute_id, status=row.status, links=_links(row.dispute_id))
 
@@ -217,10 +217,9 @@ async def _open_joint(body: joint.OpeningIn, principal: Principal, db: Session,
     data, side = joint.opening(body, principal.tenant)
     await asyncio.to_thread(evidence.check_confidential_items, db, principal, side.evidence, dispute_id=body.id,
                             owner=lambda party: principal.tenant, prefix="side.evidence")
-    search, public_context = None, b""
+    search = None
     if body.precedent_search is not None:  # the same checks as a whole dispute's search
-        search, public_context = await asyncio.to_thread(precedent_search.checked_search, db, principal,
-                                                         body.precedent_search)
+        search = await asyncio.to_thread(precedent_search.checked_search, db, principal, body.precedent_search)
     filed = {"opening": data, "side": side.model_dump(mode="json")}
     digest = joint.digest(filed if search is None else {**filed, "precedent_search": search})
     resource = f"dispute:{principal.tenant}/{body.id}"
@@ -242,7 +241,7 @@ async def _open_joint(body: joint.OpeningIn, principal: Principal, db: Session,
     db.commit()
     record(db, principal, "dispute.submit", resource, "awaiting_parties")
     if search is not None:
-        precedent_search.register_key(principal.tenant, public_context)
+        precedent_search.register_key(principal.tenant, search["key_id"])
     return Accepted(dispute_id=row.dispute_id, status=row.status, links=links)
 
 

@@ -137,3 +137,22 @@ def test_a_reveal_inside_the_moment_before_prefect_saves_the_input_schema_waits_
         return (await runs.view(run_id)).status
 
     assert asyncio.run(go()) != "awaiting_tenant"  # resumed with the tenant's reveal
+
+
+def test_one_client_serves_every_call_in_a_loop_and_each_loop_gets_its_own(runs):
+    async def calls() -> tuple[list, object]:
+        run_id = await runs.start(tenant="acme", dispute={"id": "client-001"}, idempotency_key="client")
+        used = []
+        for _ in range(3):
+            await runs.view(run_id)
+            used.append(runs._shared[0])
+        await asyncio.gather(*(runs.view(run_id) for _ in range(8)))  # at once, still the one client
+        used.append(runs._shared[0])
+        client = runs._shared[0]
+        await runs.aclose()
+        return used, client
+
+    first, closed = asyncio.run(calls())
+    assert all(c is first[0] for c in first) and closed._closed and runs._shared is None
+    second, _ = asyncio.run(calls())
+    assert second[0] is not first[0]

@@ -158,3 +158,17 @@ def test_bad_input_names_the_field(tenant_keys):
         encrypted_scores(tenant_keys.public_context(), b"nonsense" * 20, np.ones((2, 4)))
     with pytest.raises(InputError, match="vector"):
         tenant_keys.encrypt_query([np.nan, 1.0])
+
+
+def test_registering_a_key_by_id_rewrites_the_record_only_when_it_changes(tmp_path):
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    path = tmp_path / "registry.json"
+    registry = KeyRegistry(path)
+    first = registry.register_id("acme", "a" * 64, now=now)
+    written = path.stat().st_ino, path.stat().st_mtime_ns
+    assert registry.register_id("acme", "a" * 64, now=now + timedelta(days=1)) == first
+    assert (path.stat().st_ino, path.stat().st_mtime_ns) == written  # the same file: nothing rewritten
+    registry.register_id("acme", "b" * 64, now=now + timedelta(days=2))
+    assert KeyRegistry(path).active_ids(now + timedelta(days=2)) == {"b" * 64}  # the first is retired
+    with pytest.raises(InputError, match="key_id"):
+        registry.register_id("acme", "not hex", now=now)
