@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from dalrn_core.errors import InputError
-from dalrn_core.search.corpus import load_precedents
+from dalrn_core.search.corpus import precedents_by_id
 from dalrn_core.search.embed import Embedder
 from dalrn_core.search.encrypted import score_stored_query
 from dalrn_core.search.index import PrecedentIndex
@@ -42,7 +42,7 @@ def search(text: str, *, k: int = 10, encrypted: bool = False, tenant: str = "cl
         top_scores, top_ids = index.search(query[None, :], k)
         found = [(str(pid), float(s)) for pid, s in zip(top_ids[0], top_scores[0]) if pid]
     seconds = time.perf_counter() - started
-    corpus = load_precedents().set_index("precedent_id")
+    corpus = precedents_by_id()
     hits = [
         {"rank": rank, "precedent_id": pid, "score": round(score, 6),
          "license": corpus.loc[pid, "license_name"], "excerpt": corpus.loc[pid, "text"][:160]}

@@ -75,6 +75,17 @@ def load_precedents(min_chars: int = 200) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+@lru_cache(maxsize=1)
+def precedents_by_id() -> pd.DataFrame:
+    """`load_precedents()` indexed by `precedent_id`, read once per process.
+
+    The corpus ships inside an installed package, so it cannot change under a running
+    process, and reading and splitting it costs about a tenth of a second: a worker that
+    describes every dispute's revealed precedents reads it once. Callers must not modify it.
+    """
+    return load_precedents().set_index("precedent_id")
+
+
 def load_queries(min_chars: int = 80, max_chars: int = 200) -> pd.DataFrame:
     """Held-out real queries: distinct license paragraphs too short for the corpus.
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dalrn_core.errors import InputError, Problem
 from dalrn_core.evidence.store import ContentStore
 from dalrn_core.explain.relevance import evidence_relevance
-from dalrn_core.search.corpus import load_precedents
+from dalrn_core.search.corpus import precedents_by_id
 from dalrn_core.search.index import PrecedentIndex
 
 
@@ -133,12 +133,12 @@ def latest_index_cid() -> str:
 def describe_revealed(revealed: list[RevealedPrecedent], index_cid: str, evidence_ids: list[str],
                       evidence_vectors: list[list[float]], store: ContentStore) -> PrecedentHits:
     """The revealed precedents with text and CID (stored), and evidence-to-precedent relevance."""
-    index = PrecedentIndex.load(index_cid)
+    index = PrecedentIndex.open(index_cid)
     check_revealed(revealed, index)  # the count against k is checked where k is known
     positions = {pid: i for i, pid in enumerate(index.ids)}
     hits = []
     if revealed:  # the corpus is read only when there is something to describe
-        corpus = load_precedents().set_index("precedent_id")
+        corpus = precedents_by_id()
         for hit in revealed:
             row = corpus.loc[hit.precedent_id]
             hits.append(PrecedentHit(precedent_id=hit.precedent_id, score=hit.score,

@@ -2,6 +2,7 @@ import gzip
 import json
 from importlib import resources
 
+import pandas as pd
 import pytest
 
 from dalrn_core.errors import InputError
@@ -46,3 +47,11 @@ def test_queries_are_held_out(corpus):
 
 def test_split_paragraphs_collapses_space():
     assert split_paragraphs("a  b\nc\n\n  \n d\te \n") == ["a b c", "d e"]
+
+
+def test_the_corpus_by_id_is_the_corpus_read_once():
+    from dalrn_core.search.corpus import precedents_by_id
+
+    by_id = precedents_by_id()
+    pd.testing.assert_frame_equal(by_id, load_precedents().set_index("precedent_id"))
+    assert precedents_by_id() is by_id and by_id.index.is_unique
