@@ -33,6 +33,7 @@ from prefect.states import Pending
 from dalrn_core.dispute.records import STATUS_ANCHORED, chain_key, record_path
 from dalrn_core.observability.tracing import flow_run_labels
 from dalrn_core.queue import TAKEOVER_MESSAGE
+from gateway.run_reads import BatchedRunReads
 from gateway.status import REJECTED, failed_or_rejected
 
 DEPLOYMENT = "dispute-resolution/dispute-resolution"
@@ -47,7 +48,10 @@ _BY_STATE_TYPE = {
 }
 
 
-SCHEMA_WAIT_S, SCHEMA_POLL_S = 10.0, 0.25  # how long a reveal waits for the paused run's input schema
+# How long a reveal waits for the paused run's input schema. The worker saves it right after
+# pausing, but its event loop may be busy with another dispute's CPU-bound stage meanwhile:
+# under load 10 s was seen to be too short.
+SCHEMA_WAIT_S, SCHEMA_POLL_S = 30.0, 0.25
 SCHEMA_MISSING = "Run input schema not found"  # Prefect server's reason for refusing a resume then
 
 
@@ -203,7 +207,7 @@ class DisputeRuns:
         self.deployment = deployment
         self._deployment_id: UUID | None = None
         self._takes_tenant = False
-        self._shared: tuple[Any, asyncio.AbstractEventLoop] | None = None
+        self._shared: tuple[Any, asyncio.AbstractEventLoop, BatchedRunReads] | None = None
         self.queue = None
         if queue_url:
             from dalrn_core.queue import DisputeQueue
@@ -232,7 +236,7 @@ class DisputeRuns:
             if self._shared is not None and self._shared[1] is loop:  # another request opened one meanwhile
                 await client.__aexit__(None, None, None)
             else:
-                self._shared = (client, loop)
+                self._shared = (client, loop, BatchedRunReads(client))
         yield self._shared[0]
 
     async def aclose(self) -> None:
@@ -289,11 +293,12 @@ class DisputeRuns:
             run_id = UUID(flow_run_id)
         except ValueError:
             raise RunNotFound(flow_run_id) from None
+        reads = self._shared[2] if self._shared is not None and self._shared[0] is client else None
         try:
-            run = await client.read_flow_run(run_id)
+            run = await (reads.read(run_id) if reads is not None else client.read_flow_run(run_id))
         except ObjectNotFound:
             raise RunNotFound(flow_run_id) from None
-        if run.deployment_id != await self._deployment(client):
+        if run is None or run.deployment_id != await self._deployment(client):
             raise RunNotFound(flow_run_id)
         return run
 

@@ -156,3 +156,34 @@ def test_one_client_serves_every_call_in_a_loop_and_each_loop_gets_its_own(runs)
     assert all(c is first[0] for c in first) and closed._closed and runs._shared is None
     second, _ = asyncio.run(calls())
     assert second[0] is not first[0]
+
+
+def test_reads_at_once_share_one_prefect_call_and_each_gets_its_own_run(runs):
+    from prefect.states import Failed, Running
+
+    async def go():
+        ids = [await runs.start(tenant="acme", dispute={"id": f"batch-{i}"}, idempotency_key=f"batch-{i}")
+               for i in range(5)]
+        await _force(ids[1], Running())
+        await _force(ids[2], Failed(message="boom"))
+        async with runs._client() as client:
+            calls = []
+            real = client.read_flow_runs
+
+            async def counted(**kwargs):
+                calls.append(len(kwargs["flow_run_filter"].id.any_))
+                return await real(**kwargs)
+
+            client.read_flow_runs = counted
+            try:
+                views = await asyncio.gather(*(runs.view(ids[i % 5]) for i in range(20)),
+                                             runs.view(str(uuid.uuid4())), return_exceptions=True)
+            finally:
+                client.read_flow_runs = real
+        return views, calls
+
+    views, calls = asyncio.run(go())
+    assert calls == [6]  # 21 reads, 6 distinct runs, one call
+    assert [v.status for v in views[:5]] == ["queued", "running", "failed", "queued", "queued"]
+    assert [v.status for v in views[5:20]] == [v.status for v in views[:5]] * 3
+    assert isinstance(views[20], RunNotFound)
