@@ -31,7 +31,7 @@ PARAMETERS = {
     "full": {"row_s": 120, "rate_per_s": 1.2, "backlog_check_s": 600, "index_paragraphs": "all"},
     "quick": {"row_s": 20, "rate_per_s": 1.2, "backlog_check_s": 40, "index_paragraphs": 300},
     "tenants": 2,
-    "worker_concurrency": 4,
+    "worker_concurrency": 16,
     "chain": "embedded EVM (the compiled contract), anchored in each run",
     "prefect": "3.8.8 server, one API process; PostgreSQL 15 and Redis 7 from Debian, on loopback",
 }

@@ -39,6 +39,10 @@ from dalrn_core.queue import TAKEOVER_MESSAGE, DisputeQueue, Entry, queue_url
 
 log = logging.getLogger("dalrn.worker")
 STATS = "dalrn:stats"  # hash: disputes, per-stage seconds (from each run's receipts' clock)
+# A dispute paused for its tenant's reveal holds a place and no CPU, and spends seconds
+# there (the tenant polls, decrypts, reveals); with 4 places two workers topped out near
+# 0.5 disputes/s with both cores half idle (Little's law: places / seconds in hand).
+DEFAULT_CONCURRENCY = 16
 WORKERS = "dalrn:workers"  # hash: consumer -> its pid, CPU seconds and disputes so far
 
 
@@ -129,7 +133,7 @@ async def shared_prefect_clients():
 class DisputeWorker:
     """Reads the stream, runs each dispute's flow run here, acknowledges it once it ended."""
 
-    def __init__(self, queue: DisputeQueue, consumer: str, *, concurrency: int = 4,
+    def __init__(self, queue: DisputeQueue, consumer: str, *, concurrency: int = DEFAULT_CONCURRENCY,
                  claim_timeout_s: float = 60.0, max_tenant_wait_s: int = 900, say=print) -> None:
         if concurrency < 1:
             raise InputError.one("concurrency", "must be at least 1")
@@ -335,8 +339,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     worker = sub.add_parser("worker", help="a long-lived dispute worker: runs queued disputes in this process")
     worker.add_argument("--redis", help="the queue's Redis URL (default: DALRN_QUEUE_URL)")
-    worker.add_argument("--concurrency", type=int, default=4,
-                        help="disputes in hand at once, those awaiting their tenant included (default 4)")
+    worker.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
+                        help="disputes in hand at once, those awaiting their tenant included "
+                             f"(default {DEFAULT_CONCURRENCY})")
     worker.add_argument("--consumer", help="this worker's name in the consumer group (default: host-pid)")
     worker.add_argument("--claim-timeout", type=float, default=60.0,
                         help="seconds after which a stopped worker's disputes are claimed by another (default 60)")
