@@ -20,6 +20,7 @@ import fcntl
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -120,6 +121,9 @@ class EmbeddedChain:
         self.journal_path = Path(journal_path)
         self.journal_path.parent.mkdir(parents=True, exist_ok=True)
         self._lock_path = self.journal_path.with_suffix(".lock")
+        # The file lock keeps other processes out; threads of this one sharing this chain
+        # (a worker's disputes anchor from its thread pool) take this lock as well.
+        self._thread_lock = threading.RLock()
         with self._locked():
             header = self._read_header(funded_addresses, chain_id)
         self.header: dict[str, Any] = header
@@ -134,12 +138,13 @@ class EmbeddedChain:
             self._backend = _backend_with_chain_id(header["chain_id"], params, state)
         self.w3 = Web3(EthereumTesterProvider(EthereumTester(self._backend), api_endpoints=_endpoints(header)))
         self._applied = 0
+        self._seen: list[dict[str, Any]] = []  # the journal entries applied here, in order
         with self._locked():
             self._catch_up()
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        with open(self._lock_path, "a+") as lock:
+        with self._thread_lock, open(self._lock_path, "a+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield
@@ -214,12 +219,16 @@ class EmbeddedChain:
 
     def _catch_up(self) -> None:
         entries = self._entries()
+        if entries[:self._applied] != self._seen:  # what this process applied must not change under it
+            raise IntegrityError(f"embedded chain journal {self.journal_path}: its first {self._applied} "
+                                 "transactions are not the ones this process applied")
         for number, entry in enumerate(entries[self._applied :], start=self._applied + 1):
             receipt = self._apply(bytes.fromhex(entry["raw"]), entry["timestamp"])
             if receipt["transactionHash"].hex().removeprefix("0x") != entry["tx_hash"].removeprefix("0x"):
                 raise IntegrityError(f"embedded chain journal entry {number}: transaction hash differs on replay")
             if receipt["status"] != entry["status"]:
                 raise IntegrityError(f"embedded chain journal entry {number}: status differs on replay")
+        self._seen.extend(entries[self._applied:])
         self._applied = len(entries)
 
     @property
@@ -254,6 +263,7 @@ class EmbeddedChain:
                 # either, or this process would see a root anchored that no restart sees.
                 self._backend.revert_to_snapshot(before)
                 raise
+            self._seen.append(entry)
             self._applied += 1
         return receipt
 

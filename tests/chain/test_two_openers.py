@@ -9,7 +9,7 @@ from dalrn_core.chain.local import open_embedded_anchor
 
 
 def test_a_client_opened_earlier_sees_the_others_anchor_and_signs_with_a_fresh_nonce(data_home):
-    early, late = open_embedded_anchor(), open_embedded_anchor()
+    early, late = open_embedded_anchor(own=True), open_embedded_anchor(own=True)  # as two processes would
     first, second = os.urandom(32), os.urandom(32)
     late.anchor_root(first, 1, "ipfs://first")
 
@@ -39,3 +39,12 @@ def test_every_process_replays_the_same_block_hashes_so_no_reorg_is_seen_where_n
     assert elsewhere.stdout.strip().removeprefix("0x") == anchored.block_hash.removeprefix("0x")
     reopened = open_embedded_anchor()
     assert still_included(reopened.w3, anchored.tx_hash, anchored.block_hash)
+
+
+def test_a_process_opens_the_chain_once_and_sees_what_others_appended(data_home):
+    shared = open_embedded_anchor()
+    other = open_embedded_anchor(own=True)  # another process's client
+    root = os.urandom(32)
+    other.anchor_root(root, 1, "ipfs://elsewhere")
+    again = open_embedded_anchor()
+    assert again is shared and again.already_anchored(root)  # brought up to date, not replayed
