@@ -98,3 +98,14 @@ def _server_folder(kind: str):
     folder = Path(tempfile.mkdtemp(prefix=f"dalrn-{kind}-"))
     folder.chmod(0o711)
     return folder
+
+
+@pytest.fixture(autouse=True)
+def closed_breakers():
+    """Every test starts with the process's circuit breakers closed: failures a test provokes
+    on purpose (an unreachable chain) must not refuse the next test's calls."""
+    from dalrn_core.observability.breakers import BREAKERS
+
+    for breaker in BREAKERS.values():
+        breaker.close()
+    yield
