@@ -12,6 +12,7 @@ comes with `absent_parties` and ends as `no_agreement`, saying who did not join.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 from prefect import flow
@@ -47,6 +48,19 @@ from tasks.routing import route_to_mediator
 redact_logs()
 # Prefect's flow and task spans need a tracer provider in the process that runs them.
 configure_tracing("dalrn-dispute-runs")
+
+
+async def off_the_loop(stage, *args):
+    """`stage(*args)` in the run's thread pool, awaited: the event loop goes on meanwhile.
+
+    A dispute worker runs many disputes on one event loop. A sync task called from this
+    async flow runs on that loop and stalls every other dispute while it runs: an anchor
+    waiting on another worker's batch lock held them all for seconds under load, and CKKS
+    scoring for about one. The task is the same (retries, its task run in the UI); only
+    the thread differs.
+    """
+    future = stage.submit(*args)
+    return await asyncio.to_thread(future.result)
 
 
 def _run_name() -> str:
@@ -85,7 +99,7 @@ async def _precedents(trail: Trail, intake: Intake, embedding: Embedding,
     """Score the tenant's encrypted query, wait for its reveal, describe what it revealed."""
     index_cid, revealed = current_index_cid(), []
     if request is not None:
-        trail.record("encrypted_search", encrypted_precedent_search(request, index_cid))
+        trail.record("encrypted_search", await off_the_loop(encrypted_precedent_search, request, index_cid))
         key = _reveal_key(intake.chain_id)
         reveal = await earlier_reveal(key) or await pause_flow_run(
             wait_for_input=TenantReveal, timeout=wait_s, poll_interval=1, key=key)
@@ -94,13 +108,13 @@ async def _precedents(trail: Trail, intake: Intake, embedding: Embedding,
                                                     embedding.vectors))
 
 
-def _lapsed(trail: Trail, dispute: dict, tenant: str | None, sides: dict[str, str] | None,
+async def _lapsed(trail: Trail, dispute: dict, tenant: str | None, sides: dict[str, str] | None,
             absent_parties: list[str], rule: str, chain_block: str | None) -> dict:
     """A joint dispute whose deadline passed before every party joined: no agreement, anchored."""
     intake = trail.record("intake", intake_lapsed(dispute, tenant, sides, absent_parties))
     negotiation = trail.record("negotiate", record_lapse(intake, rule))
     memo = trail.record("explain", write_lapse_memo(intake, negotiation, list(trail.receipts)))
-    anchor = trail.record("anchor", anchor_dispute(intake.chain_id, chain_block))
+    anchor = trail.record("anchor", await off_the_loop(anchor_dispute, intake.chain_id, chain_block))
     return Resolution.lapsed(intake=intake, negotiation=negotiation, memo=memo, anchor=anchor,
                              receipts=trail.receipts, stage_seconds=trail.seconds).model_dump(mode="json")
 
@@ -128,14 +142,15 @@ async def dispute_resolution(
     """
     trail = ObservedTrail(content_store(), receipt_signer(), once=True)  # a run started again writes no receipt twice
     if absent_parties:
-        return _lapsed(trail, dispute, tenant, sides, absent_parties, rule, chain_block)
+        return await _lapsed(trail, dispute, tenant, sides, absent_parties, rule, chain_block)
     intake = trail.record("intake", intake_dispute(dispute, tenant, sides))
     route = trail.record("route", route_to_mediator.with_options(cache_policy=ONCE_PER_INTAKE)(intake.chain_id))
-    embedding = trail.record("embed", embed_texts(intake.texts, intake.claims))
+    embedding = trail.record("embed", await off_the_loop(embed_texts, intake.texts, intake.claims))
     hits = await _precedents(trail, intake, embedding, precedent_search, tenant_wait_seconds)
     negotiation = trail.record("negotiate", negotiate_settlement(intake, rule))
-    memo = trail.record("explain", write_memo(intake, hits, negotiation, list(trail.receipts), route))
-    anchor = trail.record("anchor", anchor_dispute(intake.chain_id, chain_block))
+    memo = trail.record("explain", await off_the_loop(write_memo, intake, hits, negotiation, list(trail.receipts),
+                                                      route))
+    anchor = trail.record("anchor", await off_the_loop(anchor_dispute, intake.chain_id, chain_block))
     return Resolution.of(intake=intake, route=route, hits=hits, negotiation=negotiation, memo=memo,
                          anchor=anchor, receipts=trail.receipts, stage_seconds=trail.seconds
                          ).model_dump(mode="json")
