@@ -33,7 +33,8 @@ PARAMETERS = {
     "tenants": 2,
     "worker_concurrency": 16,
     "chain": "embedded EVM (the compiled contract), anchored in each run",
-    "prefect": "3.8.8 server, one API process; PostgreSQL 15 and Redis 7 from Debian, on loopback",
+    "prefect": "3.8.8 server, one API process; on PostgreSQL: Redis broker, cache, ordering and leases and "
+               "the volume settings of dalrn serve --backend postgres; PostgreSQL 15 and Redis 7 from Debian, on loopback",
 }
 
 KEEP = ("disputes", "resolved", "resolved_per_s", "p50_resolved_s", "p95_resolved_s", "p99_resolved_s",
@@ -46,18 +47,19 @@ def _row(setup: dict[str, Any], summary: dict[str, Any], backlog_end: dict[str, 
             "backlog_end": (backlog_end or {}).get("waiting"),
             "cpu_worker_s": cpu.get("workers"), "cpu_prefect_server_s": cpu.get("prefect_server"),
             "cpu_gateway_s": cpu.get("gateway"), "cpu_redis_s": cpu.get("redis"),
+            "cpu_postgresql_s": cpu.get("postgresql"), "cpu_tenants_s": cpu.get("tenants"),
             "stage_s": summary.get("worker_stage_s_per_dispute"),
             "error_samples": (summary.get("error_samples") or [])[:5]}  # what went wrong, for the next reader
 
 
 def _measure(stack: Any, redis_url: str, issued: list[dict], setup: dict[str, Any], *, rate: float,
-             seconds: float, plain: bool) -> dict[str, Any]:
+             seconds: float, plain: bool, database_url: str | None = None) -> dict[str, Any]:
     from dalrn_cli.load import run_load
     from dalrn_core.queue import DisputeQueue
 
     os.environ["PREFECT_API_URL"] = stack.prefect_api  # the load's meter finds Prefect's server by its port
     summary = run_load(stack.api, rate=rate, duration=seconds, plain=plain, issued=issued, redis_url=redis_url,
-                       poll_s=1.0, timeout_s=300)
+                       database_url=database_url, poll_s=1.0, timeout_s=300)
     queue = DisputeQueue(redis_url)
     try:
         backlog = queue.depth()
@@ -100,18 +102,22 @@ def run(quick: bool = False) -> list[dict]:
             with start_postgres(root / "postgres") as postgres, \
                     queue_stack(root / "postgres-stack", redis_server.url, workers=1,
                                 prefect_database_url=postgres.asyncpg_url, gateway_database_url=postgres.url,
-                                extra_env=env) as stack:
+                                extra_env=env, production=True) as stack:
                 issued = _tenants(stack, "pg", 2)
                 setup = {"prefect_db": "postgresql", "workers": 1, "check": ""}
-                rows.append(_measure(stack, redis_server.url, issued, setup, rate=rate, seconds=row_s, plain=True))
+                rows.append(_measure(stack, redis_server.url, issued, setup, rate=rate, seconds=row_s, plain=True,
+                                     database_url=postgres.url))
                 stack.start_worker("w2")
                 wait_workers_ready(redis_server.url, ["w2"])
                 setup = {"prefect_db": "postgresql", "workers": 2, "check": ""}
-                rows.append(_measure(stack, redis_server.url, issued, setup, rate=rate, seconds=row_s, plain=True))
-                rows.append(_measure(stack, redis_server.url, issued, setup, rate=rate, seconds=row_s, plain=False))
+                rows.append(_measure(stack, redis_server.url, issued, setup, rate=rate, seconds=row_s, plain=True,
+                                     database_url=postgres.url))
+                rows.append(_measure(stack, redis_server.url, issued, setup, rate=rate, seconds=row_s, plain=False,
+                                     database_url=postgres.url))
                 time.sleep(5)
                 rows.append(_measure(stack, redis_server.url, issued, {**setup, "check": "backlog"}, rate=1.2,
-                                     seconds=float(params["backlog_check_s"]), plain=False))
+                                     seconds=float(params["backlog_check_s"]), plain=False,
+                                     database_url=postgres.url))
     finally:
         signal.signal(signal.SIGTERM, previous)
         for key, value in saved.items():

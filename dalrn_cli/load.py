@@ -10,8 +10,9 @@ them in its process, reveals the top k) and follows the dispute to `anchored`.
 Latencies come from the gateway's own timestamps (`submitted_at`, `resolved_at`,
 `anchored_at`, one server clock), so the polling interval does not enter them. The CPU
 seconds per dispute are read around the run: each worker's own figure (it reports it in
-Redis), the per-stage seconds the workers add up there, and the Prefect server's, the
-gateway's and Redis's processes (found by the port they listen on).
+Redis), the per-stage seconds the workers add up there, the Prefect server's, the
+gateway's, Redis's and (with `--database`) PostgreSQL's processes (found by the port they
+listen on), and the tenant processes' own (they share this machine with the service).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import json
 import math
 import os
 import queue
+import resource
 import subprocess
 import sys
 import tempfile
@@ -130,11 +132,17 @@ class _Tenant:
         self.request("POST", f"/v1/disputes/{dispute_id}/reveal", json={"precedents": chosen}, ok=(202,))
 
 
+def _own_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def tenant_side() -> int:
     """A tenant's process (`python -m dalrn_cli.load`): its own folder and key; its share of the plan on time.
 
     Reads its job (JSON) from stdin, says `ready` on stdout, waits for `go START` on stdin,
-    writes one JSON list of its disputes' outcomes on stdout.
+    writes one JSON object on stdout: its disputes' `outcomes` and the CPU seconds it spent
+    playing them (`cpu_s`, from the start instant on: its key and model are ready before).
     """
     job = json.loads(sys.stdin.readline())
     issued, plan = job["issued"], job["plan"]
@@ -148,6 +156,7 @@ def tenant_side() -> int:
     start_at = float(sys.stdin.readline().split()[1])
     while time.time() < start_at:
         time.sleep(0.01)
+    cpu_at_start = _own_cpu_s()
     with ThreadPoolExecutor(max_workers=64) as pool:
         futures = []
         for offset, dispute_id, number in plan:
@@ -155,7 +164,8 @@ def tenant_side() -> int:
             if delay > 0:
                 time.sleep(delay)
             futures.append(pool.submit(tenant.play, dispute_id, number))
-        print(json.dumps([f.result() for f in futures]), flush=True)
+        outcomes = [f.result() for f in futures]
+    print(json.dumps({"outcomes": outcomes, "cpu_s": round(_own_cpu_s() - cpu_at_start, 3)}), flush=True)
     return 0
 
 
@@ -169,7 +179,8 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 def run_load(api: str, *, rate: float, duration: float, tenants: int = 2, plain: bool = False,
              admin_key: tuple[str, str] | None = None, issued: list[dict[str, str]] | None = None,
-             redis_url: str | None = None, poll_s: float = 1.0, timeout_s: float = 300.0,
+             redis_url: str | None = None, database_url: str | None = None, poll_s: float = 1.0,
+             timeout_s: float = 300.0,
              say=lambda message: print(message, file=sys.stderr, flush=True)) -> dict[str, Any]:
     """Run the load and return its summary (see the module docstring)."""
     host = urlparse(api).hostname
@@ -190,7 +201,7 @@ def run_load(api: str, *, rate: float, duration: float, tenants: int = 2, plain:
     plans: list[list[tuple[float, str, int]]] = [[] for _ in issued]
     for n in range(total):
         plans[n % len(issued)].append((n / rate, f"load-{run_tag}-{n:05d}", n))
-    meter = Meter(api, redis_url)
+    meter = Meter(api, redis_url, database_url)
     say(f"load {run_tag}: {total} disputes at {rate}/s for {duration} s from {len(issued)} tenant processes"
         f"{' (plain, no encrypted search)' if plain else ' with encrypted search'}")
     # Tenants make their keys and load their model first; then one start instant for all.
@@ -213,11 +224,12 @@ def run_load(api: str, *, rate: float, duration: float, tenants: int = 2, plain:
     before = meter.read()
     backlog_max = 0
     gathered: list[dict[str, Any]] = []
-    outcomes: queue.Queue[list[dict[str, Any]]] = queue.Queue()
+    outcomes: queue.Queue[dict[str, Any]] = queue.Queue()
+    tenants_cpu_s = 0.0
 
     def collect(process: subprocess.Popen) -> None:
         line = process.stdout.readline()
-        outcomes.put(json.loads(line) if line.strip() else [])
+        outcomes.put(json.loads(line) if line.strip() else {"outcomes": [], "cpu_s": 0.0})
 
     collectors = [threading.Thread(target=collect, args=(p,), daemon=True) for p in processes]
     for thread in collectors:
@@ -225,7 +237,9 @@ def run_load(api: str, *, rate: float, duration: float, tenants: int = 2, plain:
     deadline, answered = start_at + duration + timeout_s + 60, 0
     while answered < len(processes) and time.time() < deadline:
         try:
-            gathered.extend(outcomes.get(timeout=2.0))
+            played = outcomes.get(timeout=2.0)
+            gathered.extend(played["outcomes"])
+            tenants_cpu_s += played["cpu_s"]
             answered += 1
         except queue.Empty:  # no tenant finished yet
             pass
@@ -239,6 +253,8 @@ def run_load(api: str, *, rate: float, duration: float, tenants: int = 2, plain:
         if process.poll() is None:
             process.terminate()
         process.wait(timeout=10)
+    after["cpu"]["tenants"] = tenants_cpu_s  # the tenants' side, played on this machine too
+    before["cpu"]["tenants"] = 0.0
     return summarize(gathered, total, start_at, before, after, backlog_max, rate=rate, duration=duration,
                      plain=plain, tenants=len(issued))
 
@@ -293,7 +309,8 @@ def _create_tenants(api: str, admin_key: tuple[str, str] | None, count: int, run
 
 def cmd_load(args: argparse.Namespace) -> int:
     summary = run_load(args.api, rate=args.rate, duration=args.duration, tenants=args.tenants, plain=args.plain,
-                       redis_url=args.redis or os.environ.get("DALRN_QUEUE_URL"), poll_s=args.poll,
+                       redis_url=args.redis or os.environ.get("DALRN_QUEUE_URL"), database_url=args.database,
+                       poll_s=args.poll,
                        timeout_s=args.timeout)
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -313,6 +330,7 @@ def register(sub: Any) -> None:
     load.add_argument("--plain", action="store_true", help="no encrypted precedent search")
     load.add_argument("--redis", help="the queue's Redis, for the workers' CPU and the backlog "
                                       "(default DALRN_QUEUE_URL)")
+    load.add_argument("--database", help="the stack's PostgreSQL URL, for its CPU (its password is not needed)")
     load.add_argument("--poll", type=float, default=1.0, help="seconds between status reads (default 1)")
     load.add_argument("--timeout", type=float, default=300.0, help="seconds one dispute may take (default 300)")
     load.add_argument("--json", action="store_true")

@@ -37,7 +37,8 @@ def _listening_pid(port: int) -> int | None:
 
 
 def _tree_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of `pid` and its live descendants."""
+    """User + system CPU seconds of `pid` and its descendants, the live ones and those that
+    ended (PostgreSQL's backends end with their connections)."""
     children: dict[int, list[int]] = {}
     stats: dict[int, float] = {}
     tick = os.sysconf("SC_CLK_TCK")
@@ -45,7 +46,7 @@ def _tree_cpu_s(pid: int) -> float:
         with contextlib.suppress(OSError), open(f"/proc/{name}/stat") as handle:
             fields = handle.read().rsplit(")", 1)[1].split()
             children.setdefault(int(fields[1]), []).append(int(name))
-            stats[int(name)] = (int(fields[11]) + int(fields[12])) / tick
+            stats[int(name)] = sum(int(f) for f in fields[11:15]) / tick  # utime stime cutime cstime
     total, todo = 0.0, [pid]
     while todo:
         current = todo.pop()
@@ -64,7 +65,7 @@ def _port_of(url: str | None) -> int | None:
 class Meter:
     """CPU seconds of the server side and the workers' stage seconds, read twice around the run."""
 
-    def __init__(self, api: str, redis_url: str | None) -> None:
+    def __init__(self, api: str, redis_url: str | None, database_url: str | None = None) -> None:
         self.redis = self.queue = None
         if redis_url:
             from dalrn_core.queue import DisputeQueue
@@ -72,7 +73,8 @@ class Meter:
             self.queue = DisputeQueue(redis_url)
             self.redis = self.queue.client
         self.pids = {role: _listening_pid(port) for role, port in
-                     (("gateway", _port_of(api)), ("prefect_server", _port_of(os.environ.get("PREFECT_API_URL"))))
+                     (("gateway", _port_of(api)), ("prefect_server", _port_of(os.environ.get("PREFECT_API_URL"))),
+                      ("postgresql", _port_of(database_url) if database_url else None))
                      if port is not None}
 
     def read(self) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from dalrn_cli.serve import _stop, client_env, prefect_auth_string, start_gateway, start_server
 from dalrn_cli.stack import free_port
+from dalrn_cli.stack_env import prefect_server_env
 
 
 @dataclass
@@ -72,14 +73,19 @@ def wait_workers_ready(redis_url: str, consumers: list[str], timeout_s: float = 
 @contextlib.contextmanager
 def queue_stack(folder: Path, redis_url: str, *, workers: int = 1, prefect_database_url: str | None = None,
                 gateway_database_url: str | None = None, worker_args: tuple[str, ...] = (),
-                extra_env: dict[str, str] | None = None) -> Iterator[QueueStack]:
+                extra_env: dict[str, str] | None = None, production: bool = False) -> Iterator[QueueStack]:
     """Prefect server, gateway (queueing) and `workers` dispute workers; stopped on exit.
 
     The caller's environment decides the data folders (`DALRN_HOME`, `DALRN_KEYS_DIR`).
+    `production` (with `prefect_database_url`) gives Prefect's server what `dalrn serve
+    --backend postgres` gives it: Redis for its broker, cache, ordering and leases, and the
+    volume settings (`dalrn_cli.stack_env.prefect_server_env`).
     """
     folder.mkdir(parents=True, exist_ok=True)
     auth = prefect_auth_string()
-    saved = {k: os.environ.get(k) for k in ("PREFECT_API_DATABASE_CONNECTION_URL", "PREFECT_HOME")}
+    server_env = prefect_server_env(prefect_database_url, redis_url) if production and prefect_database_url else {}
+    saved = {k: os.environ.get(k) for k in ("PREFECT_API_DATABASE_CONNECTION_URL", "PREFECT_HOME", *server_env)}
+    os.environ.update(server_env)
     if prefect_database_url:
         os.environ["PREFECT_API_DATABASE_CONNECTION_URL"] = prefect_database_url
     else:

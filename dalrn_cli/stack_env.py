@@ -23,6 +23,9 @@ PREFECT_AT_VOLUME = {
     "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL": "1",
     # A dispute's receipts and memo are DALRN's record; Prefect's events are for operations.
     "PREFECT_SERVER_EVENTS_RETENTION_PERIOD": "P2D",
+    # DALRN defines no automations; the triggers service evaluates every event against them
+    # (about a tenth of the server's CPU under dispute load). Turn it on to add automations.
+    "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
     "PREFECT_SERVER_DATABASE_SQLALCHEMY_POOL_SIZE": "10",
     "PREFECT_SERVER_DATABASE_SQLALCHEMY_MAX_OVERFLOW": "20",
 }

@@ -26,3 +26,28 @@ def test_cpu_per_dispute_is_never_negative():
     after = _reading({"w1:100": 80.0, "w3:300": 0.2}, disputes=1, gateway_cpu=1.0)
     cpu, _ = per_dispute(before, after, count=1)
     assert cpu["workers"] == 0.2 and all(v >= 0 for v in cpu.values())
+
+
+def test_a_tree_counts_the_cpu_of_children_that_ended():
+    """PostgreSQL's backends end with their connections; their CPU must still count."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from dalrn_cli.load_meter import _tree_cpu_s
+
+    parent = subprocess.Popen([sys.executable, "-c", (
+        "import subprocess, sys, time\n"
+        "subprocess.run([sys.executable, '-c', 'x = 0\\nfor i in range(30_000_000): x += i'])\n"
+        "print('child done', flush=True)\n"
+        "time.sleep(30)\n")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout.readline().strip() == "child done"
+        spent = _tree_cpu_s(parent.pid)
+        stat = Path(f"/proc/{parent.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        own = int(stat[11]) + int(stat[12])
+        assert spent - own / os.sysconf("SC_CLK_TCK") >= 0.5  # the ended child's second or so of CPU
+    finally:
+        parent.kill()
+        parent.wait()

@@ -74,6 +74,7 @@ def test_short_load_resolves_every_dispute(stack, redis_server, monkeypatch):
     assert summary["out_of_order"] == 0
     assert 0 < summary["p50_resolved_s"] <= summary["p95_resolved_s"] <= summary["p99_resolved_s"] < 60
     assert summary["cpu_s_per_dispute"]["workers"] > 0 and summary["cpu_s_per_dispute"]["prefect_server"] > 0
+    assert summary["cpu_s_per_dispute"]["tenants"] > 0  # the tenant processes report what playing cost them
     assert {"intake", "embed", "negotiate", "explain", "anchor"} <= set(summary["worker_stage_s_per_dispute"])
     # Acknowledged once each run ended (a moment after the gateway shows it anchored).
     queue = DisputeQueue(redis_server.url)
