@@ -24,6 +24,8 @@ HERE = Path(__file__).resolve().parent
 NAMED_ONLY = {"chaos": "benchmarks.chaos"}  # the 10-minute RPC outage (`make chaos`)
 # Areas in modules of another name, run with the others: area -> module.
 MODULES = {"throughput": "benchmarks.throughput"}  # disputes/s end to end (about 20 minutes)
+# Areas computed from other areas' results: run after every measured area.
+DERIVED = ("sizing",)  # 1M disputes a day, from throughput's CPU per dispute
 
 
 def _table(rows: list[dict]) -> str:
@@ -74,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     available = sorted([p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py")] + list(MODULES)) \
         + sorted(NAMED_ONLY)
     areas = args.areas or [a for a in available if a not in NAMED_ONLY]
+    areas = [a for a in areas if a not in DERIVED] + [a for a in areas if a in DERIVED]
     unknown = sorted(set(areas) - set(available))
     if unknown:
         print(f"unknown benchmark area(s): {', '.join(unknown)}; available: {', '.join(available)}")

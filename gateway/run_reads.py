@@ -33,27 +33,33 @@ class BatchedRunReads:
         return await future
 
     async def _read_window(self) -> None:
-        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-
         await asyncio.sleep(self.window_s)
         waiting, self._waiting, self._flush = self._waiting, {}, None
-        ids = list(waiting)
+        fetch = asyncio.ensure_future(self._fetch(list(waiting)))
+        # Whatever the read ends with, a run, a failure or a cancel, reaches every reader.
+        fetch.add_done_callback(lambda done: _deliver(waiting, done))
+        await asyncio.wait([fetch])
+
+    async def _fetch(self, ids: list[UUID]) -> dict[UUID, Any]:
+        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
         found: dict[UUID, Any] = {}
-        try:
-            for start in range(0, len(ids), self.most):
-                chunk = ids[start:start + self.most]
-                runs = await self.client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=chunk)),
-                                                        limit=len(chunk))
-                found.update((run.id, run) for run in runs)
-        except BaseException as exc:  # every reader of this window learns why (and a cancel cancels them)
-            for futures in waiting.values():
-                for future in futures:
-                    if not future.done():
-                        future.set_exception(exc if isinstance(exc, Exception) else asyncio.CancelledError())
-            if not isinstance(exc, Exception):
-                raise
-            return
-        for run_id, futures in waiting.items():
-            for future in futures:
-                if not future.done():
-                    future.set_result(found.get(run_id))
+        for start in range(0, len(ids), self.most):
+            chunk = ids[start:start + self.most]
+            runs = await self.client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=chunk)),
+                                                    limit=len(chunk))
+            found.update((run.id, run) for run in runs)
+        return found
+
+
+def _deliver(waiting: dict[UUID, list[asyncio.Future]], done: asyncio.Future) -> None:
+    for run_id, futures in waiting.items():
+        for future in futures:
+            if future.done():
+                continue
+            if done.cancelled():
+                future.cancel()
+            elif done.exception() is not None:
+                future.set_exception(done.exception())
+            else:
+                future.set_result(done.result().get(run_id))

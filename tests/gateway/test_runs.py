@@ -187,3 +187,27 @@ def test_reads_at_once_share_one_prefect_call_and_each_gets_its_own_run(runs):
     assert [v.status for v in views[:5]] == ["queued", "running", "failed", "queued", "queued"]
     assert [v.status for v in views[5:20]] == [v.status for v in views[:5]] * 3
     assert isinstance(views[20], RunNotFound)
+
+
+def test_a_failed_shared_read_reaches_every_reader_of_its_window(runs):
+    import httpx
+
+    async def go():
+        run_id = await runs.start(tenant="acme", dispute={"id": "batch-down"}, idempotency_key="batch-down")
+        async with runs._client() as client:
+            real = client.read_flow_runs
+
+            async def down(**kwargs):
+                raise httpx.ConnectError("Prefect is down")
+
+            client.read_flow_runs = down
+            try:
+                answers = await asyncio.wait_for(asyncio.gather(*(runs.view(run_id) for _ in range(4)),
+                                                                return_exceptions=True), 10)
+            finally:
+                client.read_flow_runs = real
+            after = await runs.view(run_id)  # the next window reads again
+        return answers, after
+
+    answers, after = asyncio.run(go())
+    assert all(isinstance(a, httpx.ConnectError) for a in answers) and after.status == "queued"
