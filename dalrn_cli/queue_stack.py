@@ -44,6 +44,17 @@ class QueueStack:
 
     def start_worker(self, consumer: str, *extra: str) -> subprocess.Popen:
         """One more `dalrn worker` on this stack's queue."""
+        import redis
+
+        from dalrn_cli.worker import WORKERS
+
+        # A report under this name from an earlier stack on the same Redis would pass for
+        # this worker's (`wait_workers_ready`) before it has even created the deployment.
+        client = redis.Redis.from_url(self.env["DALRN_QUEUE_URL"])
+        try:
+            client.hdel(WORKERS, consumer)
+        finally:
+            client.close()
         out = open(self.logs / f"worker-{consumer}.log", "ab") if self.logs else subprocess.DEVNULL  # noqa: SIM115
         worker = subprocess.Popen([sys.executable, "-m", "dalrn_cli.main", "worker", "--consumer", consumer, *extra],
                                   env=self.env, stdout=out, stderr=subprocess.STDOUT)

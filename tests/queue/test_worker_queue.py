@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import time
 from datetime import UTC, datetime
@@ -185,3 +186,23 @@ def _everything(client: redis.Redis):
         elif kind == "stream":
             for _id, fields in client.xrange(key):
                 yield json.dumps({k.decode(): v.decode(errors="replace") for k, v in fields.items()}).encode()
+
+
+def test_a_worker_started_under_an_old_name_is_not_ready_until_it_reports_itself(redis_server, tmp_path):
+    """A stale report from an earlier stack on the same Redis must not pass for the new worker's."""
+    from dalrn_cli.queue_stack import QueueStack
+    from dalrn_cli.worker import WORKERS
+
+    client = redis.Redis.from_url(redis_server.url)
+    client.hset(WORKERS, "w-old", json.dumps({"pid": 1, "cpu_s": 9.0, "disputes": 3, "held": 0, "at": 0}))
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}  # it stops at once: no Prefect API
+    stack = QueueStack(api="http://127.0.0.1:9", prefect_api="", env={**env, "DALRN_QUEUE_URL": redis_server.url})
+    worker = stack.start_worker("w-old")
+    try:
+        assert client.hget(WORKERS, "w-old") is None
+        assert worker.wait(timeout=120) != 0  # refused without PREFECT_API_URL, and never reported
+        assert client.hget(WORKERS, "w-old") is None
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        client.close()
