@@ -8,14 +8,13 @@ CID, and the run receives them only after every check here has passed.
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from dalrn_core.errors import InputError, IntegrityError
 from dalrn_core.evidence.cid import parse_cid
+from dalrn_core.memo import BoundedMemo
 from dalrn_core.search import wire
 from dalrn_core.search.ckks_keys import key_id_of
 from gateway.deps import Principal
@@ -39,34 +38,11 @@ class PrecedentSearchIn(BaseModel):
                                description="sha256 of the public context; checked when given")
 
 
-class _ContextVerdicts:
-    """What the checks found of each public context, by its CID.
-
-    A CID names its bytes, so the verdict (the problem, or the key id) never changes, and
-    parsing a context's rotation keys costs the gateway about a second of CPU: a tenant
-    names the same context in every dispute it files under one key. Holds CIDs, key ids
-    and problems only, nothing of the context itself.
-    """
-
-    def __init__(self, size: int = 256) -> None:
-        self.size, self.lock = size, threading.Lock()
-        self.items: OrderedDict[str, tuple[str | None, str]] = OrderedDict()
-
-    def get(self, cid: str) -> tuple[str | None, str] | None:
-        with self.lock:
-            if cid in self.items:
-                self.items.move_to_end(cid)
-                return self.items[cid]
-        return None
-
-    def put(self, cid: str, verdict: tuple[str | None, str]) -> None:
-        with self.lock:
-            self.items[cid] = verdict
-            while len(self.items) > self.size:
-                self.items.popitem(last=False)
-
-
-_VERDICTS = _ContextVerdicts()
+# What the checks found of each public context, by its CID. A CID names its bytes, so the
+# verdict (the problem, or the key id) never changes, and parsing a context's rotation keys
+# costs the gateway about a second of CPU: a tenant names the same context in every dispute
+# it files under one key. Holds CIDs, key ids and problems only, nothing of the context.
+_VERDICTS: BoundedMemo[str, tuple[str | None, str]] = BoundedMemo()
 
 
 def _context_verdict(store, cid: str) -> tuple[str | None, str]:

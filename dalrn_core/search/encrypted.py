@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 import numpy as np
 import tenseal as ts
 
 from dalrn_core.errors import InputError, Problem
 from dalrn_core.evidence.store import ContentStore
+from dalrn_core.memo import BoundedMemo
 from dalrn_core.search import ckks, wire
 from dalrn_core.search.ckks_keys import DEFAULT_LIFETIME, TenantKeys, key_id_of
 
@@ -52,13 +53,14 @@ class _PublicContexts:
         # uses live inside it.
         self.items: OrderedDict[str, tuple[ckks.Evaluator, ts.Context]] = OrderedDict()
 
-    def get(self, key_id: str, public_context: bytes) -> ckks.Evaluator:
+    def get(self, key_id: str, public_context: Callable[[], bytes]) -> ckks.Evaluator:
+        """The evaluator of `key_id`; `public_context()` gives its bytes, read only on a miss."""
         with self.lock:
             if key_id in self.items:
                 self.items.move_to_end(key_id)
                 return self.items[key_id][0]
         try:
-            context = ts.context_from(public_context)
+            context = ts.context_from(public_context())
         except (ValueError, RuntimeError, TypeError) as exc:  # TenSEAL's errors on bad bytes
             raise InputError.one("public_context", f"is not a TenSEAL context ({exc})") from None
         if context.has_secret_key():
@@ -107,8 +109,15 @@ def encrypted_scores(public_context: bytes, query: bytes, documents: np.ndarray,
     """
     if not isinstance(public_context, (bytes, bytearray)) or not public_context:
         raise InputError.one("public_context", "must be non-empty bytes")
+    return _scores_under(key_id_of(bytes(public_context)), lambda: bytes(public_context), query, documents,
+                         active_key_ids, corpus_version)
+
+
+def _scores_under(context_id: str, public_context: Callable[[], bytes], query: bytes, documents: np.ndarray,
+                  active_key_ids: Collection[str] | None, corpus_version: str | None) -> list[bytes]:
+    """`encrypted_scores` for the context whose key id is `context_id` (its bytes read only
+    when its evaluator is not kept already)."""
     key_id, dim, body = wire.unpack(wire.QUERY, query, field="query")
-    context_id = key_id_of(bytes(public_context))
     if key_id != context_id:
         raise InputError.one("query.key_id", f"query was encrypted under key {key_id[:16]}, "
                              f"not the public context's key {context_id[:16]}")
@@ -121,7 +130,7 @@ def encrypted_scores(public_context: bytes, query: bytes, documents: np.ndarray,
         raise InputError.one("documents", f"rows have {docs.shape[1]} values; the query has {dim}")
     if not np.all(np.isfinite(docs)):
         raise InputError.one("documents", "must hold finite numbers only")
-    evaluator = _CONTEXTS.get(context_id, bytes(public_context))
+    evaluator = _CONTEXTS.get(context_id, public_context)
     cipher = ckks.ciphertext_from_bytes(evaluator.context, body)
     packing = ckks.Packing(evaluator.slots, dim, len(docs))
     outputs = evaluator.scores(cipher, docs, cipher.scale, corpus_version)
@@ -141,6 +150,20 @@ def score_stored_query(store: ContentStore, context_cid: str, query_cid: str, do
 
     The tenant reads them back with `dalrn_core.search.tenant_query.reveal_precedents`.
     """
-    blobs = encrypted_scores(store.get(context_cid), store.get(query_cid), documents,
-                             active_key_ids=active_key_ids, corpus_version=corpus_version)
+    context_id = _KEY_OF_CONTEXT.get(context_cid)
+    if context_id is None:  # a context not seen yet: read and hashed once
+        public = store.get(context_cid)
+        context_id = key_id_of(public)
+        _KEY_OF_CONTEXT.put(context_cid, context_id)
+        blobs = _scores_under(context_id, lambda: public, store.get(query_cid), documents, active_key_ids,
+                              corpus_version)
+    else:
+        blobs = _scores_under(context_id, lambda: store.get(context_cid), store.get(query_cid), documents,
+                              active_key_ids, corpus_version)
     return [store.put(blob) for blob in blobs]
+
+
+# Key ids by context CID. A CID names its bytes (the store checks them against it), so the
+# key id (their sha256) never changes: a worker reads and hashes a tenant's context,
+# megabytes of rotation keys, once instead of for every dispute it scores.
+_KEY_OF_CONTEXT: BoundedMemo[str, str] = BoundedMemo()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from dalrn_core.evidence.store import LocalContentStore
+from dalrn_core.memo import BoundedMemo
 from dalrn_core.search.ckks_keys import TenantKeys, key_id_of
-from gateway.precedent_search import _context_verdict, _ContextVerdicts
+from gateway.precedent_search import _context_verdict
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +28,8 @@ def test_a_verdict_is_the_checks_own_answer_and_outlives_the_bytes(tmp_path, key
     assert "secret key" in _context_verdict(store, secret)[0]
 
 
-def test_the_verdicts_are_bounded_least_recently_used_first():
-    verdicts = _ContextVerdicts(size=2)
+def test_the_memo_is_bounded_least_recently_used_first():
+    verdicts: BoundedMemo[str, tuple] = BoundedMemo(size=2)
     verdicts.put("a", (None, "1"))
     verdicts.put("b", (None, "2"))
     assert verdicts.get("a") == (None, "1")  # a is now the most recent

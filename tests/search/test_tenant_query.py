@@ -93,3 +93,18 @@ def test_cli_encrypted_search_ranks_like_exact_dot_products(small_index, tmp_pat
     exact = small_index.vectors @ query_vector([text])
     expected = [small_index.ids[i] for i in np.argsort(-exact, kind="stable")[:5]]
     assert [h["precedent_id"] for h in result["hits"]] == expected
+
+
+def test_a_second_query_under_a_known_context_is_scored_without_reading_it(tenant_side):
+    """The worker keeps the context's key id by CID and its evaluator by key id: the
+    megabytes of rotation keys are read and hashed once, and the scores stay right."""
+    store, registry, docs = tenant_side
+    first, _, hits = _search(store, registry, docs, k=3)
+    store._path(first["context_cid"]).unlink()  # gone from the store: a read now would fail
+    second = prepare_search("acme", TEXTS[::-1], store, k=3, registry=registry)
+    assert second["context_cid"] == first["context_cid"]
+    store._path(first["context_cid"]).unlink()  # prepare_search put it back; take it away again
+    score_cids = score_stored_query(store, second["context_cid"], second["query_cid"], docs,
+                                    active_key_ids=registry.active_ids())
+    again = reveal_precedents("acme", score_cids, [f"p-{i:03d}" for i in range(len(docs))], store, 3)
+    assert [h["precedent_id"] for h in again] == [h["precedent_id"] for h in hits]
