@@ -318,8 +318,17 @@ def outcome_counts(chains: list[str], resolved: set[str]) -> dict[str, Any]:
         "doubled_anchors": sum(1 for count in per_root.values() if count > 1),
         "extra_transactions": sent - 1 - len(events),  # 1 deployment + one per root
         "pending_left": len(pending()),
+        "pending_entries": [{**e, "record_status": _status_of(e["chain_id"])} for e in pending()],
         "failures": {c: out[-400:] for c, out in verify_output.items() if c not in verified},
     }
+
+
+def _status_of(chain_id: str) -> str:
+    """A chain record's status, for the report of a leaf left pending."""
+    from dalrn_core.dispute.records import record_path
+
+    path = record_path(chain_id)
+    return str(json.loads(path.read_text()).get("status")) if path.exists() else "no record"
 
 
 def run(quick: bool) -> list[dict[str, Any]]:

@@ -16,7 +16,6 @@ import asyncio
 import hashlib
 
 from prefect import flow
-from prefect.flow_runs import pause_flow_run
 from prefect.runtime import flow_run
 
 from blocks.evidence_store import content_store
@@ -26,6 +25,7 @@ from dalrn_core.observability.runs import ObservedTrail, observed_dispute_run
 from dalrn_core.observability.tracing import configure_tracing
 from dalrn_core.podp.trail import Trail
 from dalrn_core.redact import redact_logs
+from flows.paused_runs import pause_for_input
 from tasks.anchor import anchor_dispute
 from tasks.embed import embed_texts
 from tasks.explain import write_memo
@@ -101,8 +101,7 @@ async def _precedents(trail: Trail, intake: Intake, embedding: Embedding,
     if request is not None:
         trail.record("encrypted_search", await off_the_loop(encrypted_precedent_search, request, index_cid))
         key = _reveal_key(intake.chain_id)
-        reveal = await earlier_reveal(key) or await pause_flow_run(
-            wait_for_input=TenantReveal, timeout=wait_s, poll_interval=1, key=key)
+        reveal = await earlier_reveal(key) or await pause_for_input(TenantReveal, key=key, timeout_s=wait_s)
         revealed = checked_reveal(reveal.precedents, index_cid, request.k)
     return trail.record("precedents", describe_hits(revealed, index_cid, intake.readable_ids,
                                                     embedding.vectors))

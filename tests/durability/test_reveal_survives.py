@@ -10,16 +10,17 @@ def test_a_reveal_given_before_a_crash_is_found_again(harness):
     from prefect import flow, tags
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
-    from prefect.flow_runs import pause_flow_run, resume_flow_run
+    from prefect.flow_runs import resume_flow_run
 
     from flows.dispute_resolution import earlier_reveal
+    from flows.paused_runs import pause_for_input
     from tasks.precedents import TenantReveal
 
     answer = {"precedents": [{"precedent_id": "MIT#0", "score": 0.5}]}
 
     @flow
     async def waits_for_its_tenant() -> dict:
-        reveal = await pause_flow_run(wait_for_input=TenantReveal, timeout=60, poll_interval=1, key="reveal-abc")
+        reveal = await pause_for_input(TenantReveal, key="reveal-abc", timeout_s=60)
         return reveal.model_dump(mode="json", include={"precedents"})
 
     async def scenario():

@@ -37,5 +37,5 @@ def test_killed_queue_workers_lose_nothing_and_double_nothing(stack, redis_serve
     assert row["anchored"] == row["disputes"] and row["leaves_under_two_roots"] == 0
     assert row["verified"] == row["disputes"], row["failures"]
     assert row["lost"] == 0 and row["doubled_anchors"] == 0 and row["extra_transactions"] == 0
-    assert row["pending_left"] == 0
+    assert row["pending_left"] == 0, (row["pending_entries"], row["killed_at"])
     assert row["worker_alive"]
