@@ -5,10 +5,11 @@ process per tenant, and each plays its tenant's side of every dispute it was giv
 encrypts its precedent query with its own CKKS key (its own tenant folder; `--plain`: no
 search), submits the dispute at its scheduled instant (together `--rate` disputes a second
 for `--duration` seconds), answers the paused search (reads the encrypted scores, decrypts
-them in its process, reveals the top k) and follows the dispute to `anchored`.
+them in its process, reveals the top k) and follows the dispute to `anchored` with long polls
+(`GET /v1/disputes/{id}?changed_from=<status>&wait_s=20`: one read per change of status).
 
 Latencies come from the gateway's own timestamps (`submitted_at`, `resolved_at`,
-`anchored_at`, one server clock), so the polling interval does not enter them. The CPU
+`anchored_at`, one server clock), so how the tenants poll does not enter them. The CPU
 seconds per dispute are read around the run: each worker's own figure (it reports it in
 Redis), the per-stage seconds the workers add up there, the Prefect server's, the
 gateway's, Redis's and (with `--database`) PostgreSQL's processes (found by the port they
@@ -43,6 +44,7 @@ SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "supply-contract.
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 MAX_DISPUTES = 20_000  # rate x duration beyond this is not a loopback test any more
 FINAL = ("anchored", "failed", "rejected")
+WAIT_S = 20  # each status read waits this long on the gateway for a change (a long poll)
 
 
 def _instant(text: str | None) -> float | None:
@@ -105,16 +107,19 @@ class _Tenant:
                                             "key_id": self.keys.key_id}
             self.request("POST", "/v1/disputes", json=body, headers={"Idempotency-Key": dispute_id}, ok=(202,))
             deadline, revealed = time.monotonic() + self.timeout_s, False
-            view: dict[str, Any] = {}
+            view: dict[str, Any] = self.request("GET", f"/v1/disputes/{dispute_id}").json()
             while time.monotonic() < deadline:
-                view = self.request("GET", f"/v1/disputes/{dispute_id}").json()
                 if view["status"] == "awaiting_tenant" and not revealed:
                     self.reveal(dispute_id)
                     revealed = True
-                    continue
                 if view["status"] in FINAL:
                     break
-                time.sleep(self.poll_s)
+                # A long poll: the gateway answers when the status moves on (or after WAIT_S).
+                seen = view["status"]
+                view = self.request("GET", f"/v1/disputes/{dispute_id}",
+                                    params={"changed_from": seen, "wait_s": WAIT_S}).json()
+                if view["status"] == seen:
+                    time.sleep(self.poll_s)  # the wait ran out (or a gateway that does not wait)
             out.update(status=view.get("status"), submitted_at=view.get("submitted_at"),
                        resolved_at=view.get("resolved_at"), anchored_at=view.get("anchored_at"))
             if view.get("status") != "anchored":
@@ -331,7 +336,8 @@ def register(sub: Any) -> None:
     load.add_argument("--redis", help="the queue's Redis, for the workers' CPU and the backlog "
                                       "(default DALRN_QUEUE_URL)")
     load.add_argument("--database", help="the stack's PostgreSQL URL, for its CPU (its password is not needed)")
-    load.add_argument("--poll", type=float, default=1.0, help="seconds between status reads (default 1)")
+    load.add_argument("--poll", type=float, default=1.0,
+                      help="seconds before reading again when a long poll ended with no change (default 1)")
     load.add_argument("--timeout", type=float, default=300.0, help="seconds one dispute may take (default 300)")
     load.add_argument("--json", action="store_true")
     load.set_defaults(func=cmd_load)

@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import httpx
@@ -41,6 +41,10 @@ DEPLOYMENT = "dispute-resolution/dispute-resolution"
 QUEUED, RUNNING, AWAITING_TENANT = "queued", "running", "awaiting_tenant"
 RESOLVED, ANCHORED, FAILED = "resolved", "anchored", "failed"
 STATUSES = (QUEUED, RUNNING, AWAITING_TENANT, RESOLVED, ANCHORED, FAILED, REJECTED)
+# Every status a dispute shows, in the order it may pass through them (a joint filing first
+# waits for its parties).
+DisputeStatus = Literal["awaiting_parties", "queued", "running", "awaiting_tenant", "resolved", "anchored",
+                        "failed", "rejected"]
 
 _BY_STATE_TYPE = {
     "SCHEDULED": QUEUED, "PENDING": QUEUED, "RUNNING": RUNNING, "PAUSED": AWAITING_TENANT,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
@@ -21,12 +21,13 @@ from markdown_it import MarkdownIt
 
 from gateway.portal import internal, session
 from gateway.portal.session import CSRF_HEADER
+from gateway.runs import DisputeStatus
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 # Raw HTML in a memo stays text: the Markdown renderer escapes it.
 _markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
-STATUSES = ("awaiting_parties", "queued", "running", "awaiting_tenant", "resolved", "anchored", "failed", "rejected")
+STATUSES = get_args(DisputeStatus)
 # Where a transaction of a public chain can be looked at; the embedded chain has no explorer.
 EXPLORERS = {1: "https://etherscan.io/tx/", 11155111: "https://sepolia.etherscan.io/tx/",
              80002: "https://amoy.polygonscan.com/tx/", 137: "https://polygonscan.com/tx/"}

@@ -16,11 +16,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from datetime import datetime
 from typing import Annotated
 
 import rfc8785
-from fastapi import APIRouter, Depends, Header, Path, Query
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 from sqlalchemy import select
@@ -30,6 +31,7 @@ from dalrn_core.dispute.model import Dispute, Identifier
 from dalrn_core.dispute.parse import parse_dispute
 from dalrn_core.observability.tracing import current_trace_id, tracer
 from gateway import joint, precedent_search, scopes, visibility
+from gateway.admission import stepped_out
 from gateway.db import release_connection
 from gateway.db.models import DisputeRow, IdempotencyRecord
 from gateway.deps import DB, Principal, Runs, record, require
@@ -37,13 +39,20 @@ from gateway.errors import ApiError, api_error, responses
 from gateway.identity import aware, now
 from gateway.precedent_search import PrecedentSearchIn
 from gateway.routers import evidence
-from gateway.runs import RUN_SERVICE_ERRORS, RunNotFound
+from gateway.runs import RUN_SERVICE_ERRORS, DisputeStatus, RunNotFound
 from gateway.status import REJECTED, rejection_of
 
 log = logging.getLogger("dalrn.gateway")
 router = APIRouter(prefix="/v1/disputes", tags=["disputes"])
 FINAL = {"anchored", "failed", "rejected"}
 TenantQuery = Annotated[Identifier | None, Query(description="the submitting tenant, when several are visible")]
+# A long poll: answer once the status is no longer `changed_from`, or after `wait_s` seconds.
+MAX_WAIT_S, LOOK_EVERY_S = 30.0, 0.5
+ChangedFrom = Annotated[DisputeStatus | None, Query(
+    description="with wait_s: answer as soon as the dispute's status differs from this one")]
+WaitSeconds = Annotated[float, Query(ge=0.0, le=MAX_WAIT_S, description=(
+    "with changed_from: wait up to this many seconds for the status to change (a long poll); "
+    "the answer is the dispute as it stands then, changed or not"))]
 
 
 class DisputeIn(Dispute):
@@ -288,16 +297,41 @@ async def list_disputes(principal: Annotated[Principal, Depends(require(scopes.D
     return [_view(r, None) for r in rows]
 
 
+async def _until_changed(request: Request, db: Session, runs, row: DisputeRow, changed_from: str,
+                         wait_s: float, message: str | None) -> str | None:
+    """Look again at each tick while the status is still `changed_from`, for up to `wait_s`.
+
+    Every waiting request looks on the same wall-clock ticks, so their reads of Prefect
+    share one batched read a tick; between looks a request holds neither a database
+    connection nor a place inside the door.
+    """
+    deadline = time.monotonic() + wait_s
+    while row.status == changed_from and row.status not in FINAL:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        release_connection(db)
+        async with stepped_out(request.scope):
+            await asyncio.sleep(min(LOOK_EVERY_S - time.time() % LOOK_EVERY_S, left))
+        if row.flow_run_id is None:
+            db.expire(row)  # no run to read: the row itself changes (a party joins)
+        message = await _refresh(db, runs, row)
+    return message
+
+
 @router.get("/{dispute_id}", response_model=DisputeView, responses=responses(401, 403, 404, 422, 429),
             summary="A dispute's status (and settlement, once settled)")
 async def get_dispute(dispute_id: Identifier, principal: Annotated[Principal, Depends(require(scopes.DISPUTES_READ))],
-                      db: DB, runs: Runs, tenant: TenantQuery = None) -> DisputeView:
+                      db: DB, runs: Runs, request: Request, tenant: TenantQuery = None,
+                      changed_from: ChangedFrom = None, wait_s: WaitSeconds = 0.0) -> DisputeView:
     try:
         row = visibility.find(db, principal, dispute_id, tenant)
     except ApiError:  # a look for someone else's id is worth an entry too
         record(db, principal, "dispute.read", f"dispute:?/{dispute_id}", "not_found")
         raise
     message = await _refresh(db, runs, row)
+    if changed_from is not None and wait_s > 0:
+        message = await _until_changed(request, db, runs, row, changed_from, wait_s, message)
     record(db, principal, "dispute.read", f"dispute:{row.tenant}/{row.dispute_id}", "ok")
     return _view(row, message)
 

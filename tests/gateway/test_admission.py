@@ -83,3 +83,35 @@ def test_exempt_paths_pass_a_full_door():
         return inside, metrics.status_code
 
     assert asyncio.run(scenario()) == (1, 200)
+
+
+def test_a_request_stepped_out_lets_another_in_and_takes_its_slot_again():
+    from gateway.admission import stepped_out
+
+    outside, back = asyncio.Event(), asyncio.Event()
+    seen: dict[str, int] = {}
+
+    async def inner(scope, receive, send):
+        if scope["path"] == "/long-poll":
+            async with stepped_out(scope):
+                outside.set()
+                await back.wait()
+            seen["inside_after"] = door.inside()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    door = Admission(inner, limit=1)
+
+    async def scenario() -> list[int]:
+        transport = httpx.ASGITransport(app=door)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            waiting = asyncio.create_task(client.get("/long-poll"))
+            await outside.wait()
+            seen["inside_while_out"] = door.inside()
+            other = await asyncio.wait_for(client.get("/other"), 5)  # the one slot is free meanwhile
+            back.set()
+            answer = await waiting
+        return [other.status_code, answer.status_code, door.inside()]
+
+    assert asyncio.run(scenario()) == [200, 200, 0]
+    assert seen == {"inside_while_out": 0, "inside_after": 1}

@@ -182,3 +182,45 @@ def test_status_follows_the_prefect_run(gw):
     asyncio.run(force(Failed(message="stage negotiate failed")))
     failed = call(gw, "acme", "GET", "/v1/disputes/status-001").json()
     assert failed["status"] == "failed" and failed["message"] == "stage negotiate failed"
+
+
+def test_a_long_poll_answers_when_the_status_moves_on(gw):
+    import threading
+    import time
+
+    from prefect.client.orchestration import get_client
+    from prefect.states import Running
+
+    assert _submit(gw, "acme", {**DISPUTE, "id": "longpoll-001"}).status_code == 202
+    with gw["app"].state.sessions() as s:
+        run_id = s.scalar(select(DisputeRow.flow_run_id).where(DisputeRow.dispute_id == "longpoll-001"))
+    path = "/v1/disputes/longpoll-001"
+
+    started = time.monotonic()
+    unchanged = call(gw, "acme", "GET", path, params={"changed_from": "queued", "wait_s": 1.5})
+    assert unchanged.json()["status"] == "queued" and time.monotonic() - started >= 1.4  # it waited, then answered
+
+    async def force_running():
+        async with get_client() as client:
+            await client.set_flow_run_state(run_id, Running(), force=True)
+
+    timer = threading.Timer(1.0, lambda: asyncio.run(force_running()))
+    started = time.monotonic()
+    timer.start()
+    moved = call(gw, "acme", "GET", path, params={"changed_from": "queued", "wait_s": 20})
+    took = time.monotonic() - started
+    timer.join()
+    assert moved.json()["status"] == "running" and 0.9 <= took < 10, took  # answered at the change, not at 20 s
+
+    started = time.monotonic()  # already moved on: no wait at all
+    assert call(gw, "acme", "GET", path, params={"changed_from": "queued", "wait_s": 20}).json()["status"] == "running"
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize(("case", "params", "field"), [(1, {"changed_from": "queued", "wait_s": 31}, "wait_s"),
+                                                        (2, {"changed_from": "queued", "wait_s": -1}, "wait_s"),
+                                                        (3, {"changed_from": "sleeping", "wait_s": 5}, "changed_from")])
+def test_a_long_poll_outside_its_rules_is_refused_naming_the_field(gw, case, params, field):
+    assert _submit(gw, "acme", {**DISPUTE, "id": f"longpoll-bad-{case}"}).status_code == 202
+    answer = call(gw, "acme", "GET", f"/v1/disputes/longpoll-bad-{case}", params=params)
+    assert answer.status_code == 422 and field in answer.text
