@@ -47,7 +47,7 @@ router = APIRouter(prefix="/v1/disputes", tags=["disputes"])
 FINAL = {"anchored", "failed", "rejected"}
 TenantQuery = Annotated[Identifier | None, Query(description="the submitting tenant, when several are visible")]
 # A long poll: answer once the status is no longer `changed_from`, or after `wait_s` seconds.
-MAX_WAIT_S, LOOK_EVERY_S = 30.0, 0.5
+MAX_WAIT_S, LOOK_EVERY_S = 30.0, 1.0
 ChangedFrom = Annotated[DisputeStatus | None, Query(
     description="with wait_s: answer as soon as the dispute's status differs from this one")]
 WaitSeconds = Annotated[float, Query(ge=0.0, le=MAX_WAIT_S, description=(
