@@ -316,8 +316,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
             loop.add_signal_handler(signum, worker.stop)
         await ensure_deployment()
         say(f"worker {consumer}: taking disputes from {queue.stream} ({args.concurrency} at a time)")
-        async with shared_prefect_clients():
-            await worker.run()
+        from dalrn_cli.suspension_watch import watching_suspensions
+
+        with watching_suspensions():
+            async with shared_prefect_clients():
+                await worker.run()
 
     profile = None
     if args.profile:  # where a dispute's time goes: the work, or Prefect's and our own plumbing

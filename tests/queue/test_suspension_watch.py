@@ -1,0 +1,81 @@
+"""A worker's runs share one suspension observer, and a run suspended from outside still stops."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from dalrn_cli.suspension_watch import watching_suspensions
+
+STEPS = 60
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def step(i: int) -> int:
+    time.sleep(0.1)
+    return i
+
+
+@flow(name="suspension-watch-test", persist_result=False)
+async def steps(count: int) -> int:
+    done = 0
+    for i in range(count):
+        await asyncio.to_thread(step, i)
+        done += 1
+    return done
+
+
+async def _deployment_runs(n: int) -> list:
+    from prefect.client.orchestration import get_client
+
+    deployment_id = await (await steps.to_deployment(name="watched")).aapply()
+    async with get_client() as client:
+        return [await client.create_flow_run_from_deployment(deployment_id, parameters={"count": STEPS})
+                for _ in range(n)]
+
+
+def _per_run_observers() -> int:
+    """Threads of Prefect's per-run observer (Python names a thread after its target)."""
+    return sum(1 for t in threading.enumerate() if "(observer_thread)" in t.name)
+
+
+def test_runs_share_one_watch_and_an_outside_suspension_still_stops_its_run(prefect_harness):
+    import prefect.flow_engine as engine
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import Pause
+    from prefect.flow_engine import run_flow_async
+    from prefect.states import Suspended
+
+    per_run = engine.observe_flow_run_suspension
+    seen: dict[str, object] = {}
+
+    async def scenario():
+        runs = await _deployment_runs(3)
+        with watching_suspensions() as watch:
+            assert engine.observe_flow_run_suspension == watch.observe
+            going = [asyncio.create_task(run_flow_async(steps, flow_run=run, parameters={"count": STEPS},
+                                                        return_type="state")) for run in runs]
+            for _ in range(100):
+                await asyncio.sleep(0.1)
+                if watch.watched() == 3:
+                    break
+            seen["watched"] = watch.watched()
+            seen["per_run_observers"] = _per_run_observers()
+            async with get_client() as client:  # from outside, as the UI's "Suspend" does
+                await client.set_flow_run_state(runs[0].id, Suspended(timeout_seconds=300), force=True)
+            states = await asyncio.gather(*going, return_exceptions=True)
+            seen["watched_after"] = watch.watched()
+        return runs, states
+
+    runs, states = asyncio.run(scenario())
+    assert engine.observe_flow_run_suspension is per_run  # put back after the worker stops
+    assert seen["watched"] == 3 and seen["watched_after"] == 0
+    assert seen["per_run_observers"] == 0, seen  # Prefect's own would be one thread per run
+    suspended, *others = states
+    assert isinstance(suspended, Pause), suspended  # how Prefect's engine ends a run suspended from outside
+    assert [s.is_completed() for s in others] == [True, True]
+    assert [asyncio.run(s.aresult()) for s in others] == [STEPS, STEPS]
