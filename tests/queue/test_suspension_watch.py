@@ -69,9 +69,9 @@ def test_runs_share_one_watch_and_an_outside_suspension_still_stops_its_run(pref
                 await client.set_flow_run_state(runs[0].id, Suspended(timeout_seconds=300), force=True)
             states = await asyncio.gather(*going, return_exceptions=True)
             seen["watched_after"] = watch.watched()
-        return runs, states
+        return states
 
-    runs, states = asyncio.run(scenario())
+    states = asyncio.run(scenario())
     assert engine.observe_flow_run_suspension is per_run  # put back after the worker stops
     assert seen["watched"] == 3 and seen["watched_after"] == 0
     assert seen["per_run_observers"] == 0, seen  # Prefect's own would be one thread per run
