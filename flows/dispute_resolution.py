@@ -35,10 +35,9 @@ from tasks.negotiate import negotiate_settlement
 from tasks.precedents import (
     PrecedentSearchRequest,
     TenantReveal,
-    checked_reveal,
-    current_index_cid,
     describe_hits,
     encrypted_precedent_search,
+    latest_index_cid,
 )
 from tasks.receipts import ONCE_PER_INTAKE
 from tasks.routing import route_to_mediator
@@ -97,14 +96,14 @@ async def earlier_reveal(key: str, flow_run_id=None) -> TenantReveal | None:
 async def _precedents(trail: Trail, intake: Intake, embedding: Embedding,
                       request: PrecedentSearchRequest | None, wait_s: int) -> PrecedentHits:
     """Score the tenant's encrypted query, wait for its reveal, describe what it revealed."""
-    index_cid, revealed = current_index_cid(), []
+    index_cid, revealed, k = latest_index_cid(), [], None
     if request is not None:
         trail.record("encrypted_search", await off_the_loop(encrypted_precedent_search, request, index_cid))
         key = _reveal_key(intake.chain_id)
         reveal = await earlier_reveal(key) or await pause_for_input(TenantReveal, key=key, timeout_s=wait_s)
-        revealed = checked_reveal(reveal.precedents, index_cid, request.k)
+        revealed, k = reveal.precedents, request.k
     return trail.record("precedents", describe_hits(revealed, index_cid, intake.readable_ids,
-                                                    embedding.vectors))
+                                                    embedding.vectors, k))
 
 
 async def _lapsed(trail: Trail, dispute: dict, tenant: str | None, sides: dict[str, str] | None,

@@ -27,19 +27,13 @@ from dalrn_core.search.precedents import (
 from dalrn_core.search.rotation import KeyRegistry
 
 __all__ = ["PrecedentSearchRequest", "RevealedPrecedent", "TenantReveal", "checked_reveal",
-           "current_index_cid", "describe_hits", "encrypted_precedent_search"]
+           "describe_hits", "encrypted_precedent_search", "latest_index_cid"]
 
 
 class TenantReveal(RunInput):
     """The tenant's answer to a paused run: the precedents it chose to reveal."""
 
     precedents: list[RevealedPrecedent]
-
-
-@task(name="precedent-index", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 4])
-def current_index_cid() -> str:
-    """The CID of the latest precedent index (built by the `build_index` flow)."""
-    return latest_index_cid()
 
 
 @task(name="encrypted-search", cache_policy=NO_CACHE, persist_result=False, log_prints=False,
@@ -62,16 +56,23 @@ def encrypted_precedent_search(request: PrecedentSearchRequest, index_cid: str) 
                            documents=len(index))
 
 
-@task(name="check-reveal", cache_policy=NO_CACHE)
 def checked_reveal(revealed: list[RevealedPrecedent], index_cid: str, k: int) -> list[RevealedPrecedent]:
     """The tenant's answer, refused (naming field and rule) unless every precedent is usable."""
     return check_revealed(revealed, PrecedentIndex.open(index_cid), k)
 
 
+# One task for the tenant's answer: a refused reveal fails it before anything is described.
+# (A task run costs Prefect's server and the worker at every dispute; a check is not a stage.)
 @task(name="search-hits", cache_policy=NO_CACHE)
 def describe_hits(revealed: list[RevealedPrecedent], index_cid: str, evidence_ids: list[str],
-                  evidence_vectors: list[list[float]]) -> PrecedentHits:
-    """The revealed precedents with their text and CID, and each evidence's closest ones."""
+                  evidence_vectors: list[list[float]], k: int | None = None) -> PrecedentHits:
+    """The revealed precedents with their text and CID, and each evidence's closest ones.
+
+    With `k` (a search was made) the reveal is checked first: at most `k`, each id in the
+    index and named once, each score a cosine.
+    """
+    if k is not None:
+        revealed = checked_reveal(revealed, index_cid, k)
     hits = describe_revealed(revealed, index_cid, evidence_ids, evidence_vectors, content_store())
     if hits.precedents:
         create_table_artifact(key="search-hits", table=[h.model_dump() for h in hits.precedents],

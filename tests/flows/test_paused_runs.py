@@ -38,7 +38,7 @@ def test_paused_runs_share_one_read_and_each_gets_its_own_input(harness, monkeyp
         tag, started = f"paused-{uuid.uuid4().hex[:12]}", time.monotonic()
         with tags(tag):
             runs = {name: asyncio.create_task(waits(name, timeout_s, return_state=True))
-                    for name, timeout_s in (("a", 60), ("b", 60), ("c", 4))}
+                    for name, timeout_s in (("a", 60), ("b", 60), ("c", 12))}
             async with get_client() as client:
                 paused: dict[str, object] = {}
                 for _ in range(200):
@@ -47,7 +47,7 @@ def test_paused_runs_share_one_read_and_each_gets_its_own_input(harness, monkeyp
                     paused = {r.parameters["name"]: r.id for r in found if r.state is not None and r.state.is_paused()}
                     if len(paused) == 3:
                         break
-                assert len(paused) == 3, paused
+                assert len(paused) == 3, paused  # c's 12 s leave a loaded machine time to pause all three
                 await asyncio.sleep(2.5)  # all three wait together for a while
                 for name in ("b", "a"):
                     await resume_flow_run(paused[name], run_input={

@@ -27,7 +27,7 @@ from dalrn_core.observability.tracing import (
 from tests.gateway.gateway_app import add_tenant, bearer, client_of, make_app, token_of
 
 SAMPLE = json.loads((Path(__file__).resolve().parents[2] / "examples" / "supply-contract.json").read_text())
-TASKS = ("intake", "route", "embed", "precedent-index", "search-hits", "negotiate", "explain", "anchor")
+TASKS = ("intake", "route", "embed", "search-hits", "negotiate", "explain", "anchor")
 
 pytestmark = [pytest.mark.timeout(600)]
 

@@ -135,9 +135,11 @@ def test_describing_refuses_a_bad_score_before_anything_is_stored(small_index, t
 
 
 def test_the_flow_task_checks_against_the_search_k(small_index):
-    from tasks.precedents import checked_reveal
+    from tasks.precedents import checked_reveal, describe_hits
 
     revealed = _true_top(small_index, 3)
-    assert checked_reveal.fn(revealed, small_index.cid, 3) == revealed
+    assert checked_reveal(revealed, small_index.cid, 3) == revealed
     with pytest.raises(InputError):
-        checked_reveal.fn(revealed, small_index.cid, 2)
+        checked_reveal(revealed, small_index.cid, 2)
+    with pytest.raises(InputError):  # the flow's task checks before it describes anything
+        describe_hits.fn(revealed, small_index.cid, ["e1"], [[1.0] * 384], k=2)
