@@ -198,7 +198,7 @@ class GatewayContent:
 def _leaf_of_cid(cid: str) -> bytes:
     from dalrn_core.evidence.cid import parse_cid
 
-    return bytes(parse_cid(cid, field="leaf_receipt_cid").raw_digest)
+    return parse_cid(cid, field="leaf_receipt_cid")
 
 
 def _hex(value: str) -> bytes:

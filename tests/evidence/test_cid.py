@@ -49,3 +49,36 @@ def test_store_round_trip_and_tamper(tmp_path):
 def test_store_missing_content(tmp_path):
     with pytest.raises(IntegrityError, match="not in the store"):
         LocalContentStore(tmp_path).get(cid_of(b"never stored"))
+
+
+@pytest.mark.parametrize("size", [0, 1, 31, 32, 1000, 70_000])
+def test_cid_of_and_parse_cid_agree_with_the_multiformats_library(size):
+    from multiformats import CID, multihash
+
+    data = hashlib.sha256(str(size).encode()).digest() * (size // 32) + b"x" * (size % 32)
+    reference = CID("base32", 1, "raw", multihash.wrap(hashlib.sha256(data).digest(), "sha2-256"))
+    assert cid_of(data) == str(reference)
+    assert parse_cid(str(reference)) == bytes(reference.raw_digest) == hashlib.sha256(data).digest()
+    # the same CID in another multibase is the same content: accepted, same digest
+    assert parse_cid(reference.encode("base58btc")) == bytes(reference.raw_digest)
+
+
+@pytest.mark.parametrize("text", [
+    "b" + "a" * 58,  # base32 of the wrong header
+    cid_of(b"hello")[:-1] + "!",  # not base32
+    cid_of(b"hello")[:-1],  # one character short
+    cid_of(b"hello").upper(),  # base32 upper is another multibase, still this CID... checked below
+])
+def test_parse_cid_takes_only_what_multiformats_takes(text):
+    from multiformats import CID
+
+    try:
+        reference = CID.decode(text)
+        expected = bytes(reference.raw_digest) if (reference.version, reference.codec.name) == (1, "raw") else None
+    except Exception:  # noqa: BLE001 - the library refuses it: so must we
+        expected = None
+    if expected is None:
+        with pytest.raises(InputError):
+            parse_cid(text)
+    else:
+        assert parse_cid(text) == expected
