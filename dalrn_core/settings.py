@@ -87,16 +87,29 @@ class DalrnSettings(BaseSettings):
         description="Folder of PostgreSQL's server programs (`initdb`, `pg_ctl`) for the local stack.")
 
 
-def settings() -> DalrnSettings:
-    """The settings as the environment gives them now (read afresh: tests change it).
+_read: dict[tuple[tuple[str, str], ...], DalrnSettings] = {}
 
-    A value that breaks a field's rule is an InputError naming the environment variable.
+
+def settings() -> DalrnSettings:
+    """The settings as the environment gives them now (tests and commands change it).
+
+    Parsed again only when a `DALRN_*` variable changed: parsing costs about 1.5 ms, and a
+    dispute's tasks ask dozens of times. A value that breaks a field's rule is an
+    InputError naming the environment variable.
     """
+    seen = tuple(sorted((k, v) for k, v in os.environ.items() if k.upper().startswith(ENV_PREFIX)))
+    known = _read.get(seen)
+    if known is not None:
+        return known.model_copy()  # a caller's change to its copy stays its own
     try:
-        return DalrnSettings()
+        parsed = DalrnSettings()
     except ValidationError as exc:
         raise InputError([Problem(ENV_PREFIX + str(error["loc"][0]).upper(), error["msg"])
                           for error in exc.errors()], subject="environment") from None
+    if len(_read) > 64:  # a long test session sets many environments; keep the latest few
+        _read.clear()
+    _read[seen] = parsed
+    return parsed.model_copy()
 
 
 @cache

@@ -172,3 +172,17 @@ def test_chain_block_comes_from_the_environment(harness, data_home, monkeypatch)
     monkeypatch.setenv("DALRN_CHAIN_BLOCK", "no-such-chain-configured")
     with pytest.raises(ValueError, match="no-such-chain-configured"):
         anchor_client()
+
+
+def test_settings_are_read_again_whenever_a_dalrn_variable_changes(monkeypatch):
+    monkeypatch.setenv("DALRN_QUEUE_URL", "redis://127.0.0.1:6390/0")
+    first = settings()
+    assert first.queue_url == "redis://127.0.0.1:6390/0"
+    first.queue_url = "redis://changed-by-a-caller"  # a caller's copy: not what the next one gets
+    assert settings().queue_url == "redis://127.0.0.1:6390/0"
+    monkeypatch.setenv("DALRN_QUEUE_URL", "redis://127.0.0.1:6391/0")
+    assert settings().queue_url == "redis://127.0.0.1:6391/0"
+    monkeypatch.setenv("DALRN_DEBUG", "1")
+    assert settings().debug == "1"
+    monkeypatch.delenv("DALRN_DEBUG")
+    assert settings().debug == ""
