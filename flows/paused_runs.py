@@ -16,6 +16,7 @@ import logging
 from typing import TypeVar
 from uuid import UUID
 
+import httpx
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.client.schemas.objects import State
@@ -62,7 +63,7 @@ class _SharedWait:
                 try:
                     runs = await client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)),
                                                        limit=len(ids))
-                except Exception as exc:  # noqa: BLE001 - the server is briefly away: ask again next round
+                except httpx.HTTPError as exc:  # the server is briefly away or busy: ask again next round
                     _log.debug("reading paused runs failed: %s", exc)
                     continue
                 for run in runs:
