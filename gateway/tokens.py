@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dalrn_core.keys import load_or_create
+from dalrn_core.keys import created_at, load_or_create
 from gateway.db.models import SigningKey
 from gateway.identity import now
 
@@ -60,9 +60,17 @@ def rotate_signing_key(session: Session) -> str:
 
 
 def active_kid(session: Session) -> str:
+    """The kid new tokens are signed with: the active key, if this instance holds its private half.
+
+    An instance whose keys folder lacks it (another folder than the instance that made it)
+    would otherwise make a new private key under the published kid and sign tokens no one can
+    verify; it makes a key of its own instead, and the other stays published for its TTL.
+    """
     key = session.scalars(select(SigningKey).where(SigningKey.retired_at.is_(None))
                           .order_by(SigningKey.created_at.desc())).first()
-    return key.kid if key is not None else rotate_signing_key(session)
+    if key is not None and created_at(_key_file(key.kid)) is not None:
+        return key.kid
+    return rotate_signing_key(session)
 
 
 def published(session: Session, ttl_s: int) -> list[SigningKey]:

@@ -152,3 +152,15 @@ def test_the_rate_limit_answers_429_with_retry_after(tmp_path):
         assert 1 <= int(limited.headers["retry-after"]) <= 60
         other = token_of(client, add_tenant(app, "globex"))
         assert _ok(client, other).status_code == 200  # per key, not global
+
+
+def test_an_instance_without_the_active_keys_private_half_signs_with_a_key_of_its_own(env, tmp_path, monkeypatch):
+    _, client, issued = env
+    first = token_of(client, issued)
+    assert _ok(client, first).status_code == 200
+    # Another instance on the same database whose keys folder is not this one's.
+    monkeypatch.setenv("DALRN_KEYS_DIR", str(tmp_path / "other-instance-keys"))
+    second = token_of(client, issued)
+    assert jwt.get_unverified_header(second)["kid"] != jwt.get_unverified_header(first)["kid"]
+    assert _ok(client, second).status_code == 200  # it verifies: signed by a key this instance holds
+    assert _ok(client, first).status_code == 200  # the first key stays published for its tokens' TTL

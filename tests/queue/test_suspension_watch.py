@@ -11,7 +11,7 @@ from prefect.cache_policies import NO_CACHE
 
 from dalrn_cli.suspension_watch import watching_suspensions
 
-STEPS = 60
+STEPS = 1200  # an upper bound: a run steps until RELEASE (or about 2 minutes)
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
@@ -20,11 +20,14 @@ def step(i: int) -> int:
     return i
 
 
+RELEASE = threading.Event()  # the runs go on stepping until the test has seen what it needs
+
+
 @flow(name="suspension-watch-test", persist_result=False)
-async def steps(count: int) -> int:
+async def steps(count: int, released: bool = True) -> int:
     done = 0
-    for i in range(count):
-        await asyncio.to_thread(step, i)
+    while done < count and not (released and RELEASE.is_set() and done >= 3):
+        await asyncio.to_thread(step, done)
         done += 1
     return done
 
@@ -34,8 +37,13 @@ async def _deployment_runs(n: int) -> list:
 
     deployment_id = await (await steps.to_deployment(name="watched")).aapply()
     async with get_client() as client:
-        return [await client.create_flow_run_from_deployment(deployment_id, parameters={"count": STEPS})
-                for _ in range(n)]
+        # the first is never released: it steps until the suspension stops it
+        return [await client.create_flow_run_from_deployment(deployment_id, parameters=_parameters(i))
+                for i in range(n)]
+
+
+def _parameters(i: int) -> dict:
+    return {"count": STEPS, "released": i > 0}
 
 
 def _per_run_observers() -> int:
@@ -57,9 +65,10 @@ def test_runs_share_one_watch_and_an_outside_suspension_still_stops_its_run(pref
         runs = await _deployment_runs(3)
         with watching_suspensions() as watch:
             assert engine.observe_flow_run_suspension == watch.observe
-            going = [asyncio.create_task(run_flow_async(steps, flow_run=run, parameters={"count": STEPS},
-                                                        return_type="state")) for run in runs]
-            for _ in range(100):
+            going = [asyncio.create_task(run_flow_async(steps, flow_run=run, parameters=_parameters(i),
+                                                        return_type="state")) for i, run in enumerate(runs)]
+            RELEASE.clear()
+            for _ in range(600):  # a loaded machine starts three runs slowly
                 await asyncio.sleep(0.1)
                 if watch.watched() == 3:
                     break
@@ -67,6 +76,7 @@ def test_runs_share_one_watch_and_an_outside_suspension_still_stops_its_run(pref
             seen["per_run_observers"] = _per_run_observers()
             async with get_client() as client:  # from outside, as the UI's "Suspend" does
                 await client.set_flow_run_state(runs[0].id, Suspended(timeout_seconds=300), force=True)
+            RELEASE.set()
             states = await asyncio.gather(*going, return_exceptions=True)
             seen["watched_after"] = watch.watched()
         return states
@@ -78,4 +88,4 @@ def test_runs_share_one_watch_and_an_outside_suspension_still_stops_its_run(pref
     suspended, *others = states
     assert isinstance(suspended, Pause), suspended  # how Prefect's engine ends a run suspended from outside
     assert [s.is_completed() for s in others] == [True, True]
-    assert [asyncio.run(s.aresult()) for s in others] == [STEPS, STEPS]
+    assert all(3 <= asyncio.run(s.aresult()) < STEPS for s in others)
