@@ -27,11 +27,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from dalrn_cli.worker import DEFAULT_CONCURRENCY
+
 PARAMETERS = {
     "full": {"row_s": 120, "rate_per_s": 1.2, "backlog_check_s": 600, "index_paragraphs": "all"},
     "quick": {"row_s": 20, "rate_per_s": 1.2, "backlog_check_s": 40, "index_paragraphs": 300},
     "tenants": 2,
-    "worker_concurrency": 16,
+    "worker_concurrency": DEFAULT_CONCURRENCY,
     "chain": "embedded EVM (the compiled contract), anchored in each run",
     "prefect": "3.8.8 server, one API process; on PostgreSQL: Redis broker, cache, ordering and leases and "
                "the volume settings of dalrn serve --backend postgres; PostgreSQL 15 and Redis 7 from Debian, on loopback",

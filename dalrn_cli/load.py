@@ -133,7 +133,7 @@ class _Tenant:
 
         search = self.request("GET", f"/v1/disputes/{dispute_id}/search").json()
         chosen = reveal_precedents(self.tenant, search["score_cids"], search["precedent_ids"], self.content,
-                                   search["k"])
+                                   search["k"], keys=self.keys)
         self.request("POST", f"/v1/disputes/{dispute_id}/reveal", json={"precedents": chosen}, ok=(202,))
 
 

@@ -41,8 +41,11 @@ log = logging.getLogger("dalrn.worker")
 STATS = "dalrn:stats"  # hash: disputes, per-stage seconds (from each run's receipts' clock)
 # A dispute paused for its tenant's reveal holds a place and no CPU, and spends seconds
 # there (the tenant polls, decrypts, reveals); with 4 places two workers topped out near
-# 0.5 disputes/s with both cores half idle (Little's law: places / seconds in hand).
-DEFAULT_CONCURRENCY = 16
+# 0.5 disputes/s with both cores half idle (Little's law: places / seconds in hand). With 16,
+# two workers carried encrypted disputes at 1.08/s with P95 22.8 s (benchmarks/results at
+# b848513): a burst filled the places, disputes waited in the stream, and every dispute in
+# hand longer costs the shared polls more. 32 is what `make bench` measures now (README).
+DEFAULT_CONCURRENCY = 32
 WORKERS = "dalrn:workers"  # hash: consumer -> its pid, CPU seconds and disputes so far
 
 

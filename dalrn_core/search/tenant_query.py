@@ -78,9 +78,15 @@ def prepare_search(tenant: str, texts: list[str], store: ContentStore, *, k: int
 
 
 def reveal_precedents(tenant: str, score_cids: list[str], precedent_ids: list[str],
-                      store: ContentStore, k: int) -> list[dict[str, Any]]:
-    """Decrypt the server's scores and choose the top `k` precedents to reveal."""
-    keys = tenant_keys(tenant)
+                      store: ContentStore, k: int, *, keys: TenantKeys | None = None) -> list[dict[str, Any]]:
+    """Decrypt the server's scores and choose the top `k` precedents to reveal.
+
+    `keys`: the keys the query was encrypted under, when the caller still holds them (a
+    process playing many disputes); they decrypt even after the tenant's key file rotated,
+    and loading the key file again costs a tenant about 75 ms a dispute. Without them the
+    tenant's current key file is read.
+    """
+    keys = keys or tenant_keys(tenant)
     scores = keys.decrypt_scores([store.get(cid) for cid in score_cids])
     if len(scores) != len(precedent_ids):
         raise InputError.one("score_cids", f"hold {len(scores)} scores for {len(precedent_ids)} precedents")

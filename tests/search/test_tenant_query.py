@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tenseal as ts
 
+from dalrn_core.errors import InputError
 from dalrn_core.evidence.store import LocalContentStore
 from dalrn_core.search.encrypted import score_stored_query
 from dalrn_core.search.rotation import KeyRegistry
@@ -16,6 +17,7 @@ from dalrn_core.search.tenant_query import (
     prepare_search,
     query_vector,
     reveal_precedents,
+    tenant_key_path,
     tenant_keys,
 )
 
@@ -108,3 +110,18 @@ def test_a_second_query_under_a_known_context_is_scored_without_reading_it(tenan
                                     active_key_ids=registry.active_ids())
     again = reveal_precedents("acme", score_cids, [f"p-{i:03d}" for i in range(len(docs))], store, 3)
     assert [h["precedent_id"] for h in again] == [h["precedent_id"] for h in hits]
+
+
+def test_keys_kept_from_the_query_decrypt_after_the_key_file_rotated(tenant_side):
+    """A tenant process playing many disputes passes the keys it encrypted under: they
+    decrypt that query's scores although the key file now holds a rotated key."""
+    store, registry, docs = tenant_side
+    before = tenant_keys("acme")
+    request, score_cids, hits = _search(store, registry, docs, k=3)
+    before.rotate().save(tenant_key_path("acme"))
+    assert tenant_keys("acme").key_id != request["key_id"]  # the file rotated
+    ids = [f"p-{i:03d}" for i in range(len(docs))]
+    with pytest.raises(InputError, match="not this tenant's key"):
+        reveal_precedents("acme", score_cids, ids, store, 3)  # the current key cannot read them
+    kept = reveal_precedents("acme", score_cids, ids, store, 3, keys=before)
+    assert kept == hits
