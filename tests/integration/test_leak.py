@@ -37,7 +37,6 @@ import os
 import re
 import secrets
 import shutil
-import struct
 import subprocess
 import sys
 import time
@@ -48,6 +47,7 @@ import numpy as np
 import pytest
 
 from tests.gateway.prefect_server import free_port
+from tests.integration import leak_search as leak
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,43 +64,6 @@ def _dalrn(*args: str, env: dict, timeout: float = 300) -> subprocess.CompletedP
 def _ok(done: subprocess.CompletedProcess) -> str:
     assert done.returncode == 0, (done.args, done.stderr[-3000:])
     return done.stdout
-
-
-def _marker_sentence(tag: str) -> str:
-    return f"The {tag} ledger entry {secrets.token_hex(8)} shows the shipment {secrets.token_hex(6)} left on time."
-
-
-def _marker_batna(base: float) -> float:
-    """A BATNA no other number shares: its repr has 15 or more significant digits."""
-    while True:
-        value = base + int.from_bytes(secrets.token_bytes(6), "big") / 2 ** 48
-        if len(repr(value)) >= 16:
-            return value
-
-
-def _embedding_needles(vector: np.ndarray) -> list[bytes]:
-    raw = np.asarray(vector, dtype="<f4").tobytes()
-    needles = [raw[at:at + 48] for at in (0, len(raw) // 2, len(raw) - 48)]
-    needles += [json.dumps(float(v)).encode() for v in vector[:4] if len(repr(float(v))) > 10]
-    return needles
-
-
-def _batna_needles(value: float) -> list[bytes]:
-    text = repr(value)
-    return [text.encode(), text[:12].encode(), struct.pack("<d", value)]
-
-
-def _files(roots: list[Path]) -> list[Path]:
-    return [p for root in roots if root.exists() for p in root.rglob("*") if p.is_file()]
-
-
-def _holding(paths: list[Path], needles: list[bytes], extra: dict[str, bytes] | None = None) -> list[str]:
-    found = []
-    blobs = {str(p): p.read_bytes() for p in paths}
-    blobs.update(extra or {})
-    for name, data in blobs.items():
-        found += [f"{name} holds needle {i} {n[:24]!r}" for i, n in enumerate(needles) if n in data]
-    return found
 
 
 def _wait(probe, timeout_s: float, what: str, server: subprocess.Popen | None = None):
@@ -214,8 +177,9 @@ def _awaiting_tenant(world, name: str, dispute_id: str) -> None:
 def disputes(world):
     """Both disputes filed by the firms and run to settlement by the server."""
     tmp, firms = world["tmp"], world["firms"]
-    markers = {"joint": _marker_sentence("joint"), "search": [_marker_sentence("search"), _marker_sentence("ledger")]}
-    batnas = {OPENER: _marker_batna(2.0), JOINER: _marker_batna(1.0)}
+    markers = {"joint": leak.marker_sentence("joint"),
+               "search": [leak.marker_sentence("search"), leak.marker_sentence("ledger")]}
+    batnas = {OPENER: leak.marker_batna(2.0), JOINER: leak.marker_batna(1.0)}
 
     # The joint dispute: the opener writes the whole file, its ev-1 confidential, and splits
     # off the joiner's side (`dalrn split` keeps the item marked, with its text, on its side).
@@ -266,7 +230,7 @@ def _server_side(world) -> tuple[list[Path], dict[str, bytes]]:
     assert done.returncode == 0, done.stderr[-3000:]
     api = dump.read_bytes()
     assert b"leak-joint-001" in api and b"leak-search-001" in api  # the dump does cover both runs
-    files = _files([world["server_home"], world["server_keys"]]) + [world["log"]]
+    files = leak.files_under([world["server_home"], world["server_keys"]]) + [world["log"]]
     return files, {"prefect api": api}
 
 
@@ -290,7 +254,7 @@ def test_the_server_never_touched_a_tenant_folder_and_still_resolved(world, disp
     assert not guard_log.exists() or guard_log.read_text() == ""
     files, api = _server_side(world)
     homes = [str(m).encode() for m in world["machines"].values()]
-    assert _holding([f for f in files if f.suffix != ".log"], homes, api) == []
+    assert leak.holding([f for f in files if f.suffix != ".log"], homes, api) == []
     # The guard is live: a process under it cannot read the tenant's key.
     key_file = world["machines"][OPENER] / "tenant" / "keys" / f"envelope-{OPENER}.x25519"
     probe = subprocess.run([sys.executable, "-c", f"open({str(key_file)!r}, 'rb').read()"], check=False,
@@ -312,39 +276,26 @@ def test_confidential_evidence_and_its_embeddings_appear_nowhere_on_the_server(w
     batched = Embedder.with_cache(EmbeddingCache(world["tmp"] / "reference-batch")).encode(texts[1:])
     needles = [t.encode() for t in texts] + [m.encode() for t in texts for m in re.findall(r"[0-9a-f]{12,16}", t)]
     for vector in [*alone, *batched]:
-        needles += _embedding_needles(vector)
+        needles += leak.embedding_needles(vector)
     os.environ["DALRN_TENANT_HOME"], previous = str(world["tmp"] / "reference-tenant"), os.environ["DALRN_TENANT_HOME"]
     try:  # the tenant's queries: the mean of its own evidence embeddings (all confidential)
-        needles += _embedding_needles(query_vector(disputes["markers"]["search"]))
-        needles += _embedding_needles(query_vector([disputes["markers"]["joint"]]))
+        needles += leak.embedding_needles(query_vector(disputes["markers"]["search"]))
+        needles += leak.embedding_needles(query_vector([disputes["markers"]["joint"]]))
     finally:
         os.environ["DALRN_TENANT_HOME"] = previous
     files, api = _server_side(world)
-    assert _holding(files, needles, {**api, **_counterparty_views(world)}) == []
+    assert leak.holding(files, needles, {**api, **_counterparty_views(world)}) == []
     # And by meaning, whatever its last bits: no vector the server holds is any marker's embedding.
-    held = _held_vectors(world["server_home"])
+    held = leak.held_vectors(world["server_home"])
     assert held.shape[0] > 0 and float((held @ alone.T).max()) < 0.99
     # Controls: the same searches find them where they are, on the firms' machines.
-    tenant_vectors = _held_vectors(world["machines"][OPENER] / "tenant")
+    tenant_vectors = leak.held_vectors(world["machines"][OPENER] / "tenant")
     assert float((tenant_vectors @ alone[1:].T).max()) > 0.9999
-    assert _holding([world["tmp"] / "one-sided.json"], [texts[1].encode()])
+    assert leak.holding([world["tmp"] / "one-sided.json"], [texts[1].encode()])
     # A reader of the joint dispute decrypts the opener's item on its own side.
     shown = json.loads(_ok(_dalrn("evidence", "show", "leak-joint-001", "ev-1", "--json",
                                   env=world["firms"][JOINER])))
     assert shown["text"] == disputes["markers"]["joint"] and shown["readers"] == [OPENER, JOINER]
-
-
-def _held_vectors(root: Path) -> np.ndarray:
-    """Every unit-normalised 384-float vector stored under `root`: embedding-cache files and
-    vectors in any JSON document (task results, records)."""
-    held = [np.frombuffer(p.read_bytes(), dtype="<f4") for p in root.rglob("*.f32") if p.stat().st_size == 384 * 4]
-    for path in root.rglob("*"):
-        if path.is_file() and path.suffix in ("", ".json") and path.stat().st_size < 5_000_000:
-            held += [np.asarray(v, dtype=np.float32) for v in _vectors_in(path.read_bytes())]
-    if not held:
-        return np.zeros((0, 384), dtype=np.float32)
-    matrix = np.vstack(held).astype(np.float32)
-    return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
 
 
 def test_each_batna_appears_only_in_its_owners_views(world, disputes):
@@ -364,14 +315,14 @@ def test_each_batna_appears_only_in_its_owners_views(world, disputes):
             "opener view": _get(world, OPENER, "/v1/disputes/leak-joint-001").content,
             "opener receipts": _get(world, OPENER, "/v1/disputes/leak-joint-001/receipts").content}
         # Stored by the server only sealed (the sides): never its digits, as text or as a double.
-        assert _holding(files, _batna_needles(value), {**api, **views}) == [], owner
+        assert leak.holding(files, leak.batna_needles(value), {**api, **views}) == [], owner
 
 
 def test_the_rpc_marker_appears_nowhere(world, disputes):
     files, api = _server_side(world)
     marker = world["rpc_marker"].encode()
     views = {**_counterparty_views(world), "opener view": _get(world, OPENER, "/v1/disputes/leak-joint-001").content}
-    assert _holding(files, [marker, marker[:16]], {**api, **views}) == []
+    assert leak.holding(files, [marker, marker[:16]], {**api, **views}) == []
 
 
 def test_the_servers_copy_of_the_query_matches_no_embedding_it_holds(world, disputes):
@@ -386,7 +337,7 @@ def test_the_servers_copy_of_the_query_matches_no_embedding_it_holds(world, disp
     from dalrn_core.search.index import PrecedentIndex
 
     reference = Embedder.with_cache(EmbeddingCache(world["tmp"] / "reference-cache"))
-    held = _held_vectors(world["server_home"])
+    held = leak.held_vectors(world["server_home"])
     assert held.shape[0] > 0, "the server's embedding cache holds the public texts it embedded"
     index = PrecedentIndex.latest(root=world["server_home"] / "index")
     precedents = index.vectors / np.linalg.norm(index.vectors, axis=1, keepdims=True)
@@ -421,20 +372,10 @@ def test_the_servers_copy_of_the_query_matches_no_embedding_it_holds(world, disp
     assert float((held @ mine).max()) > 0.9999
 
 
-def _key_material(world) -> dict[str, bytes]:
-    """Every secret key file of the server's key folder and of both firms' tenant folders."""
-    roots = [world["server_keys"], *(m / "tenant" for m in world["machines"].values())]
-    found = {}
-    for path in _files(roots):
-        if path.suffix in (".key", ".seed", ".x25519") and path.stat().st_size == 32:
-            found[str(path)] = path.read_bytes()
-    return found
-
-
 def test_the_prefect_auth_string_and_key_material_appear_nowhere(world, disputes):
     import base64
 
-    keys = _key_material(world)
+    keys = leak.key_material([world["server_keys"], *(m / "tenant" for m in world["machines"].values())])
     names = {Path(k).name for k in keys}
     assert {"podp-ed25519.seed", "side-sealing.key", "gateway-audit.key"} <= names, names
     assert any(n.startswith("gateway-jwt-") for n in names) and any(n.startswith("envelope-") for n in names)
@@ -449,28 +390,7 @@ def test_the_prefect_auth_string_and_key_material_appear_nowhere(world, disputes
     views = {**_counterparty_views(world), "opener view": _get(world, OPENER, "/v1/disputes/leak-joint-001").content,
              "opener receipts": _get(world, OPENER, "/v1/disputes/leak-joint-001/receipts").content,
              "opener memo": _get(world, OPENER, "/v1/disputes/leak-joint-001/memo").content}
-    assert _holding(files, needles, {**api, **views}) == []
+    assert leak.holding(files, needles, {**api, **views}) == []
     # Control: the same search finds the auth string where it belongs.
-    assert _holding([world["server_keys"] / "prefect-api-auth"], needles[:1])
+    assert leak.holding([world["server_keys"] / "prefect-api-auth"], needles[:1])
 
-
-def _vectors_in(data: bytes) -> list[list[float]]:
-    try:
-        value = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        return []
-    found: list[list[float]] = []
-
-    def walk(node):
-        if isinstance(node, list):
-            if len(node) == 384 and all(isinstance(x, float) for x in node):
-                found.append(node)
-            else:
-                for child in node:
-                    walk(child)
-        elif isinstance(node, dict):
-            for child in node.values():
-                walk(child)
-
-    walk(value)
-    return found

@@ -17,7 +17,6 @@ Set DALRN_PORTAL_SCREENSHOTS=docs/portal to refresh the README's screenshots.
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -26,10 +25,10 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from tests.gateway.test_end_to_end import _tenant, _token, served  # noqa: F401 - served is a fixture
+from tests.portal import page_checks
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = json.loads((ROOT / "examples" / "supply-contract-joint.json").read_text())
-AXE = ROOT / "portal" / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM = Path("/usr/bin/chromium")
 OPENER, JOINER, STRANGER = "portal-acme", "portal-globex", "portal-initech"
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
@@ -39,7 +38,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 def browser():
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (make servers installs it)")
-    if not AXE.exists():
+    if not page_checks.AXE.exists():
         pytest.skip("portal/node_modules is missing (make test installs it: npm ci in portal/)")
 
     with sync_playwright() as p:
@@ -55,47 +54,9 @@ def _key(env: dict) -> tuple[str, str]:
     return key_id, secret
 
 
-def _shot(page, name: str, *, full: bool = True, part: str | None = None) -> None:
-    """A screenshot for the README (the page, its first screen, or one part of it), when asked for."""
-    folder = os.environ.get("DALRN_PORTAL_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        path = str(Path(folder) / f"{name}.png")
-        if part:
-            page.locator(part).screenshot(path=path)
-        else:
-            page.screenshot(path=path, full_page=full)
-        _palette(Path(path))
-
-
-def _palette(path: Path) -> None:
-    """256 colours are plenty for these pages and keep the committed screenshots small."""
-    from PIL import Image
-
-    with Image.open(path) as image:
-        small = image.convert("RGB").quantize(colors=256)
-    small.save(path, optimize=True)
-
-
-def _serious_violations(page) -> list[str]:
-    """axe-core's serious and critical findings on the page as it stands."""
-    page.evaluate(AXE.read_text())  # through the devtools protocol, so the page's CSP does not apply
-    found = page.evaluate("async () => (await axe.run(document)).violations"
-                          ".filter(v => ['serious', 'critical'].includes(v.impact))"
-                          ".map(v => `${v.id}: ${v.help} (${v.nodes.map(n => n.target.join(' ')).join(', ')})`)")
-    return list(found)
-
-
-def _watched(page, problems: list[str]):
-    """`page`, with every script error and console error it reports added to `problems`."""
-    page.on("pageerror", lambda error: problems.append(f"{page.url}: {error}"))
-    page.on("console", lambda message: problems.append(f"{page.url}: {message.text}") if message.type == "error" else None)
-    return page
-
-
 def _sign_in(context, gateway: str, env: dict):
     page = context.new_page()
-    _watched(page, context.problems)
+    page_checks.watched(page, context.problems)
     page.goto(f"{gateway}/")
     key_id, secret = _key(env)
     page.get_by_label("Key id", exact=True).fill(key_id)
@@ -152,7 +113,7 @@ def _file_example(page, gateway: str) -> str:
     assert _error_for(form, "id") == ""
 
     form.get_by_label("Deadline (UTC)", exact=True).fill(EXAMPLE["deadline"][:16])
-    _shot(page, "file")
+    page_checks.screenshot(page, "file")
     form.get_by_role("button", name="File the dispute").click()
     follow = page.get_by_test_id("follow")
     follow.wait_for()
@@ -166,8 +127,8 @@ def _join(page, gateway: str) -> None:
     row.get_by_role("link", name=EXAMPLE["id"]).click()
     page.get_by_test_id("join-link").click()
     assert page.get_by_test_id("waiting").inner_text() == "globex"
-    assert _serious_violations(page) == []
-    _shot(page, "join")
+    assert page_checks.serious_violations(page) == []
+    page_checks.screenshot(page, "join")
     form = page.locator("[data-join-form]")
     globex = EXAMPLE["parties"][1]
     _fill_side(form, globex, EXAMPLE["game"]["col_payoffs"], [d for d in EXAMPLE["evidence"] if d["party"] == "globex"])
@@ -219,14 +180,14 @@ def test_two_firms_file_join_follow_and_verify_a_dispute_in_the_browser(served, 
     try:
         opener = _sign_in(opener_ctx, gateway, firms[OPENER])
         assert opener.get_by_test_id("tenant").inner_text() == OPENER
-        assert _serious_violations(opener) == []
+        assert page_checks.serious_violations(opener) == []
         dispute_url = _file_example(opener, gateway)
-        assert _serious_violations(opener) == []
+        assert page_checks.serious_violations(opener) == []
         opener.goto(f"{gateway}{dispute_url}")
         assert opener.get_by_test_id("status").inner_text() == "awaiting_parties"
 
         joiner = _sign_in(joiner_ctx, gateway, firms[JOINER])
-        _shot(joiner, "disputes")
+        page_checks.screenshot(joiner, "disputes")
         _join(joiner, gateway)
 
         # The opener's page, open since before the join, follows the run without a reload.
@@ -268,8 +229,8 @@ def test_two_firms_file_join_follow_and_verify_a_dispute_in_the_browser(served, 
         tx_cell = opener.get_by_test_id("proof").get_by_test_id("tx")
         assert tx_cell.evaluate("e => e.tagName") == "CODE" and tx_cell.get_attribute("href") is None
         assert "(this chain has no public explorer)" in opener.get_by_test_id("proof").inner_text()
-        assert _serious_violations(opener) == []
-        _shot(opener, "dispute")
+        assert page_checks.serious_violations(opener) == []
+        page_checks.screenshot(opener, "dispute")
 
         # The list's filters: by status, and by dispute id or counterparty.
         opener.goto(f"{gateway}/disputes")
@@ -283,7 +244,7 @@ def test_two_firms_file_join_follow_and_verify_a_dispute_in_the_browser(served, 
         assert JOINER in opener.get_by_test_id("disputes").inner_text()
 
         # The same page over a network that alters the explain receipt: that receipt fails, by name.
-        tampered = _watched(opener_ctx.new_page(), problems)
+        tampered = page_checks.watched(opener_ctx.new_page(), problems)
         tampered.route(re.compile(r".*/portal/api/v1/disputes/[^/]+/receipts/b[a-z2-7]+.*"), _tamper_explain)
         tampered.goto(f"{gateway}{dispute_url}")
         expect(tampered.get_by_role("button", name="Verify in this browser")).to_be_enabled(timeout=60_000)
@@ -298,7 +259,7 @@ def test_two_firms_file_join_follow_and_verify_a_dispute_in_the_browser(served, 
         assert failed.first.inner_text().startswith("✗ FAILED: receipt explain (rule: CID, Ed25519 signature)")
         assert tampered.get_by_test_id("verdict").inner_text() == f"{len(rules)} check(s) FAILED: do not rely on this record."
         assert "✗ CID, Ed25519 signature" in tampered.locator("tr", has_text="explain").inner_text()
-        _shot(tampered, "tampered", part="section:has(#receipts-h)")
+        page_checks.screenshot(tampered, "tampered", part="section:has(#receipts-h)")
 
         # A server that names another real transaction, in the proof and in the dispute's record
         # alike: only the chain itself tells, and the page says which rule it broke.
@@ -306,7 +267,7 @@ def test_two_firms_file_join_follow_and_verify_a_dispute_in_the_browser(served, 
         first_block = httpx.post(rpc, json={"jsonrpc": "2.0", "id": 1, "method": "eth_getBlockByNumber",
                                             "params": ["0x1", False]}, timeout=30).json()["result"]
         other_tx = next(tx for tx in first_block["transactions"] if tx != recorded["tx_hash"])
-        lying = _watched(opener_ctx.new_page(), problems)
+        lying = page_checks.watched(opener_ctx.new_page(), problems)
         lying.route(re.compile(r".*/v1/proofs/b[a-z2-7]+$"), _naming_transaction(other_tx))
         lying.route(re.compile(r".*/portal/api/v1/disputes/[^/]+/receipts\?.*"), _naming_transaction(other_tx))
         lying.goto(f"{gateway}{dispute_url}")
@@ -321,7 +282,7 @@ def test_two_firms_file_join_follow_and_verify_a_dispute_in_the_browser(served, 
         assert lying.get_by_test_id("verdict").inner_text() == "1 check(s) FAILED: do not rely on this record."
         # A proof whose root and siblings were changed: the siblings lead to another root, never
         # anchored; the Merkle proof, the recorded root and the chain each disagree.
-        altered = _watched(opener_ctx.new_page(), problems)
+        altered = page_checks.watched(opener_ctx.new_page(), problems)
         altered.route(re.compile(r".*/v1/proofs/b[a-z2-7]+$"),
                       _with_chain({"root": "0x" + "42" * 32, "proof": ["0x" + "17" * 32]}))
         altered.goto(f"{gateway}{dispute_url}")
@@ -333,7 +294,7 @@ def test_two_firms_file_join_follow_and_verify_a_dispute_in_the_browser(served, 
             "Merkle proof", "anchored root", "on-chain root"]
         assert "rule anchored root on chain: " in failed.nth(2).inner_text()
         # A chain the explorer table knows (Sepolia): the transaction links to its explorer page.
-        known = _watched(opener_ctx.new_page(), problems)
+        known = page_checks.watched(opener_ctx.new_page(), problems)
         known.route(re.compile(r".*/v1/proofs/b[a-z2-7]+$"), _with_chain(chain_id=11155111))
         known.goto(f"{gateway}{dispute_url}")
         link = known.get_by_test_id("proof").get_by_test_id("tx")
@@ -343,7 +304,7 @@ def test_two_firms_file_join_follow_and_verify_a_dispute_in_the_browser(served, 
             page.close()
 
         # A firm the dispute does not name: no row, no page, nothing through the portal's door.
-        stranger = _watched(stranger_ctx.new_page(), problems)  # signs in with the keyboard alone
+        stranger = page_checks.watched(stranger_ctx.new_page(), problems)  # signs in with the keyboard alone
         stranger.goto(f"{gateway}/")
         key_id, secret = _key(firms[STRANGER])
         for _ in range(10):
@@ -390,7 +351,7 @@ def test_two_firms_file_join_follow_and_verify_a_dispute_in_the_browser(served, 
             page.goto(f"{gateway}{path}")
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), path
         page.locator("[data-testid=memo] svg.diagram").wait_for()
-        _shot(page, "phone-dispute", full=False)
+        page_checks.screenshot(page, "phone-dispute", full=False)
         page.goto(f"{gateway}/")
         assert page.url == f"{gateway}/disputes"  # a live session goes straight to the list
         assert [p for p in problems if not refused.search(p)] == []
@@ -398,6 +359,6 @@ def test_two_firms_file_join_follow_and_verify_a_dispute_in_the_browser(served, 
         phone.close()
     signin = browser.new_context().new_page()
     signin.goto(f"{gateway}/")
-    assert _serious_violations(signin) == []
-    _shot(signin, "signin")
+    assert page_checks.serious_violations(signin) == []
+    page_checks.screenshot(signin, "signin")
     signin.context.close()
